@@ -1,0 +1,229 @@
+//! Autograd: per-tensor metadata, graph nodes, grad modes, and `record` — the one place ops enter the graph.
+
+mod engine;
+mod mode;
+
+pub use engine::{backward, grad};
+pub use mode::{
+    is_grad_enabled, is_inference_mode_enabled, set_grad_enabled, set_inference_mode, GradModeGuard,
+};
+
+use crate::error::{Error, Result};
+use crate::shape::Dims;
+use crate::tensor::Tensor;
+use crate::DType;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A hook on a tensor's gradient: may return a replacement gradient.
+pub type GradHook = Box<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+/// What autograd knows about one tensor; shared by `x` and `x.data = ...` rebinds of it.
+#[derive(Default)]
+pub struct AutogradMeta {
+    pub requires_grad: AtomicBool,
+    pub state: Mutex<AgState>,
+}
+
+#[derive(Default)]
+pub struct AgState {
+    pub grad: Option<Tensor>,
+    /// The node that produced this tensor (non-leaf) and which of its outputs it is.
+    pub grad_fn: Option<Arc<Node>>,
+    pub output_nr: usize,
+    pub retains_grad: bool,
+    /// Hooks on a leaf's gradient (non-leaf hooks live on the producing node).
+    pub hooks: Vec<GradHook>,
+}
+
+/// The backward half of an op, holding what it saved in forward.
+pub trait Backward: Send + Sync {
+    /// torch's node name without the `Backward0` suffix handling, e.g. "AddBackward0".
+    fn name(&self) -> &'static str;
+    /// Gradients for each input given gradients for each output (None = zero); shapes may be
+    /// broadcast — the engine sums each down to its input's shape.
+    fn backward(&self, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>>;
+}
+
+/// Where an input's gradient goes.
+pub enum Edge {
+    Node(Arc<Node>, usize),
+    Leaf(Arc<AutogradMeta>),
+}
+
+pub struct Node {
+    /// Taken (and its saved tensors freed) after a backward without retain_graph.
+    pub(crate) func: Mutex<Option<Box<dyn Backward>>>,
+    pub(crate) name: &'static str,
+    pub(crate) next: Vec<Option<Edge>>,
+    /// Shape and dtype of each input, to reduce broadcast gradients.
+    pub(crate) input_meta: Vec<(Dims, DType)>,
+    pub(crate) num_outputs: usize,
+    /// Per output: metas of tensors that asked retain_grad, and hooks registered on them.
+    pub(crate) retained: Mutex<Vec<(usize, std::sync::Weak<AutogradMeta>)>>,
+    pub(crate) hooks: Mutex<Vec<(usize, GradHook)>>,
+}
+
+impl Node {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+    /// `grad_fn.next_functions`: (node or leaf, output index) for each input.
+    pub fn next_functions(&self) -> &[Option<Edge>] {
+        &self.next
+    }
+}
+
+impl Tensor {
+    pub fn requires_grad(&self) -> bool {
+        self.autograd_meta().is_some_and(|m| m.requires_grad.load(Ordering::Relaxed))
+    }
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.autograd_meta().and_then(|m| m.state.lock().grad_fn.clone())
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.grad_fn().is_none()
+    }
+    pub fn grad(&self) -> Option<Tensor> {
+        self.autograd_meta().and_then(|m| m.state.lock().grad.clone())
+    }
+    pub fn set_grad(&self, g: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &g {
+            if g.shape() != self.shape() {
+                return Err(Error::runtime(format!(
+                    "assigned grad has data of a different size: expected {}, got {}",
+                    crate::shape::fmt_shape(self.shape()),
+                    crate::shape::fmt_shape(g.shape())
+                )));
+            }
+        }
+        if g.is_none() && self.autograd_meta().is_none() {
+            return Ok(());
+        }
+        self.autograd_meta_or_init().state.lock().grad = g;
+        Ok(())
+    }
+    /// `requires_grad_()`: only leaves can change it, and only floating tensors can require grad.
+    pub fn set_requires_grad(&self, on: bool) -> Result<()> {
+        if !self.is_leaf() {
+            if on {
+                return Ok(());
+            }
+            return Err(Error::runtime(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed \
+                 variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().",
+            ));
+        }
+        if on && !self.dtype().is_float() {
+            return Err(Error::runtime("only Tensors of floating point dtype can require gradients"));
+        }
+        if !on && self.autograd_meta().is_none() {
+            return Ok(());
+        }
+        self.autograd_meta_or_init().requires_grad.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+    pub fn retains_grad(&self) -> bool {
+        self.autograd_meta().is_some_and(|m| m.state.lock().retains_grad)
+    }
+    /// `retain_grad()`: a non-leaf keeps its `.grad` after backward.
+    pub fn retain_grad(&self) -> Result<()> {
+        if !self.requires_grad() {
+            return Err(Error::runtime("can't retain_grad on Tensor that has requires_grad=False"));
+        }
+        let meta = self.autograd_meta_or_init();
+        let mut st = meta.state.lock();
+        if st.grad_fn.is_none() || st.retains_grad {
+            return Ok(());
+        }
+        st.retains_grad = true;
+        let node = st.grad_fn.clone().expect("checked");
+        node.retained.lock().push((st.output_nr, Arc::downgrade(meta)));
+        Ok(())
+    }
+    /// `register_hook(fn)`: on a leaf it runs before accumulation; on a non-leaf when its grad is ready.
+    pub fn register_hook(&self, hook: GradHook) -> Result<()> {
+        if !self.requires_grad() {
+            return Err(Error::runtime("cannot register a hook on a tensor that doesn't require gradient"));
+        }
+        let meta = self.autograd_meta_or_init();
+        let mut st = meta.state.lock();
+        match st.grad_fn.clone() {
+            Some(node) => node.hooks.lock().push((st.output_nr, hook)),
+            None => st.hooks.push(hook),
+        }
+        Ok(())
+    }
+    /// A tensor saved for backward, with the storage version it had when saved.
+    pub fn save(&self) -> SavedTensor {
+        SavedTensor { version: self.storage().version(), t: self.clone() }
+    }
+}
+
+/// A tensor kept for backward; unpacking refuses it if it was modified in place since.
+pub struct SavedTensor {
+    t: Tensor,
+    version: u64,
+}
+
+impl SavedTensor {
+    pub fn get(&self, node: &'static str) -> Result<&Tensor> {
+        let now = self.t.storage().version();
+        if now != self.version {
+            return Err(Error::runtime(format!(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: \
+                 [torch.{}Tensor {}], which is output 0 of {}, is at version {}; expected version {} instead. \
+                 Hint: the backtrace further above shows the operation that failed to compute its gradient. \
+                 The variable in question was changed in there or anywhere later. Good luck!",
+                self.t.dtype().scalar_name(),
+                crate::shape::fmt_shape(self.t.shape()),
+                node,
+                now,
+                self.version
+            )));
+        }
+        Ok(&self.t)
+    }
+}
+
+/// Whether an op on `inputs` must be recorded: grad mode on and some input requires grad.
+#[inline]
+pub fn needs_grad(inputs: &[&Tensor]) -> bool {
+    is_grad_enabled() && inputs.iter().any(|t| t.requires_grad())
+}
+
+/// Attaches `func` as the grad_fn of `outputs`, with an edge to each input. The single entry
+/// point ops use to join the graph (and where a capture mode can observe every op).
+pub fn record(outputs: &[&Tensor], inputs: &[&Tensor], func: impl Backward + 'static) {
+    let next = inputs
+        .iter()
+        .map(|t| {
+            if !t.requires_grad() {
+                return None;
+            }
+            let meta = t.autograd_meta().expect("requires_grad implies meta");
+            let st = meta.state.lock();
+            Some(match &st.grad_fn {
+                Some(n) => Edge::Node(n.clone(), st.output_nr),
+                None => Edge::Leaf(meta.clone()),
+            })
+        })
+        .collect();
+    let node = Arc::new(Node {
+        name: func.name(),
+        func: Mutex::new(Some(Box::new(func))),
+        next,
+        input_meta: inputs.iter().map(|t| (Dims::from_slice(t.shape()), t.dtype())).collect(),
+        num_outputs: outputs.len(),
+        retained: Mutex::new(Vec::new()),
+        hooks: Mutex::new(Vec::new()),
+    });
+    for (i, out) in outputs.iter().enumerate() {
+        let meta = out.autograd_meta_or_init();
+        meta.requires_grad.store(true, Ordering::Relaxed);
+        let mut st = meta.state.lock();
+        st.grad_fn = Some(node.clone());
+        st.output_nr = i;
+    }
+}

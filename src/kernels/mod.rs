@@ -1,0 +1,7 @@
+//! Plain loops over strided memory: no autograd, no dtype promotion, no Python.
+
+pub mod arith;
+pub mod elementwise;
+pub mod reduce;
+pub mod special;
+pub mod strided;

@@ -1,0 +1,85 @@
+//! Copies and casts: clone, contiguous, to(dtype), copy_.
+
+use crate::autograd::needs_grad;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::kernels::elementwise::{cast, map1};
+use crate::ops::elementwise::record_fn;
+use crate::tensor::Tensor;
+
+/// A contiguous copy with no autograd.
+pub fn clone_raw(x: &Tensor) -> Tensor {
+    crate::dispatch!(x.dtype(), T => map1::<T, T>(x, |v| v))
+}
+
+impl Tensor {
+    /// A contiguous copy, untracked.
+    pub fn deep_clone(&self) -> Tensor {
+        clone_raw(self)
+    }
+    /// Casts into a new contiguous tensor (always a copy), untracked.
+    pub fn to_dtype(&self, dt: DType) -> Tensor {
+        if dt == self.dtype() {
+            return clone_raw(self);
+        }
+        crate::dispatch!(self.dtype(), S => crate::dispatch!(dt, D => map1::<S, D>(self, cast::<S, D>)))
+    }
+}
+
+/// `x.clone()`: a copy that stays in the graph.
+pub fn clone(x: &Tensor) -> Result<Tensor> {
+    let out = clone_raw(x);
+    if needs_grad(&[x]) {
+        // d clone(x)/dx = 1
+        record_fn(&out, &[x], "CloneBackward0", |g| Ok(vec![Some(g.clone())]));
+    }
+    Ok(out)
+}
+
+/// `x.contiguous()`: x itself when already contiguous.
+pub fn contiguous(x: &Tensor) -> Result<Tensor> {
+    if x.is_contiguous() {
+        Ok(x.clone())
+    } else {
+        clone(x)
+    }
+}
+
+/// `x.to(dtype)`: x itself when the dtype matches; gradients flow back cast to x's dtype.
+pub fn to_dtype(x: &Tensor, dt: DType, copy: bool) -> Result<Tensor> {
+    if dt == x.dtype() {
+        return if copy { clone(x) } else { Ok(x.clone()) };
+    }
+    let out = x.to_dtype(dt);
+    if dt.is_float() && x.dtype().is_float() && needs_grad(&[x]) {
+        // d cast(x)/dx = 1 (the engine casts the gradient back to x's dtype)
+        record_fn(&out, &[x], "ToCopyBackward0", |g| Ok(vec![Some(g.clone())]));
+    }
+    Ok(out)
+}
+
+/// `dst.copy_(src)`: broadcast, cast, and (when recorded) make dst's history that of src.
+pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
+    crate::ops::elementwise::check_inplace(dst)?;
+    let b = crate::shape::broadcast_shapes(dst.shape(), src.shape())?;
+    if b.as_slice() != dst.shape() {
+        return Err(crate::error::Error::runtime(format!(
+            "output with shape {} doesn't match the broadcast shape {}",
+            crate::shape::fmt_shape(dst.shape()),
+            crate::shape::fmt_shape(&b)
+        )));
+    }
+    let src = if src.shares_storage(dst) { clone_raw(src) } else { src.clone() };
+    crate::kernels::elementwise::copy_cast(dst, &src);
+    if crate::autograd::is_grad_enabled() && src.requires_grad() && dst.dtype().is_float() {
+        let v = crate::ops::movement::expand(&src, dst.shape())?;
+        let v = clone(&v)?;
+        let meta = dst.autograd_meta_or_init();
+        meta.requires_grad.store(true, std::sync::atomic::Ordering::Relaxed);
+        let vm = v.autograd_meta().expect("recorded").state.lock();
+        let mut st = meta.state.lock();
+        st.grad_fn = vm.grad_fn.clone();
+        st.output_nr = vm.output_nr;
+    }
+    Ok(())
+}

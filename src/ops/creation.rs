@@ -1,0 +1,102 @@
+//! Factories: full/zeros/ones and their _like forms, arange, linspace, logspace, eye.
+
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::scalar::Scalar;
+use crate::tensor::Tensor;
+
+pub fn full(shape: &[usize], value: Scalar, dt: DType) -> Tensor {
+    crate::dispatch!(dt, T => Tensor::full_like_value::<T>(shape, value.to::<T>()))
+}
+pub fn zeros_like(x: &Tensor) -> Tensor {
+    Tensor::zeros(x.shape(), x.dtype())
+}
+pub fn ones_like(x: &Tensor) -> Tensor {
+    full(x.shape(), Scalar::Int(1), x.dtype())
+}
+
+/// Checks user-given sizes (negative sizes are torch's RuntimeError).
+pub fn check_sizes(sizes: &[i64]) -> Result<Vec<usize>> {
+    let mut total: usize = 1;
+    let mut out = Vec::with_capacity(sizes.len());
+    for &s in sizes {
+        if s < 0 {
+            return Err(Error::runtime(format!(
+                "Trying to create tensor with negative dimension {s}: {}",
+                format_args!("[{}]", sizes.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
+            )));
+        }
+        total = total
+            .checked_mul(s as usize)
+            .filter(|&t| t <= (1usize << 40))
+            .ok_or_else(|| Error::runtime(format!("Trying to create a tensor with {:?} elements: too large", sizes)))?;
+        out.push(s as usize);
+    }
+    Ok(out)
+}
+
+/// torch.arange: the length is ceil((end - start) / step), computed in double as torch does.
+pub fn arange(start: Scalar, end: Scalar, step: Scalar, dt: DType) -> Result<Tensor> {
+    let (s, e, st) = (start.as_f64(), end.as_f64(), step.as_f64());
+    if st == 0.0 {
+        return Err(Error::runtime("step must be nonzero"));
+    }
+    if !s.is_finite() || !e.is_finite() {
+        return Err(Error::runtime(format!("unsupported range: {s} -> {e}")));
+    }
+    if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
+        return Err(Error::runtime("upper bound and larger bound inconsistent with step sign"));
+    }
+    let n = ((e - s) / st).ceil().max(0.0) as usize;
+    if n > 1usize << 40 {
+        return Err(Error::runtime("arange: too many elements"));
+    }
+    let all_int = !start.is_float() && !end.is_float() && !step.is_float();
+    Ok(crate::dispatch!(dt, T => {
+        let v: Vec<T> = if all_int && !dt.is_float() {
+            let (s, st) = (start.to::<i64>(), step.to::<i64>());
+            (0..n as i64).map(|i| T::from_i64(s + i * st)).collect()
+        } else {
+            (0..n).map(|i| T::from_f64(s + i as f64 * st)).collect()
+        };
+        Tensor::from_vec_unchecked(v, &[n])
+    }))
+}
+
+/// torch.linspace: values from both ends meet in the middle, as torch's kernel computes them.
+pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
+    if steps < 0 {
+        return Err(Error::runtime("number of steps must be non-negative"));
+    }
+    let n = steps as usize;
+    let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+    let half = n / 2;
+    Ok(crate::dispatch!(dt, T => {
+        let v: Vec<T> = (0..n)
+            .map(|i| {
+                let x = if i < half { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 };
+                if dt.is_float() { T::from_f64(x) } else { T::from_i64(x as i64) }
+            })
+            .collect();
+        Tensor::from_vec_unchecked(v, &[n])
+    }))
+}
+
+/// torch.linspace in float32 computes in float32; this matches it bit for bit.
+pub fn linspace_f32(start: f32, end: f32, n: usize) -> Vec<f32> {
+    let step = if n > 1 { (end - start) / (n - 1) as f32 } else { 0.0 };
+    let half = n / 2;
+    (0..n)
+        .map(|i| if i < half { start + step * i as f32 } else { end - step * (n - 1 - i) as f32 })
+        .collect()
+}
+
+pub fn eye(n: usize, m: usize, dt: DType) -> Tensor {
+    crate::dispatch!(dt, T => {
+        let mut v = vec![T::zero(); n * m];
+        for i in 0..n.min(m) {
+            v[i * m + i] = T::one();
+        }
+        Tensor::from_vec_unchecked(v, &[n, m])
+    })
+}

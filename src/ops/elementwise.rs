@@ -1,0 +1,650 @@
+//! Elementwise ops with broadcasting and torch's type promotion, each with its backward.
+
+use crate::autograd::{self, needs_grad, record, Backward, SavedTensor};
+use crate::dtype::{default_dtype, promote, DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::arith::Arith;
+use crate::kernels::elementwise::{map1, map2, update2};
+use crate::shape;
+use crate::tensor::Tensor;
+
+/// torch.result_type over tensors, honouring dimensioned / 0-d / wrapped-number categories.
+pub fn result_type(ts: &[&Tensor]) -> DType {
+    let (mut dim, mut zero, mut wrapped): (Option<DType>, Option<DType>, Option<DType>) = (None, None, None);
+    for t in ts {
+        let d = t.dtype();
+        let slot = if t.is_wrapped_number() {
+            &mut wrapped
+        } else if t.ndim() == 0 {
+            &mut zero
+        } else {
+            &mut dim
+        };
+        let d = if t.is_wrapped_number() && d.is_float() { default_dtype() } else { d };
+        *slot = Some(slot.map_or(d, |s| promote(s, d)));
+    }
+    combine(dim, combine(zero, wrapped)).unwrap_or(DType::F32)
+}
+
+fn combine(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
+    match (higher, lower) {
+        (None, l) => l,
+        (h, None) => h,
+        (Some(h), Some(l)) => Some(if h.is_float() {
+            h
+        } else if h == DType::Bool || l.is_float() {
+            promote(h, l)
+        } else {
+            h
+        }),
+    }
+}
+
+/// Whether torch lets a result of `from` be written into a tensor of `to` (in-place ops).
+pub fn can_cast(from: DType, to: DType) -> bool {
+    from.category() <= to.category()
+}
+
+/// A backward given as a closure over saved values.
+pub struct FnBackward<F> {
+    pub name: &'static str,
+    pub f: F,
+}
+
+impl<F> Backward for FnBackward<F>
+where
+    F: Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward(&self, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
+        match &grads[0] {
+            Some(g) => (self.f)(g),
+            None => Ok(vec![]),
+        }
+    }
+}
+
+/// Records a single-output op whose backward is a closure of the output gradient.
+pub fn record_fn(
+    out: &Tensor,
+    inputs: &[&Tensor],
+    name: &'static str,
+    f: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+) {
+    record(&[out], inputs, FnBackward { name, f });
+}
+
+pub(crate) fn scalar_f(v: f64) -> Tensor {
+    Tensor::wrapped_scalar(v)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    TruncDiv,
+    Rem,
+    Fmod,
+    Pow,
+    Maximum,
+    Minimum,
+    Atan2,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogicalAnd,
+    LogicalOr,
+    LogicalXor,
+    BitAnd,
+    BitOr,
+    BitXor,
+}
+
+impl Binary {
+    fn is_comparison(self) -> bool {
+        matches!(self, Binary::Eq | Binary::Ne | Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge)
+    }
+    fn is_logical(self) -> bool {
+        matches!(self, Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor)
+    }
+    fn kernel_name(self) -> &'static str {
+        match self {
+            Binary::BitAnd => "bitwise_and_cpu",
+            Binary::BitOr => "bitwise_or_cpu",
+            Binary::BitXor => "bitwise_xor_cpu",
+            _ => "op",
+        }
+    }
+    /// The dtype the kernel computes in, given the promoted type of the inputs.
+    fn compute_dtype(self, rt: DType) -> Result<DType> {
+        Ok(match self {
+            Binary::Div | Binary::Atan2 if !rt.is_float() => default_dtype(),
+            Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor => DType::Bool,
+            Binary::BitAnd | Binary::BitOr | Binary::BitXor if rt.is_float() => {
+                return Err(Error::runtime(format!(
+                    "\"{}\" not implemented for '{}'",
+                    self.kernel_name(),
+                    rt.scalar_name()
+                )))
+            }
+            Binary::Sub if rt == DType::Bool => {
+                return Err(Error::runtime(
+                    "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or \
+                     `logical_xor()` operator instead.",
+                ))
+            }
+            _ => rt,
+        })
+    }
+}
+
+/// The forward of a binary op, without autograd.
+pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out_shape = shape::broadcast_shapes(a.shape(), b.shape())?;
+    let rt = result_type(&[a, b]);
+    let ct = op.compute_dtype(rt)?;
+    let a = if a.dtype() != ct { a.to_dtype(ct) } else { a.clone() };
+    let b = if b.dtype() != ct { b.to_dtype(ct) } else { b.clone() };
+    if ct.is_int() {
+        if matches!(op, Binary::FloorDiv | Binary::TruncDiv | Binary::Rem | Binary::Fmod) && has_zero(&b) {
+            return Err(Error::runtime("ZeroDivisionError"));
+        }
+        if op == Binary::Pow && has_negative(&b) {
+            return Err(Error::runtime("Integers to negative integer powers are not allowed."));
+        }
+    }
+    let s = &out_shape;
+    crate::dispatch_num!(ct, T => {
+        Ok(match op {
+            Binary::Add => map2::<T, T, T>(&a, &b, s, |x, y| x.add(y)),
+            Binary::Sub => map2::<T, T, T>(&a, &b, s, |x, y| x.sub(y)),
+            Binary::Mul => map2::<T, T, T>(&a, &b, s, |x, y| x.mul(y)),
+            Binary::Div => map2::<T, T, T>(&a, &b, s, |x, y| T::from_f64(x.to_f64() / y.to_f64())),
+            Binary::FloorDiv => map2::<T, T, T>(&a, &b, s, |x, y| x.floor_div(y)),
+            Binary::TruncDiv => map2::<T, T, T>(&a, &b, s, |x, y| x.trunc_div(y)),
+            Binary::Rem => map2::<T, T, T>(&a, &b, s, |x, y| x.rem(y)),
+            Binary::Fmod => map2::<T, T, T>(&a, &b, s, |x, y| x.fmod(y)),
+            Binary::Pow => map2::<T, T, T>(&a, &b, s, |x, y| Arith::pow(x, y)),
+            Binary::Maximum => map2::<T, T, T>(&a, &b, s, |x, y| x.max_nan(y)),
+            Binary::Minimum => map2::<T, T, T>(&a, &b, s, |x, y| x.min_nan(y)),
+            Binary::Atan2 => map2::<T, T, T>(&a, &b, s, |x, y| T::from_f64(x.to_f64().atan2(y.to_f64()))),
+            Binary::Eq => map2::<T, T, bool>(&a, &b, s, |x, y| x == y),
+            Binary::Ne => map2::<T, T, bool>(&a, &b, s, |x, y| x != y),
+            Binary::Lt => map2::<T, T, bool>(&a, &b, s, |x, y| x < y),
+            Binary::Le => map2::<T, T, bool>(&a, &b, s, |x, y| x <= y),
+            Binary::Gt => map2::<T, T, bool>(&a, &b, s, |x, y| x > y),
+            Binary::Ge => map2::<T, T, bool>(&a, &b, s, |x, y| x >= y),
+            Binary::BitAnd => map2::<T, T, T>(&a, &b, s, |x, y| T::from_i64(x.to_i64() & y.to_i64())),
+            Binary::BitOr => map2::<T, T, T>(&a, &b, s, |x, y| T::from_i64(x.to_i64() | y.to_i64())),
+            Binary::BitXor => map2::<T, T, T>(&a, &b, s, |x, y| T::from_i64(x.to_i64() ^ y.to_i64())),
+            Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor => unreachable!("computed in bool"),
+        })
+    }, bool => bool_binary(op, &a, &b, s))
+}
+
+fn bool_binary(op: Binary, a: &Tensor, b: &Tensor, s: &[usize]) -> Result<Tensor> {
+    Ok(match op {
+        Binary::Add | Binary::Maximum | Binary::BitOr | Binary::LogicalOr => {
+            map2::<bool, bool, bool>(a, b, s, |x, y| x | y)
+        }
+        Binary::Mul | Binary::Minimum | Binary::BitAnd | Binary::LogicalAnd => {
+            map2::<bool, bool, bool>(a, b, s, |x, y| x & y)
+        }
+        Binary::BitXor | Binary::LogicalXor | Binary::Ne => map2::<bool, bool, bool>(a, b, s, |x, y| x ^ y),
+        Binary::Eq => map2::<bool, bool, bool>(a, b, s, |x, y| x == y),
+        Binary::Lt => map2::<bool, bool, bool>(a, b, s, |x, y| !x & y),
+        Binary::Le => map2::<bool, bool, bool>(a, b, s, |x, y| x <= y),
+        Binary::Gt => map2::<bool, bool, bool>(a, b, s, |x, y| x & !y),
+        Binary::Ge => map2::<bool, bool, bool>(a, b, s, |x, y| x >= y),
+        Binary::Pow => map2::<bool, bool, bool>(a, b, s, |x, y| x | !y),
+        _ => {
+            return Err(Error::runtime(format!("{op:?} is not supported for bool tensors")));
+        }
+    })
+}
+
+fn has_zero(t: &Tensor) -> bool {
+    crate::dispatch!(t.dtype(), T => (0..t.numel()).any(|i| t.get_flat::<T>(i) == T::zero()))
+}
+fn has_negative(t: &Tensor) -> bool {
+    crate::dispatch!(t.dtype(), T => (0..t.numel()).any(|i| t.get_flat::<T>(i).to_f64() < 0.0))
+}
+
+/// A binary op with autograd.
+pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = binary_raw(op, a, b)?;
+    if out.dtype().is_float() && needs_grad(&[a, b]) {
+        record_binary(op, &out, a, b)?;
+    }
+    Ok(out)
+}
+
+fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    let (sa, sb) = (a.save(), b.save());
+    let n = |x: &'static str| x;
+    match op {
+        Binary::Add => record_fn(out, &[a, b], n("AddBackward0"), |g| Ok(vec![Some(g.clone()), Some(g.clone())])),
+        Binary::Sub => record_fn(out, &[a, b], n("SubBackward0"), |g| Ok(vec![Some(g.clone()), Some(neg(g)?)])),
+        Binary::Mul => {
+            // d(ab)/da = b, d(ab)/db = a
+            let name = "MulBackward0";
+            record_fn(out, &[a, b], name, move |g| {
+                Ok(vec![Some(mul(g, sb.get(name)?)?), Some(mul(g, sa.get(name)?)?)])
+            })
+        }
+        Binary::Div => {
+            // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+            let name = "DivBackward0";
+            record_fn(out, &[a, b], name, move |g| {
+                let (a, b) = (sa.get(name)?, sb.get(name)?);
+                let ga = div(g, b)?;
+                let gb = neg(&div(&mul(&ga, a)?, b)?)?;
+                Ok(vec![Some(ga), Some(gb)])
+            })
+        }
+        Binary::Pow => {
+            // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln(a) (0 where a == 0 and b >= 0)
+            let name = "PowBackward1";
+            let so = out.save();
+            record_fn(out, &[a, b], name, move |g| {
+                let (a, b, o) = (sa.get(name)?, sb.get(name)?, so.get(name)?);
+                let ga = mul(g, &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?)?;
+                let lg = mul(o, &unary(Unary::Log, a)?)?;
+                let mask = binary(
+                    Binary::LogicalAnd,
+                    &binary(Binary::Eq, a, &scalar_f(0.0))?,
+                    &binary(Binary::Ge, b, &scalar_f(0.0))?,
+                )?;
+                let lg = crate::ops::indexing::where_(&mask, &scalar_f(0.0), &lg)?;
+                Ok(vec![Some(ga), Some(mul(g, &lg)?)])
+            })
+        }
+        Binary::Maximum | Binary::Minimum => {
+            // the gradient goes to the larger (smaller) input, split evenly on ties
+            let name = if op == Binary::Maximum { "MaximumBackward0" } else { "MinimumBackward0" };
+            let cmp = if op == Binary::Maximum { Binary::Gt } else { Binary::Lt };
+            record_fn(out, &[a, b], name, move |g| {
+                let (a, b) = (sa.get(name)?, sb.get(name)?);
+                let half = mul(g, &scalar_f(0.5))?;
+                let zero = scalar_f(0.0);
+                let eq = binary(Binary::Eq, a, b)?;
+                let w = |win: &Tensor| -> Result<Tensor> {
+                    let x = crate::ops::indexing::where_(win, g, &zero)?;
+                    crate::ops::indexing::where_(&eq, &half, &x)
+                };
+                Ok(vec![Some(w(&binary(cmp, a, b)?)?), Some(w(&binary(cmp, b, a)?)?)])
+            })
+        }
+        Binary::Atan2 => {
+            // d/da atan2(a,b) = b/(a²+b²), d/db = -a/(a²+b²)
+            let name = "Atan2Backward0";
+            record_fn(out, &[a, b], name, move |g| {
+                let (a, b) = (sa.get(name)?, sb.get(name)?);
+                let r = add(&mul(a, a)?, &mul(b, b)?)?;
+                let gr = div(g, &r)?;
+                Ok(vec![Some(mul(&gr, b)?), Some(neg(&mul(&gr, a)?)?)])
+            })
+        }
+        Binary::Rem | Binary::Fmod => {
+            // d(a mod b)/da = 1, d/db = -q where q is the (floor or trunc) quotient
+            let name = if op == Binary::Rem { "RemainderBackward0" } else { "FmodBackward0" };
+            let q = if op == Binary::Rem { Binary::FloorDiv } else { Binary::TruncDiv };
+            record_fn(out, &[a, b], name, move |g| {
+                let (a, b) = (sa.get(name)?, sb.get(name)?);
+                Ok(vec![Some(g.clone()), Some(neg(&mul(g, &binary(q, a, b)?)?)?)])
+            })
+        }
+        Binary::FloorDiv | Binary::TruncDiv => {
+            let name = "DivBackward1";
+            record_fn(out, &[a, b], name, |_| {
+                Err(Error::not_implemented("the derivative for 'floor_divide' is not implemented."))
+            })
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(Binary::Add, a, b)
+}
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(Binary::Sub, a, b)
+}
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(Binary::Mul, a, b)
+}
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(Binary::Div, a, b)
+}
+pub fn neg(a: &Tensor) -> Result<Tensor> {
+    unary(Unary::Neg, a)
+}
+
+/// `a + alpha * b` (torch.add with alpha).
+pub fn add_alpha(a: &Tensor, b: &Tensor, alpha: &Tensor) -> Result<Tensor> {
+    add(a, &mul(b, alpha)?)
+}
+
+/// Refuses in-place writes autograd cannot follow, with torch's messages.
+pub fn check_inplace(dst: &Tensor) -> Result<()> {
+    if autograd::is_grad_enabled() && dst.requires_grad() {
+        if dst.is_leaf() {
+            let what = if dst.is_view() { "a view of a leaf Variable" } else { "a leaf Variable" };
+            return Err(Error::runtime(format!(
+                "{what} that requires grad is being used in an in-place operation."
+            )));
+        }
+        if dst.is_view() {
+            return Err(Error::not_implemented(
+                "ferrotorch does not support in-place modification of a view of a tensor that requires grad \
+                 yet; write the result to a new tensor (e.g. torch.cat / torch.where) instead",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` (already computed from dst's old values) into `dst` and, when recorded,
+/// makes `value`'s graph node the new history of `dst`.
+pub fn commit_inplace(dst: &Tensor, value: &Tensor) -> Result<()> {
+    if !can_cast(value.dtype(), dst.dtype()) {
+        return Err(Error::runtime(format!(
+            "result type {} can't be cast to the desired output type {}",
+            value.dtype().scalar_name(),
+            dst.dtype().scalar_name()
+        )));
+    }
+    if value.shape() != dst.shape() {
+        return Err(Error::runtime(format!(
+            "output with shape {} doesn't match the broadcast shape {}",
+            shape::fmt_shape(dst.shape()),
+            shape::fmt_shape(value.shape())
+        )));
+    }
+    crate::kernels::elementwise::copy_cast(dst, value);
+    if value.requires_grad() && autograd::is_grad_enabled() {
+        let vm = value.autograd_meta().expect("requires grad");
+        let (node, nr) = {
+            let st = vm.state.lock();
+            (st.grad_fn.clone(), st.output_nr)
+        };
+        let meta = dst.autograd_meta_or_init();
+        meta.requires_grad.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut st = meta.state.lock();
+        st.grad_fn = node;
+        st.output_nr = nr;
+    }
+    Ok(())
+}
+
+/// `dst op= src` in place, with torch's casting rules.
+pub fn binary_inplace(op: Binary, dst: &Tensor, src: &Tensor) -> Result<()> {
+    check_inplace(dst)?;
+    let recording = autograd::is_grad_enabled() && (dst.requires_grad() || src.requires_grad());
+    if !recording
+        && dst.dtype() == src.dtype()
+        && !dst.shares_storage(src)
+        && matches!(op, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div)
+        && (op != Binary::Div || dst.dtype().is_float())
+        && shape::broadcast_shapes(dst.shape(), src.shape())?.as_slice() == dst.shape()
+    {
+        // Fast path (optimizer updates, grad accumulation): no temporary.
+        crate::dispatch_num!(dst.dtype(), T => {
+            match op {
+                Binary::Add => update2::<T, T>(dst, src, |x, y| x.add(y)),
+                Binary::Sub => update2::<T, T>(dst, src, |x, y| x.sub(y)),
+                Binary::Mul => update2::<T, T>(dst, src, |x, y| x.mul(y)),
+                _ => update2::<T, T>(dst, src, |x, y| T::from_f64(x.to_f64() / y.to_f64())),
+            }
+        }, bool => {
+            let v = binary_raw(op, dst, src)?;
+            return commit_inplace(dst, &v);
+        });
+        return Ok(());
+    }
+    // The old value of dst is snapshotted so the recorded node saves values, not the mutated buffer.
+    let old = if recording { crate::ops::copy::clone(dst)? } else { dst.clone() };
+    let v = binary(op, &old, src)?;
+    commit_inplace(dst, &v)
+}
+
+/// `a += b` without autograd checks (gradient accumulation).
+pub fn add_inplace(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let _g = autograd::GradModeGuard::new(false);
+    binary_inplace(Binary::Add, dst, src)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Neg,
+    Abs,
+    Exp,
+    Exp2,
+    Expm1,
+    Log,
+    Log2,
+    Log10,
+    Log1p,
+    Sqrt,
+    Rsqrt,
+    Square,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Frac,
+    Sign,
+    Reciprocal,
+    Erf,
+}
+
+impl Unary {
+    /// Ops that turn integer inputs into floats (computed in the default dtype).
+    fn float_only(self) -> bool {
+        !matches!(
+            self,
+            Unary::Neg
+                | Unary::Abs
+                | Unary::Square
+                | Unary::Relu
+                | Unary::Floor
+                | Unary::Ceil
+                | Unary::Round
+                | Unary::Trunc
+                | Unary::Sign
+                | Unary::Frac
+        )
+    }
+    fn grad_name(self) -> &'static str {
+        match self {
+            Unary::Neg => "NegBackward0",
+            Unary::Abs => "AbsBackward0",
+            Unary::Exp => "ExpBackward0",
+            Unary::Exp2 => "Exp2Backward0",
+            Unary::Expm1 => "Expm1Backward0",
+            Unary::Log => "LogBackward0",
+            Unary::Log2 => "Log2Backward0",
+            Unary::Log10 => "Log10Backward0",
+            Unary::Log1p => "Log1PBackward0",
+            Unary::Sqrt => "SqrtBackward0",
+            Unary::Rsqrt => "RsqrtBackward0",
+            Unary::Square => "PowBackward0",
+            Unary::Sin => "SinBackward0",
+            Unary::Cos => "CosBackward0",
+            Unary::Tan => "TanBackward0",
+            Unary::Asin => "AsinBackward0",
+            Unary::Acos => "AcosBackward0",
+            Unary::Atan => "AtanBackward0",
+            Unary::Sinh => "SinhBackward0",
+            Unary::Cosh => "CoshBackward0",
+            Unary::Tanh => "TanhBackward0",
+            Unary::Sigmoid => "SigmoidBackward0",
+            Unary::Relu => "ReluBackward0",
+            Unary::Floor => "FloorBackward0",
+            Unary::Ceil => "CeilBackward0",
+            Unary::Round => "RoundBackward0",
+            Unary::Trunc => "TruncBackward0",
+            Unary::Frac => "FracBackward0",
+            Unary::Sign => "SignBackward0",
+            Unary::Reciprocal => "ReciprocalBackward0",
+            Unary::Erf => "ErfBackward0",
+        }
+    }
+}
+
+macro_rules! float_unary {
+    ($op:expr, $x:expr, $T:ty) => {{
+        type T = $T;
+        match $op {
+            Unary::Exp => map1::<T, T>($x, |v| v.exp()),
+            Unary::Exp2 => map1::<T, T>($x, |v| v.exp2()),
+            Unary::Expm1 => map1::<T, T>($x, |v| v.exp_m1()),
+            Unary::Log => map1::<T, T>($x, |v| v.ln()),
+            Unary::Log2 => map1::<T, T>($x, |v| v.log2()),
+            Unary::Log10 => map1::<T, T>($x, |v| v.log10()),
+            Unary::Log1p => map1::<T, T>($x, |v| v.ln_1p()),
+            Unary::Sqrt => map1::<T, T>($x, |v| v.sqrt()),
+            Unary::Rsqrt => map1::<T, T>($x, |v| 1.0 / v.sqrt()),
+            Unary::Sin => map1::<T, T>($x, |v| v.sin()),
+            Unary::Cos => map1::<T, T>($x, |v| v.cos()),
+            Unary::Tan => map1::<T, T>($x, |v| v.tan()),
+            Unary::Asin => map1::<T, T>($x, |v| v.asin()),
+            Unary::Acos => map1::<T, T>($x, |v| v.acos()),
+            Unary::Atan => map1::<T, T>($x, |v| v.atan()),
+            Unary::Sinh => map1::<T, T>($x, |v| v.sinh()),
+            Unary::Cosh => map1::<T, T>($x, |v| v.cosh()),
+            Unary::Tanh => map1::<T, T>($x, |v| v.tanh()),
+            Unary::Sigmoid => map1::<T, T>($x, |v| 1.0 / (1.0 + (-v).exp())),
+            Unary::Reciprocal => map1::<T, T>($x, |v| 1.0 / v),
+            Unary::Erf => map1::<T, T>($x, |v| crate::kernels::special::erf(v as f64) as T),
+            Unary::Neg => map1::<T, T>($x, |v| -v),
+            Unary::Abs => map1::<T, T>($x, |v| v.abs()),
+            Unary::Square => map1::<T, T>($x, |v| v * v),
+            Unary::Relu => map1::<T, T>($x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 }),
+            Unary::Floor => map1::<T, T>($x, |v| v.floor()),
+            Unary::Ceil => map1::<T, T>($x, |v| v.ceil()),
+            Unary::Round => map1::<T, T>($x, |v| v.round_ties_even()),
+            Unary::Trunc => map1::<T, T>($x, |v| v.trunc()),
+            Unary::Frac => map1::<T, T>($x, |v| v - v.trunc()),
+            Unary::Sign => map1::<T, T>($x, |v| ((0.0 < v) as u8 as T) - ((v < 0.0) as u8 as T)),
+        }
+    }};
+}
+
+/// The forward of a unary op, without autograd.
+pub fn unary_raw(op: Unary, x: &Tensor) -> Result<Tensor> {
+    let dt = x.dtype();
+    if op.float_only() && !dt.is_float() {
+        return unary_raw(op, &x.to_dtype(default_dtype()));
+    }
+    Ok(match dt {
+        DType::F32 => float_unary!(op, x, f32),
+        DType::F64 => float_unary!(op, x, f64),
+        DType::Bool => match op {
+            Unary::Neg => {
+                return Err(Error::runtime(
+                    "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert \
+                     a mask, use the `~` or `logical_not()` operator instead.",
+                ))
+            }
+            Unary::Frac => return Err(Error::runtime("\"frac_cpu\" not implemented for 'Bool'")),
+            _ => crate::ops::copy::clone_raw(x),
+        },
+        _ => crate::dispatch_num!(dt, T => match op {
+            Unary::Neg => map1::<T, T>(x, |v| Arith::neg(v)),
+            Unary::Abs => map1::<T, T>(x, |v| Arith::abs(v)),
+            Unary::Square => map1::<T, T>(x, |v| v.mul(v)),
+            Unary::Relu => map1::<T, T>(x, |v| if v > T::zero() { v } else { T::zero() }),
+            Unary::Sign => map1::<T, T>(x, |v| {
+                if v > T::zero() { T::one() } else if v < T::zero() { T::zero().sub(T::one()) } else { T::zero() }
+            }),
+            Unary::Frac => map1::<T, T>(x, |_| T::zero()),
+            _ => crate::ops::copy::clone_raw(x),
+        }, bool => unreachable!()),
+    })
+}
+
+/// A unary op with autograd.
+pub fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
+    let out = unary_raw(op, x)?;
+    if out.dtype().is_float() && needs_grad(&[x]) {
+        record_unary(op, &out, x);
+    }
+    Ok(out)
+}
+
+fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
+    let name = op.grad_name();
+    let (sx, so): (SavedTensor, SavedTensor) = (x.save(), out.save());
+    let f = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
+        let x = || sx.get(name);
+        let y = || so.get(name);
+        let c = scalar_f;
+        let gi = match op {
+            Unary::Neg => neg(g)?,                                           // d(-x) = -1
+            Unary::Abs => mul(g, &unary(Unary::Sign, x()?)?)?,               // d|x| = sign(x)
+            Unary::Exp => mul(g, y()?)?,                                     // d e^x = e^x
+            Unary::Exp2 => mul(g, &mul(y()?, &c(std::f64::consts::LN_2))?)?, // d 2^x = 2^x ln2
+            Unary::Expm1 => mul(g, &add(y()?, &c(1.0))?)?,                   // d(e^x - 1) = e^x
+            Unary::Log => div(g, x()?)?,                                     // d ln x = 1/x
+            Unary::Log2 => div(g, &mul(x()?, &c(std::f64::consts::LN_2))?)?, // 1/(x ln2)
+            Unary::Log10 => div(g, &mul(x()?, &c(std::f64::consts::LN_10))?)?, // 1/(x ln10)
+            Unary::Log1p => div(g, &add(x()?, &c(1.0))?)?,                   // 1/(1+x)
+            Unary::Sqrt => div(g, &mul(y()?, &c(2.0))?)?,                    // 1/(2 sqrt x)
+            Unary::Rsqrt => mul(g, &mul(&mul(y()?, &mul(y()?, y()?)?)?, &c(-0.5))?)?, // -x^(-3/2)/2
+            Unary::Square => mul(g, &mul(x()?, &c(2.0))?)?,                  // 2x
+            Unary::Sin => mul(g, &unary(Unary::Cos, x()?)?)?,                // cos x
+            Unary::Cos => neg(&mul(g, &unary(Unary::Sin, x()?)?)?)?,         // -sin x
+            Unary::Tan => mul(g, &add(&mul(y()?, y()?)?, &c(1.0))?)?,        // 1 + tan²x
+            Unary::Asin => div(g, &unary(Unary::Sqrt, &sub(&c(1.0), &mul(x()?, x()?)?)?)?)?, // 1/sqrt(1-x²)
+            Unary::Acos => neg(&div(g, &unary(Unary::Sqrt, &sub(&c(1.0), &mul(x()?, x()?)?)?)?)?)?, // -1/sqrt(1-x²)
+            Unary::Atan => div(g, &add(&mul(x()?, x()?)?, &c(1.0))?)?,       // 1/(1+x²)
+            Unary::Sinh => mul(g, &unary(Unary::Cosh, x()?)?)?,              // cosh x
+            Unary::Cosh => mul(g, &unary(Unary::Sinh, x()?)?)?,              // sinh x
+            Unary::Tanh => mul(g, &sub(&c(1.0), &mul(y()?, y()?)?)?)?,       // 1 - tanh²x
+            Unary::Sigmoid => mul(g, &mul(y()?, &sub(&c(1.0), y()?)?)?)?,    // s(1-s)
+            Unary::Relu => mul(g, &binary(Binary::Gt, y()?, &c(0.0))?)?,     // 1 where y > 0
+            Unary::Reciprocal => neg(&mul(g, &mul(y()?, y()?)?)?)?,          // -1/x²
+            Unary::Erf => {
+                // 2/sqrt(pi) e^(-x²)
+                let e = unary(Unary::Exp, &neg(&mul(x()?, x()?)?)?)?;
+                mul(g, &mul(&e, &c(std::f64::consts::FRAC_2_SQRT_PI))?)?
+            }
+            Unary::Frac => g.clone(), // d frac = 1
+            Unary::Floor | Unary::Ceil | Unary::Round | Unary::Trunc | Unary::Sign => {
+                crate::ops::creation::zeros_like(g) // piecewise constant
+            }
+        };
+        Ok(vec![Some(gi)])
+    };
+    record_fn(out, &[x], name, f);
+}
+
+/// In-place unary (`x.exp_()`), with torch's rule that the result must fit x's dtype.
+pub fn unary_inplace(op: Unary, x: &Tensor) -> Result<()> {
+    check_inplace(x)?;
+    let recording = autograd::is_grad_enabled() && x.requires_grad();
+    let src = if recording { crate::ops::copy::clone(x)? } else { x.clone() };
+    let v = unary(op, &src)?;
+    commit_inplace(x, &v)
+}

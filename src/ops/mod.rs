@@ -1,0 +1,8 @@
+//! Ops by family. Each op is forward and backward together, recorded through `autograd::record`.
+
+pub mod copy;
+pub mod creation;
+pub mod elementwise;
+pub mod indexing;
+pub mod movement;
+pub mod reduce;
