@@ -109,12 +109,6 @@ pub enum Binary {
 }
 
 impl Binary {
-    fn is_comparison(self) -> bool {
-        matches!(self, Binary::Eq | Binary::Ne | Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge)
-    }
-    fn is_logical(self) -> bool {
-        matches!(self, Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor)
-    }
     fn kernel_name(self) -> &'static str {
         match self {
             Binary::BitAnd => "bitwise_and_cpu",
@@ -647,4 +641,151 @@ pub fn unary_inplace(op: Unary, x: &Tensor) -> Result<()> {
     let src = if recording { crate::ops::copy::clone(x)? } else { x.clone() };
     let v = unary(op, &src)?;
     commit_inplace(x, &v)
+}
+
+/// `clamp(x, min, max)` with scalar bounds (NaN stays NaN, as in torch).
+pub fn clamp_scalar(x: &Tensor, lo: Option<crate::Scalar>, hi: Option<crate::Scalar>) -> Result<Tensor> {
+    if lo.is_none() && hi.is_none() {
+        return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
+    }
+    let bounds_float = lo.is_some_and(|s| s.is_float()) || hi.is_some_and(|s| s.is_float());
+    let dt = if bounds_float && !x.dtype().is_float() { default_dtype() } else { x.dtype() };
+    let xc = if x.dtype() != dt { x.to_dtype(dt) } else { x.clone() };
+    let out = crate::dispatch_num!(dt, T => {
+        let (l, h) = (lo.map(|s| s.to::<T>()), hi.map(|s| s.to::<T>()));
+        map1::<T, T>(&xc, move |v| {
+            if v.is_nan() {
+                return v;
+            }
+            let mut r = v;
+            if let Some(l) = l {
+                if r < l { r = l; }
+            }
+            if let Some(h) = h {
+                if r > h { r = h; }
+            }
+            r
+        })
+    }, bool => return Err(Error::runtime("\"clamp_cpu\" not implemented for 'Bool'")));
+    if dt.is_float() && needs_grad(&[x]) {
+        let sx = x.save();
+        let name = "ClampBackward1";
+        // d clamp/dx = 1 inside [min, max], 0 outside
+        record_fn(&out, &[x], name, move |g| {
+            let x = sx.get(name)?;
+            let mut m = crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool);
+            if let Some(l) = lo {
+                m = binary(Binary::LogicalAnd, &m, &binary(Binary::Ge, x, &l.wrap())?)?;
+            }
+            if let Some(h) = hi {
+                m = binary(Binary::LogicalAnd, &m, &binary(Binary::Le, x, &h.wrap())?)?;
+            }
+            Ok(vec![Some(mul(g, &m)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// `clamp(x, min, max)` with tensor bounds: maximum then minimum, differentiable through both.
+pub fn clamp_tensor(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Result<Tensor> {
+    if lo.is_none() && hi.is_none() {
+        return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
+    }
+    let mut r = x.clone();
+    if let Some(l) = lo {
+        // where x < lo the result is lo
+        let m = binary(Binary::Lt, &r, l)?;
+        r = crate::ops::indexing::where_(&m, l, &r)?;
+    }
+    if let Some(h) = hi {
+        let m = binary(Binary::Gt, &r, h)?;
+        r = crate::ops::indexing::where_(&m, h, &r)?;
+    }
+    Ok(r)
+}
+
+/// Predicates with a bool result and no gradient.
+pub fn isnan(x: &Tensor) -> Tensor {
+    crate::dispatch_num!(x.dtype(), T => map1::<T, bool>(x, |v| v.is_nan()), bool => map1::<bool, bool>(x, |_| false))
+}
+pub fn isinf(x: &Tensor) -> Tensor {
+    match x.dtype() {
+        DType::F32 => map1::<f32, bool>(x, |v| v.is_infinite()),
+        DType::F64 => map1::<f64, bool>(x, |v| v.is_infinite()),
+        _ => crate::ops::creation::full(x.shape(), crate::Scalar::Bool(false), DType::Bool),
+    }
+}
+pub fn isfinite(x: &Tensor) -> Tensor {
+    match x.dtype() {
+        DType::F32 => map1::<f32, bool>(x, |v| v.is_finite()),
+        DType::F64 => map1::<f64, bool>(x, |v| v.is_finite()),
+        _ => crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool),
+    }
+}
+pub fn logical_not(x: &Tensor) -> Tensor {
+    crate::dispatch!(x.dtype(), T => map1::<T, bool>(x, |v| !v.to_bool()))
+}
+pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
+    Ok(match x.dtype() {
+        DType::Bool => map1::<bool, bool>(x, |v| !v),
+        DType::I64 => map1::<i64, i64>(x, |v| !v),
+        DType::I32 => map1::<i32, i32>(x, |v| !v),
+        DType::U8 => map1::<u8, u8>(x, |v| !v),
+        d => {
+            return Err(Error::runtime(format!("\"bitwise_not_cpu\" not implemented for '{}'", d.scalar_name())))
+        }
+    })
+}
+
+/// `nan_to_num`: NaN, +inf and -inf replaced (defaults: 0, the dtype's max and min).
+pub fn nan_to_num(x: &Tensor, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> Result<Tensor> {
+    let out = match x.dtype() {
+        DType::F32 => {
+            let (p, n) = (posinf.map_or(f32::MAX, |v| v as f32), neginf.map_or(f32::MIN, |v| v as f32));
+            map1::<f32, f32>(x, move |v| if v.is_nan() { nan as f32 } else if v == f32::INFINITY { p } else if v == f32::NEG_INFINITY { n } else { v })
+        }
+        DType::F64 => {
+            let (p, n) = (posinf.unwrap_or(f64::MAX), neginf.unwrap_or(f64::MIN));
+            map1::<f64, f64>(x, move |v| if v.is_nan() { nan } else if v == f64::INFINITY { p } else if v == f64::NEG_INFINITY { n } else { v })
+        }
+        _ => crate::ops::copy::clone_raw(x),
+    };
+    if out.dtype().is_float() && needs_grad(&[x]) {
+        let sx = x.save();
+        // gradient passes where x was finite
+        record_fn(&out, &[x], "NanToNumBackward0", move |g| {
+            Ok(vec![Some(mul(g, &isfinite(sx.get("NanToNumBackward0")?))?)])
+        });
+    }
+    Ok(out)
+}
+
+/// `round(x, decimals)`: torch scales by 10^decimals, rounds half to even, scales back.
+pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
+    if decimals == 0 {
+        return unary(Unary::Round, x);
+    }
+    let out = match x.dtype() {
+        DType::F32 => {
+            let neg = decimals < 0;
+            let p = 10f32.powi(decimals.unsigned_abs() as i32);
+            map1::<f32, f32>(x, move |v| if neg { (v / p).round_ties_even() * p } else { (v * p).round_ties_even() / p })
+        }
+        DType::F64 => {
+            let neg = decimals < 0;
+            let p = 10f64.powi(decimals.unsigned_abs() as i32);
+            map1::<f64, f64>(x, move |v| if neg { (v / p).round_ties_even() * p } else { (v * p).round_ties_even() / p })
+        }
+        _ => return Err(Error::runtime("round_cpu does not support decimals for integer tensors")),
+    };
+    if needs_grad(&[x]) {
+        // piecewise constant
+        record_fn(&out, &[x], "RoundBackward1", |g| Ok(vec![Some(crate::ops::creation::zeros_like(g))]));
+    }
+    Ok(out)
+}
+
+/// `lerp(start, end, weight)` = start + weight * (end - start).
+pub fn lerp(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    add(start, &mul(weight, &sub(end, start)?)?)
 }

@@ -1,0 +1,74 @@
+"""ferrotorch: PyTorch's eager API for the CPU, in one small Rust extension.
+
+``import ferrotorch as torch`` and a beginner's PyTorch script runs unchanged.
+"""
+
+from __future__ import annotations
+
+from . import _C
+from ._C import *  # noqa: F401,F403  (factories, dtypes, grad-mode switches)
+from ._C import Tensor, device, dtype
+from ._size import Size, strided
+from . import autograd, cuda, backends  # noqa: F401
+from .autograd.grad_mode import (  # noqa: F401
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401
+from . import _functions
+
+__version__ = "0.1.0"
+
+float32 = _C.float32
+float64 = _C.float64
+int64 = _C.int64
+int32 = _C.int32
+uint8 = _C.uint8
+bool = _C.bool  # noqa: A001  (torch.bool, as in torch)
+float = _C.float  # noqa: A001
+double = _C.double
+long = _C.long
+int = _C.int  # noqa: A001
+
+
+def _legacy(dt):
+    def ctor(*args, **kwargs):
+        import builtins
+
+        if args and not builtins.isinstance(args[0], builtins.int):
+            return _C.tensor(args[0], dtype=dt)
+        return _C.zeros(*args, dtype=dt)
+
+    return ctor
+
+
+FloatTensor = _legacy(float32)
+DoubleTensor = _legacy(float64)
+LongTensor = _legacy(int64)
+IntTensor = _legacy(int32)
+ByteTensor = _legacy(uint8)
+BoolTensor = _legacy(bool)
+
+
+def is_floating_point(input) -> bool:  # noqa: A002
+    return input.is_floating_point()
+
+
+def numel(input) -> int:  # noqa: A002
+    return input.numel()
+
+
+def concat(tensors, dim=0, *, out=None):
+    return cat(tensors, dim, out=out)  # noqa: F405
+
+
+def concatenate(tensors, dim=0, *, out=None):
+    return cat(tensors, dim, out=out)  # noqa: F405
+
+
+_functions.install(globals())
+del _functions

@@ -1,0 +1,25 @@
+//! The Python binding layer: the only code that touches pyo3 and NumPy. Registers `ferrotorch._C`.
+
+pub mod autograd;
+pub mod convert;
+pub mod dtype;
+pub mod error;
+pub mod functions;
+pub mod math;
+pub mod tensor;
+pub mod views;
+
+use pyo3::prelude::*;
+
+#[pymodule(name = "_C", gil_used = true)]
+fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<dtype::PyDType>()?;
+    m.add_class::<dtype::PyDevice>()?;
+    for (name, d) in dtype::dtype_table() {
+        m.add(name, d)?;
+    }
+    functions::register(m)?;
+    autograd::register(m)?;
+    Ok(())
+}
