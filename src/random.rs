@@ -466,8 +466,8 @@ pub fn uniform_(t: &Tensor, from: f64, to: f64, g: &mut Generator) -> Result<()>
             let (f, tt) = (from as f32, to as f32);
             let span = tt - f;
             fill_with::<f32>(t, || {
-                // x * (to - from) + from, rounded per operation (no fused multiply-add).
-                let v = g.uniform_f32() * span + f;
+                // x * (to - from) + from: torch's build contracts this into one fused multiply-add.
+                let v = g.uniform_f32().mul_add(span, f);
                 // Rounding can land on `to`; torch maps it back to `from` to keep [from, to).
                 if v == tt {
                     f
@@ -479,7 +479,7 @@ pub fn uniform_(t: &Tensor, from: f64, to: f64, g: &mut Generator) -> Result<()>
         _ => {
             let span = to - from;
             fill_with::<f64>(t, || {
-                let v = g.uniform_f64() * span + from;
+                let v = g.uniform_f64().mul_add(span, from);
                 if v == to {
                     from
                 } else {
@@ -535,6 +535,11 @@ mod avx_math {
     const COSCOF_P2: f32 = 4.166664568298827E-002_f64 as f32;
     const FOPI: f32 = 1.27323954473516_f64 as f32;
 
+    // torch builds these intrinsics with GCC's default `-ffp-contract=fast` and FMA enabled, so a
+    // multiply whose only use is an add/sub becomes one fused multiply-add (the first such multiply
+    // in program order wins when both operands of an add are products). `mul_add` reproduces each
+    // of those fusions; every other operation is rounded separately.
+
     /// `log256_ps` for one lane.
     #[inline]
     pub fn log(x: f32) -> f32 {
@@ -554,15 +559,15 @@ mod avx_math {
         let z = x * x;
         let mut y = LOG_P[0];
         for &p in &LOG_P[1..] {
-            y *= x;
-            y += p;
+            y = y.mul_add(x, p);
         }
         y *= x;
-        y *= z;
-        y += e * LOG_Q1;
-        y -= z * 0.5;
+        // y*z + e*q1: the earlier product (y*z) is the fused one.
+        y = y.mul_add(z, e * LOG_Q1);
+        // y - z*0.5
+        y = (-z).mul_add(0.5, y);
         x += y;
-        x += e * LOG_Q2;
+        x = e.mul_add(LOG_Q2, x);
         if invalid {
             f32::NAN
         } else {
@@ -576,40 +581,34 @@ mod avx_math {
         const SIGN: u32 = 0x8000_0000;
         let mut sign_bit_sin = x.to_bits() & SIGN;
         let mut x = f32::from_bits(x.to_bits() & !SIGN);
-        let mut y = x * FOPI;
+        let y = x * FOPI;
         // cvttps: truncation; out-of-range lanes give i32::MIN like the instruction.
         let mut imm2: i32 = if y.is_finite() && y.abs() < 2_147_483_648.0 { y as i32 } else { i32::MIN };
         imm2 = imm2.wrapping_add(1) & !1;
-        y = imm2 as f32;
+        let y = imm2 as f32;
         let imm4 = imm2;
         let swap_sign_bit_sin = ((imm2 & 4) as u32) << 29;
         let poly_mask = (imm2 & 2) == 0;
-        x += y * MINUS_DP1;
-        x += y * MINUS_DP2;
-        x += y * MINUS_DP3;
+        // The "extended precision modular arithmetic" x - y*DP1 - y*DP2 - y*DP3, each step fused.
+        x = y.mul_add(MINUS_DP1, x);
+        x = y.mul_add(MINUS_DP2, x);
+        x = y.mul_add(MINUS_DP3, x);
         let imm4 = imm4.wrapping_sub(2);
         let sign_bit_cos = ((!imm4 & 4) as u32) << 29;
         sign_bit_sin ^= swap_sign_bit_sin;
 
         let z = x * x;
-        let mut yc = COSCOF_P0;
+        let mut yc = COSCOF_P0.mul_add(z, COSCOF_P1);
+        yc = yc.mul_add(z, COSCOF_P2);
         yc *= z;
-        yc += COSCOF_P1;
-        yc *= z;
-        yc += COSCOF_P2;
-        yc *= z;
-        yc *= z;
-        yc -= z * 0.5;
+        // yc*z - z*0.5: the earlier product (yc*z) is the fused one.
+        yc = yc.mul_add(z, -(z * 0.5));
         yc += 1.0;
 
-        let mut ys = SINCOF_P0;
+        let mut ys = SINCOF_P0.mul_add(z, SINCOF_P1);
+        ys = ys.mul_add(z, SINCOF_P2);
         ys *= z;
-        ys += SINCOF_P1;
-        ys *= z;
-        ys += SINCOF_P2;
-        ys *= z;
-        ys *= x;
-        ys += x;
+        ys = ys.mul_add(x, x);
 
         // Blend exactly as the intrinsics do: and/andnot then subtract and add.
         let ysin2 = if poly_mask { ys } else { 0.0 };
@@ -700,8 +699,9 @@ pub fn normal_(t: &Tensor, mean: f64, std: f64, g: &mut Generator) -> Result<()>
         t.storage().bump_version();
     } else {
         match dt {
-            DType::F32 => fill_with::<f32>(t, || (g.standard_normal_f64() * std + mean) as f32),
-            _ => fill_with::<f64>(t, || g.standard_normal_f64() * std + mean),
+            // val * std + mean in double, which torch's build fuses into one multiply-add.
+            DType::F32 => fill_with::<f32>(t, || g.standard_normal_f64().mul_add(std, mean) as f32),
+            _ => fill_with::<f64>(t, || g.standard_normal_f64().mul_add(std, mean)),
         }
     }
     Ok(())

@@ -168,17 +168,28 @@ pub struct SavedTensor {
 }
 
 impl SavedTensor {
-    pub fn get(&self, node: &'static str) -> Result<&Tensor> {
+    pub fn get(&self, _node: &'static str) -> Result<&Tensor> {
         let now = self.t.storage().version();
         if now != self.version {
+            // torch names the modified tensor's own producer, without the "BackwardN" suffix.
+            let producer = match self.t.autograd_meta().map(|m| {
+                let st = m.state.lock();
+                (st.grad_fn.as_ref().map(|n| n.name()), st.output_nr)
+            }) {
+                Some((Some(name), nr)) => {
+                    let short = name.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches("Backward");
+                    format!(", which is output {nr} of {short}")
+                }
+                _ => String::new(),
+            };
             return Err(Error::runtime(format!(
                 "one of the variables needed for gradient computation has been modified by an inplace operation: \
-                 [torch.{}Tensor {}], which is output 0 of {}, is at version {}; expected version {} instead. \
-                 Hint: the backtrace further above shows the operation that failed to compute its gradient. \
-                 The variable in question was changed in there or anywhere later. Good luck!",
+                 [torch.{}Tensor {}]{}, is at version {}; expected version {} instead. Hint: the tensor was \
+                 changed in place after an operation saved it for backward; use an out-of-place operation \
+                 (e.g. y = y + 1 instead of y += 1).",
                 self.t.dtype().scalar_name(),
                 crate::shape::fmt_shape(self.t.shape()),
-                node,
+                producer,
                 now,
                 self.version
             )));

@@ -3,6 +3,7 @@
 use super::strided::for_each_run;
 use crate::dtype::Element;
 use crate::tensor::Tensor;
+use crate::threads;
 use smallvec::SmallVec;
 
 /// Folds the elements of `x` over the dims marked in `reduced`, one output per position of the
@@ -59,4 +60,206 @@ pub fn reduce<T: Element, A: Copy, O: Element>(
         }
     });
     out
+}
+
+/// Raw pointer that may cross into pool threads; each thread writes a disjoint range.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// A float element summed in f64 (f32 and f64 only).
+pub trait SumF: Element {
+    fn f(self) -> f64;
+}
+impl SumF for f32 {
+    #[inline(always)]
+    fn f(self) -> f64 {
+        self as f64
+    }
+}
+impl SumF for f64 {
+    #[inline(always)]
+    fn f(self) -> f64 {
+        self
+    }
+}
+
+/// Sum of a contiguous block with 8 independent f64 accumulators (vectorizes; fixed order).
+#[inline]
+pub fn sum_block<T: SumF>(s: &[T]) -> f64 {
+    let mut acc = [0f64; 8];
+    let mut it = s.chunks_exact(8);
+    for c in &mut it {
+        for k in 0..8 {
+            acc[k] += c[k].f();
+        }
+    }
+    let mut tail = 0f64;
+    for &v in it.remainder() {
+        tail += v.f();
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+const SUM_CHUNK: usize = 1 << 16;
+
+/// Sum of a large contiguous slice: fixed 64K-element chunks summed in the pool, partials added in order.
+pub fn sum_all<T: SumF>(s: &[T]) -> f64 {
+    let n = s.len();
+    if n < threads::PAR_MIN_ELEMS {
+        return sum_block(s);
+    }
+    let chunks = n.div_ceil(SUM_CHUNK);
+    let mut parts = vec![0f64; chunks];
+    let dst = SendPtr(parts.as_mut_ptr());
+    threads::par_ranges(chunks, 1, |a, b| {
+        let dst = dst;
+        for c in a..b {
+            let e = ((c + 1) * SUM_CHUNK).min(n);
+            // SAFETY: chunk c is written by exactly one task.
+            unsafe { *dst.0.add(c) = sum_block(&s[c * SUM_CHUNK..e]) };
+        }
+    });
+    parts.iter().sum()
+}
+
+/// Fast float sums for contiguous inputs whose reduced dims are all trailing (per-output blocks)
+/// or all leading (row accumulation). None when the layout needs the general fold.
+pub fn sum_fast<T: SumF>(x: &Tensor, reduced: &[bool]) -> Option<Vec<f64>> {
+    if !x.is_contiguous() || x.numel() == 0 {
+        return None;
+    }
+    let s = x.as_slice::<T>();
+    let nd = x.ndim();
+    let first_red = reduced.iter().position(|&r| r).unwrap_or(nd);
+    let last_kept = reduced.iter().rposition(|&r| !r);
+    let trailing = last_kept.is_none_or(|k| k < first_red);
+    if trailing {
+        let outer: usize = x.shape()[..first_red].iter().product();
+        let inner = x.numel() / outer.max(1);
+        if outer == 1 {
+            return Some(vec![sum_all(s)]);
+        }
+        let mut out = vec![0f64; outer];
+        let dst = SendPtr(out.as_mut_ptr());
+        let rows_per = (threads::PAR_MIN_ELEMS / inner.max(1)).max(1);
+        threads::par_ranges(outer, rows_per, |a, b| {
+            let dst = dst;
+            for r in a..b {
+                // SAFETY: row r is written by exactly one task.
+                unsafe { *dst.0.add(r) = sum_block(&s[r * inner..(r + 1) * inner]) };
+            }
+        });
+        return Some(out);
+    }
+    let first_kept = reduced.iter().position(|&r| !r).unwrap_or(nd);
+    let last_red = reduced.iter().rposition(|&r| r)?;
+    if last_red < first_kept {
+        // Leading reduced dims: accumulate whole rows (the bias-gradient shape).
+        let inner: usize = x.shape()[first_kept..].iter().product();
+        let rows = x.numel() / inner;
+        let mut acc = vec![0f64; inner];
+        for r in 0..rows {
+            for (a, &v) in acc.iter_mut().zip(&s[r * inner..(r + 1) * inner]) {
+                *a += v.f();
+            }
+        }
+        return Some(acc);
+    }
+    None
+}
+
+/// A contiguous copy of `x` with dim `d` moved last: `(data, lanes, lane_len)`.
+pub fn lanes<T: Element>(x: &Tensor, d: usize) -> (Tensor, usize, usize) {
+    if x.ndim() == 0 {
+        return (crate::ops::copy::clone_raw(x), 1, 1);
+    }
+    let mut sh: SmallVec<[usize; 6]> = SmallVec::new();
+    let mut st: SmallVec<[isize; 6]> = SmallVec::new();
+    for k in 0..x.ndim() {
+        if k != d {
+            sh.push(x.shape()[k]);
+            st.push(x.strides()[k]);
+        }
+    }
+    sh.push(x.shape()[d]);
+    st.push(x.strides()[d]);
+    let n = x.shape()[d];
+    let v = x.view_parts(sh, st, x.offset());
+    let c = if v.is_contiguous() { v } else { crate::ops::copy::clone_raw(&v) };
+    let lanes = crate::shape::numel(&c.shape()[..c.ndim() - 1]);
+    (c, lanes, n)
+}
+
+/// Inverse of `lanes`: data laid out as `[other dims..., m]` back to a contiguous tensor whose
+/// dim `d` has size `m` (`other` is x's shape without dim d; `scalar` keeps a 0-d result).
+pub fn unlanes<T: Element>(data: Vec<T>, other: &[usize], d: usize, m: usize, scalar: bool) -> Tensor {
+    if scalar {
+        return Tensor::from_vec_unchecked(data, &[]);
+    }
+    let mut sh: Vec<usize> = other.to_vec();
+    sh.push(m);
+    let t = Tensor::from_vec_unchecked(data, &sh);
+    if d == other.len() {
+        return t;
+    }
+    // Permute the last dim back to position d.
+    let cs = crate::shape::contiguous_strides(&sh);
+    let mut nsh: SmallVec<[usize; 6]> = SmallVec::new();
+    let mut nst: SmallVec<[isize; 6]> = SmallVec::new();
+    for k in 0..=other.len() {
+        if k == d {
+            nsh.push(m);
+            nst.push(cs[other.len()]);
+        }
+        if k < other.len() {
+            nsh.push(other[k]);
+            nst.push(cs[k]);
+        }
+    }
+    crate::ops::copy::clone_raw(&t.view_parts(nsh, nst, 0))
+}
+
+/// Ordering with NaN greater than everything (torch's sort order); NaNs equal to each other.
+#[inline]
+pub fn cmp_nan_last<T: Element>(a: T, b: T) -> std::cmp::Ordering {
+    #[allow(clippy::eq_op)]
+    let (an, bn) = (a != a, b != b);
+    match (an, bn) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// Whether a value is NaN (always false for integers and bool).
+#[inline]
+#[allow(clippy::eq_op)]
+pub fn is_nan<T: Element>(v: T) -> bool {
+    v != v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn fast_sums() {
+        let x = Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[3, 4]).unwrap();
+        assert_eq!(sum_fast::<f32>(&x, &[false, true]).unwrap(), vec![6.0, 22.0, 38.0]);
+        assert_eq!(sum_fast::<f32>(&x, &[true, false]).unwrap(), vec![12.0, 15.0, 18.0, 21.0]);
+        assert_eq!(sum_fast::<f32>(&x, &[true, true]).unwrap(), vec![66.0]);
+        let big: Vec<f64> = (0..300_000).map(|v| v as f64).collect();
+        assert_eq!(sum_all(&big), 299_999.0 * 300_000.0 / 2.0);
+    }
+    #[test]
+    fn lane_roundtrip() {
+        let x = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
+        let (l, n, len) = lanes::<f32>(&x, 0);
+        assert_eq!((n, len), (3, 2));
+        assert_eq!(l.as_slice::<f32>(), &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        let back = unlanes(l.as_slice::<f32>().to_vec(), &[3], 0, 2, false);
+        assert_eq!(back.as_slice::<f32>(), x.as_slice::<f32>());
+    }
 }

@@ -16,14 +16,14 @@ pub fn ones_like(x: &Tensor) -> Tensor {
 }
 
 /// Checks user-given sizes (negative sizes are torch's RuntimeError).
-pub fn check_sizes(sizes: &[i64]) -> Result<Vec<usize>> {
+pub fn check_sizes(op: &str, sizes: &[i64]) -> Result<Vec<usize>> {
     let mut total: usize = 1;
     let mut out = Vec::with_capacity(sizes.len());
     for &s in sizes {
         if s < 0 {
             return Err(Error::runtime(format!(
-                "Trying to create tensor with negative dimension {s}: {}",
-                format_args!("[{}]", sizes.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
+                "{op}: Dimension size must be non-negative. (got size {} with dimension {s})",
+                crate::shape::fmt_shape(&sizes.iter().map(|&d| d.max(0) as usize).collect::<Vec<_>>())
             )));
         }
         total = total

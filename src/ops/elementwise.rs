@@ -130,7 +130,7 @@ impl Binary {
                 )))
             }
             Binary::Sub if rt == DType::Bool => {
-                return Err(Error::runtime(
+                return Err(Error::not_implemented(
                     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or \
                      `logical_xor()` operator instead.",
                 ))
@@ -556,7 +556,7 @@ pub fn unary_raw(op: Unary, x: &Tensor) -> Result<Tensor> {
         DType::F64 => float_unary!(op, x, f64),
         DType::Bool => match op {
             Unary::Neg => {
-                return Err(Error::runtime(
+                return Err(Error::not_implemented(
                     "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert \
                      a mask, use the `~` or `logical_not()` operator instead.",
                 ))

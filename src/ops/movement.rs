@@ -260,7 +260,8 @@ pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     let size = x.shape()[d] as i64;
     if index < -size || index >= size {
         return Err(Error::index(format!(
-            "index {index} is out of bounds for dimension {d} with size {size}"
+            "select(): index {index} out of range for tensor of size {} at dimension {d}",
+            shape::fmt_shape(x.shape())
         )));
     }
     let i = if index < 0 { index + size } else { index } as usize;

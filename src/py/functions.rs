@@ -69,12 +69,13 @@ fn from_numpy(ndarray: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
 }
 
 fn factory_args(
+    op: &str,
     size: &Bound<'_, PyTuple>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Vec<usize>, Option<DType>)> {
     check_device(device)?;
-    let s = creation::check_sizes(&convert::sizes(size)?)?;
+    let s = creation::check_sizes(op, &convert::sizes(size)?)?;
     Ok((s, convert::opt_dtype(dtype)?))
 }
 
@@ -82,7 +83,7 @@ fn factory_args(
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
 fn zeros(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory);
-    let (s, dt) = factory_args(size, dtype, device)?;
+    let (s, dt) = factory_args("zeros", size, dtype, device)?;
     finish(Tensor::zeros(&s, dt.unwrap_or_else(default_dtype)), requires_grad)
 }
 
@@ -90,7 +91,7 @@ fn zeros(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Optio
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
 fn ones(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory);
-    let (s, dt) = factory_args(size, dtype, device)?;
+    let (s, dt) = factory_args("ones", size, dtype, device)?;
     finish(creation::full(&s, Scalar::Int(1), dt.unwrap_or_else(default_dtype)), requires_grad)
 }
 
@@ -98,7 +99,7 @@ fn ones(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 fn empty(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory, memory_format);
-    let (s, dt) = factory_args(size, dtype, device)?;
+    let (s, dt) = factory_args("empty", size, dtype, device)?;
     finish(Tensor::empty(&s, dt.unwrap_or_else(default_dtype)), requires_grad)
 }
 
@@ -107,7 +108,7 @@ fn empty(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Optio
 fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory);
     check_device(device)?;
-    let s = creation::check_sizes(&convert::seq_ints(size, "size")?)?;
+    let s = creation::check_sizes("full", &convert::seq_ints(size, "size")?)?;
     let v = fill_scalar(fill_value)?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(|| v.dtype());
     finish(creation::full(&s, v, dt), requires_grad)

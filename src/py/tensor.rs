@@ -127,7 +127,7 @@ impl PyTensor {
             }
         }
         let s = convert::sizes(args)?;
-        let s = ops::creation::check_sizes(&s)?;
+        let s = ops::creation::check_sizes("Tensor", &s)?;
         Ok(Tensor::zeros(&s, crate::dtype::default_dtype()).into())
     }
 
