@@ -465,27 +465,47 @@ pub fn uniform_(t: &Tensor, from: f64, to: f64, g: &mut Generator) -> Result<()>
         DType::F32 => {
             let (f, tt) = (from as f32, to as f32);
             let span = tt - f;
-            fill_with::<f32>(t, || {
-                // x * (to - from) + from: torch's build contracts this into one fused multiply-add.
-                let v = g.uniform_f32().mul_add(span, f);
-                // Rounding can land on `to`; torch maps it back to `from` to keep [from, to).
+            // x * (to - from) + from: torch's build contracts this into one fused multiply-add.
+            // Rounding can land on `to`; torch maps it back to `from` to keep [from, to).
+            let map = |x: f32| {
+                let v = x.mul_add(span, f);
                 if v == tt {
                     f
                 } else {
                     v
                 }
-            });
+            };
+            if t.is_contiguous() {
+                let d = t.as_mut_slice::<f32>();
+                for v in d.iter_mut() {
+                    *v = g.uniform_f32();
+                }
+                with_fma(|| d.iter_mut().for_each(|v| *v = map(*v)));
+                t.storage().bump_version();
+            } else {
+                fill_with::<f32>(t, || map(g.uniform_f32()));
+            }
         }
         _ => {
             let span = to - from;
-            fill_with::<f64>(t, || {
-                let v = g.uniform_f64().mul_add(span, from);
+            let map = |x: f64| {
+                let v = x.mul_add(span, from);
                 if v == to {
                     from
                 } else {
                     v
                 }
-            });
+            };
+            if t.is_contiguous() {
+                let d = t.as_mut_slice::<f64>();
+                for v in d.iter_mut() {
+                    *v = g.uniform_f64();
+                }
+                with_fma(|| d.iter_mut().for_each(|v| *v = map(*v)));
+                t.storage().bump_version();
+            } else {
+                fill_with::<f64>(t, || map(g.uniform_f64()));
+            }
         }
     }
     Ok(())
@@ -622,6 +642,7 @@ mod avx_math {
 }
 
 /// Box–Muller on 16 float uniforms in place (8 pairs), as torch's AVX `normal_fill_16` does it.
+#[inline(always)]
 fn normal_fill_16_f32(d: &mut [f32], mean: f32, std: f32) {
     let two_pi = (2.0 * std::f64::consts::PI) as f32;
     for j in 0..8 {
@@ -636,6 +657,7 @@ fn normal_fill_16_f32(d: &mut [f32], mean: f32, std: f32) {
 }
 
 /// Box–Muller on 16 double uniforms in place, torch's scalar `normal_fill_16` (libm log/sin/cos).
+#[inline(always)]
 fn normal_fill_16_f64(d: &mut [f64], mean: f64, std: f64) {
     for j in 0..8 {
         let u1 = 1.0 - d[j];
@@ -647,28 +669,43 @@ fn normal_fill_16_f64(d: &mut [f64], mean: f64, std: f64) {
     }
 }
 
+/// Runs `f` in a function compiled with FMA/AVX2 when the CPU has them, so the many `mul_add`s of the
+/// samplers become single instructions instead of libm `fma` calls. The results are identical either
+/// way: a fused multiply-add is exactly rounded in hardware and in libm alike.
+#[inline(always)]
+fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+            #[target_feature(enable = "fma,avx2")]
+            unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            // SAFETY: the running CPU supports FMA and AVX2, checked just above.
+            return unsafe { run(f) };
+        }
+    }
+    f()
+}
+
 /// torch's `normal_fill`: all uniforms first, Box–Muller per block of 16, and a ragged tail handled by
 /// drawing 16 fresh uniforms over the last 16 slots (overwriting some finished values).
-fn normal_fill<T: Copy>(
-    data: &mut [T],
-    mut uniform: impl FnMut() -> T,
-    fill16: impl Fn(&mut [T]),
-) {
+fn normal_fill<T: Copy>(data: &mut [T], mut uniform: impl FnMut() -> T, fill16: impl Fn(&mut [T])) {
     let n = data.len();
     for v in data.iter_mut() {
         *v = uniform();
     }
-    let mut i = 0;
-    while i + 16 <= n {
-        fill16(&mut data[i..i + 16]);
-        i += 16;
-    }
+    with_fma(|| {
+        for block in data.chunks_exact_mut(16) {
+            fill16(block);
+        }
+    });
     if n % 16 != 0 {
         let tail = &mut data[n - 16..];
         for v in tail.iter_mut() {
             *v = uniform();
         }
-        fill16(tail);
+        with_fma(|| fill16(tail));
     }
 }
 
@@ -926,11 +963,12 @@ fn check_from_to_in_range(from: i64, to_inc: i64, dt: DType) -> Result<()> {
     Ok(())
 }
 
-/// Draws `(draw % range) + base` in torch's `uniform_int_from_to_distribution`: 64-bit draws only for
-/// int64/float/double when the range needs more than 32 bits.
+/// Draws `(draw % range) + base` as torch's `uniform_int_from_to_distribution` does. PyTorch 2.15 takes
+/// a 64-bit draw whenever the range is at least 2^28 (keeping the modulo bias small), for every dtype;
+/// smaller ranges use one 32-bit draw.
 fn fill_from_to(t: &Tensor, range: u64, base: i64, g: &mut Generator) {
     let dt = t.dtype();
-    let wide = matches!(dt, DType::I64 | DType::F32 | DType::F64) && range >= (1u64 << 32);
+    let wide = range >= (1u64 << 28);
     crate::dispatch!(dt, T => {
         fill_with::<T>(t, || {
             let v = if wide { g.random64() % range } else { (g.random() as u64) % range };
@@ -1270,11 +1308,10 @@ pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Gen
                 }
                 result[r * ns] = best as i64;
             } else {
-                // topk: largest first; equal values keep index order.
-                let mut idx: Vec<usize> = (0..n_cat).collect();
-                idx.sort_by(|&a, &b| row[b].partial_cmp(&row[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+                let mut q: Vec<(f64, i64)> = row.iter().enumerate().map(|(j, &v)| (v, j as i64)).collect();
+                stl::topk_largest(&mut q, ns);
                 for j in 0..ns {
-                    result[r * ns + j] = idx[j] as i64;
+                    result[r * ns + j] = q[j].1;
                 }
             }
         }
@@ -1320,6 +1357,226 @@ pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Gen
         }
     }
     Tensor::from_vec(result, &out_shape)
+}
+
+/// torch's CPU `topk` orders (value, index) pairs with libstdc++'s `nth_element`/`sort`/`partial_sort`,
+/// so which of several equal values comes first (zero-probability categories in `multinomial`) is
+/// decided by those exact algorithms. This is a faithful port of GCC's implementations.
+mod stl {
+    type E = (f64, i64);
+
+    /// topk's comparator for `largest=True`: NaN first, then greater values.
+    #[inline]
+    fn comp(a: &E, b: &E) -> bool {
+        (a.0.is_nan() && !b.0.is_nan()) || a.0 > b.0
+    }
+
+    fn lg(n: usize) -> usize {
+        (usize::BITS - 1 - n.leading_zeros()) as usize
+    }
+
+    fn move_median_to_first(v: &mut [E], result: usize, a: usize, b: usize, c: usize) {
+        if comp(&v[a], &v[b]) {
+            if comp(&v[b], &v[c]) {
+                v.swap(result, b);
+            } else if comp(&v[a], &v[c]) {
+                v.swap(result, c);
+            } else {
+                v.swap(result, a);
+            }
+        } else if comp(&v[a], &v[c]) {
+            v.swap(result, a);
+        } else if comp(&v[b], &v[c]) {
+            v.swap(result, c);
+        } else {
+            v.swap(result, b);
+        }
+    }
+
+    fn unguarded_partition(v: &mut [E], mut first: usize, mut last: usize, pivot: usize) -> usize {
+        loop {
+            while comp(&v[first], &v[pivot]) {
+                first += 1;
+            }
+            last -= 1;
+            while comp(&v[pivot], &v[last]) {
+                last -= 1;
+            }
+            if first >= last {
+                return first;
+            }
+            v.swap(first, last);
+            first += 1;
+        }
+    }
+
+    fn partition_pivot(v: &mut [E], first: usize, last: usize) -> usize {
+        let mid = first + (last - first) / 2;
+        move_median_to_first(v, first, first + 1, mid, last - 1);
+        unguarded_partition(v, first + 1, last, first)
+    }
+
+    fn unguarded_linear_insert(v: &mut [E], mut last: usize) {
+        let val = v[last];
+        let mut next = last - 1;
+        while comp(&val, &v[next]) {
+            v[last] = v[next];
+            last = next;
+            next -= 1;
+        }
+        v[last] = val;
+    }
+
+    fn insertion_sort(v: &mut [E], first: usize, last: usize) {
+        if first == last {
+            return;
+        }
+        for i in first + 1..last {
+            if comp(&v[i], &v[first]) {
+                let val = v[i];
+                v.copy_within(first..i, first + 1);
+                v[first] = val;
+            } else {
+                unguarded_linear_insert(v, i);
+            }
+        }
+    }
+
+    fn push_heap(v: &mut [E], first: usize, mut hole: usize, top: usize, value: E) {
+        let mut parent = hole.wrapping_sub(1) / 2;
+        while hole > top && comp(&v[first + parent], &value) {
+            v[first + hole] = v[first + parent];
+            hole = parent;
+            parent = hole.wrapping_sub(1) / 2;
+        }
+        v[first + hole] = value;
+    }
+
+    fn adjust_heap(v: &mut [E], first: usize, mut hole: usize, len: usize, value: E) {
+        let top = hole;
+        let mut second = hole;
+        while second < len.saturating_sub(1) / 2 {
+            second = 2 * (second + 1);
+            if comp(&v[first + second], &v[first + second - 1]) {
+                second -= 1;
+            }
+            v[first + hole] = v[first + second];
+            hole = second;
+        }
+        if len & 1 == 0 && len >= 2 && second == (len - 2) / 2 {
+            second = 2 * (second + 1);
+            v[first + hole] = v[first + second - 1];
+            hole = second - 1;
+        }
+        push_heap(v, first, hole, top, value);
+    }
+
+    fn make_heap(v: &mut [E], first: usize, last: usize) {
+        let len = last - first;
+        if len < 2 {
+            return;
+        }
+        let mut parent = (len - 2) / 2;
+        loop {
+            let value = v[first + parent];
+            adjust_heap(v, first, parent, len, value);
+            if parent == 0 {
+                return;
+            }
+            parent -= 1;
+        }
+    }
+
+    fn pop_heap(v: &mut [E], first: usize, last: usize, result: usize) {
+        let value = v[result];
+        v[result] = v[first];
+        adjust_heap(v, first, 0, last - first, value);
+    }
+
+    fn heap_select(v: &mut [E], first: usize, middle: usize, last: usize) {
+        make_heap(v, first, middle);
+        for i in middle..last {
+            if comp(&v[i], &v[first]) {
+                pop_heap(v, first, middle, i);
+            }
+        }
+    }
+
+    fn sort_heap(v: &mut [E], first: usize, mut last: usize) {
+        while last - first > 1 {
+            last -= 1;
+            pop_heap(v, first, last, last);
+        }
+    }
+
+    fn partial_sort(v: &mut [E], first: usize, middle: usize, last: usize) {
+        heap_select(v, first, middle, last);
+        sort_heap(v, first, middle);
+    }
+
+    fn nth_element(v: &mut [E], mut first: usize, nth: usize, mut last: usize) {
+        if first == last || nth == last {
+            return;
+        }
+        let mut depth = lg(last - first) * 2;
+        while last - first > 3 {
+            if depth == 0 {
+                heap_select(v, first, nth + 1, last);
+                v.swap(first, nth);
+                return;
+            }
+            depth -= 1;
+            let cut = partition_pivot(v, first, last);
+            if cut <= nth {
+                first = cut;
+            } else {
+                last = cut;
+            }
+        }
+        insertion_sort(v, first, last);
+    }
+
+    fn introsort_loop(v: &mut [E], first: usize, mut last: usize, mut depth: usize) {
+        while last - first > 16 {
+            if depth == 0 {
+                partial_sort(v, first, last, last);
+                return;
+            }
+            depth -= 1;
+            let cut = partition_pivot(v, first, last);
+            introsort_loop(v, cut, last, depth);
+            last = cut;
+        }
+    }
+
+    fn sort(v: &mut [E], first: usize, last: usize) {
+        if first == last {
+            return;
+        }
+        introsort_loop(v, first, last, lg(last - first) * 2);
+        if last - first > 16 {
+            insertion_sort(v, first, first + 16);
+            for i in first + 16..last {
+                unguarded_linear_insert(v, i);
+            }
+        } else {
+            insertion_sort(v, first, last);
+        }
+    }
+
+    /// torch's `topk(k, largest=True, sorted=True)` on one row: the first k entries of `q` afterwards.
+    pub fn topk_largest(q: &mut [E], k: usize) {
+        let n = q.len();
+        if k == 0 || n == 0 {
+            return;
+        }
+        if k * 64 <= n {
+            partial_sort(q, 0, k, n);
+        } else {
+            nth_element(q, 0, k - 1, n);
+            sort(q, 0, k - 1);
+        }
+    }
 }
 
 #[cfg(test)]

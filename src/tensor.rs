@@ -21,8 +21,8 @@ pub struct TensorInner {
     pub offset: usize,
     /// torch's "wrapped number": a Python scalar turned into a 0-d tensor, lowest in type promotion.
     pub wrapped_number: bool,
-    /// Made by a view op (shares another tensor's storage through autograd).
-    pub is_view: bool,
+    /// For a view: the tensor whose storage it views (the root, never itself a view).
+    pub base: Option<Tensor>,
     /// Allocated on first use (requires_grad, grad, grad_fn), so plain tensors stay small.
     pub(crate) autograd: OnceLock<Arc<AutogradMeta>>,
 }
@@ -42,7 +42,7 @@ impl Tensor {
             strides,
             offset,
             wrapped_number: false,
-            is_view: false,
+            base: None,
             autograd: OnceLock::new(),
         }))
     }
@@ -77,7 +77,7 @@ impl Tensor {
             strides: SmallVec::new(),
             offset: 0,
             wrapped_number: true,
-            is_view: false,
+            base: None,
             autograd: OnceLock::new(),
         }))
     }
@@ -104,17 +104,22 @@ impl Tensor {
             strides,
             offset,
             wrapped_number: false,
-            is_view: true,
+            base: Some(self.0.base.clone().unwrap_or_else(|| self.clone())),
             autograd: OnceLock::new(),
         }))
     }
     pub fn is_view(&self) -> bool {
-        self.0.is_view
+        self.0.base.is_some()
+    }
+    /// The tensor a view was taken from.
+    pub fn view_base(&self) -> Option<&Tensor> {
+        self.0.base.as_ref()
     }
 
     /// The same data and storage, untracked by autograd (torch's `detach()`).
     pub fn alias(&self) -> Tensor {
-        self.view_parts(self.0.shape.clone(), self.0.strides.clone(), self.0.offset)
+        // Not a view for autograd purposes: in-place writes through it are untracked (torch's detach).
+        Tensor::from_parts(self.0.storage.clone(), self.0.dtype, self.0.shape.clone(), self.0.strides.clone(), self.0.offset)
     }
 
     pub fn shape(&self) -> &[usize] {

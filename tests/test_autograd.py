@@ -226,3 +226,44 @@ def test_graph_is_freed_memory_flat():
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert after - before < 20_000, (before, after)  # KiB: no per-iteration growth
     assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_inplace_through_view_rebases_history():
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    v = y.narrow(0, 1, 2)
+    v.mul_(x.narrow(0, 0, 2))
+    assert y.grad_fn.name() == "CopySlices" and v.grad_fn.name() == "AsStridedBackward0"
+    assert y.tolist() == [2.0, 4.0, 12.0]
+    y.backward(torch.ones(3))
+    # y = [2 x0, 2 x1 x0, 2 x2 x1]
+    assert x.grad.tolist() == [6.0, 8.0, 4.0]
+
+
+def test_copy_into_view_of_plain_tensor_makes_it_differentiable():
+    z = torch.zeros(3)
+    w = torch.tensor([5.0], requires_grad=True)
+    z.narrow(0, 1, 1).copy_(w * 2)
+    assert z.requires_grad and z.grad_fn.name() == "CopySlices" and z.tolist() == [0.0, 10.0, 0.0]
+    (z * torch.tensor([1.0, 3.0, 1.0])).backward(torch.ones(3))
+    assert w.grad.tolist() == [6.0]
+
+
+def test_view_of_leaf_inplace_error():
+    x = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        x.narrow(0, 0, 1).add_(1)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        (x * 1).narrow(0, 0, 1).expand(3).mul_(torch.ones(3, requires_grad=True))
+
+
+def test_public_gradcheck_and_jacobian():
+    x = torch.tensor([[0.3, 0.7], [1.1, 2.0]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: (v * v).exp(), (x,))
+    with pytest.raises(torch.autograd.GradcheckError):
+        torch.autograd.gradcheck(lambda v: v.detach() * v, (x,))
+    assert not torch.autograd.gradcheck(lambda v: v.detach() * v, (x,), raise_exception=False)
+    j = torch.autograd.functional.jacobian(lambda v: v * v, torch.tensor([1.0, 2.0]))
+    assert j.tolist() == [[2.0, 0.0], [0.0, 4.0]]
+    ja, jb = torch.autograd.functional.jacobian(lambda a, b: a * b, (torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])))
+    assert ja.tolist() == [[3.0, 0.0], [0.0, 4.0]] and jb.tolist() == [[1.0, 0.0], [0.0, 2.0]]

@@ -70,5 +70,7 @@ def concatenate(tensors, dim=0, *, out=None):
     return cat(tensors, dim, out=out)  # noqa: F405
 
 
+from . import nn  # noqa: E402
+
 _functions.install(globals())
 del _functions

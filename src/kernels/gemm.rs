@@ -60,17 +60,74 @@ macro_rules! float_gemm {
                 scale: Self,
                 par: Parallelism,
             ) {
+                if m * n * k <= SMALL_MACS {
+                    return unsafe {
+                        naive(m, n, k, dst, dst_rs, read_dst, a, b, dst_scale, scale)
+                    };
+                }
                 // gemm's convention: dst = alpha*dst + beta*lhs*rhs; strides are (col, row).
-                gemm::gemm(
-                    m, n, k, dst, 1, dst_rs, read_dst, a.ptr, a.cs, a.rs, b.ptr, b.cs, b.rs, dst_scale, scale, false,
-                    false, false, par,
-                );
+                unsafe {
+                    gemm::gemm(
+                        m, n, k, dst, 1, dst_rs, read_dst, a.ptr, a.cs, a.rs, b.ptr, b.cs, b.rs,
+                        dst_scale, scale, false, false, false, par,
+                    );
+                }
             }
         }
     };
 }
 float_gemm!(f32);
 float_gemm!(f64);
+
+/// The plain i-k-j loop: integers (which `gemm` lacks) and tiny float products, where it beats
+/// `gemm`'s packing and dispatch (~0.5 µs at 8×8×8). Integers wrap like torch's.
+///
+/// # Safety
+/// As `MatElem::gemm_one`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn naive<T: Element + Arith>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    read_dst: bool,
+    a: Operand<T>,
+    b: Operand<T>,
+    dst_scale: T,
+    scale: T,
+) {
+    // SAFETY: the caller guarantees every addressed element is inside its buffer.
+    unsafe {
+        for i in 0..m {
+            let row = std::slice::from_raw_parts_mut(dst.offset(i as isize * dst_rs), n);
+            if read_dst {
+                for d in row.iter_mut() {
+                    *d = d.mul(dst_scale);
+                }
+            } else {
+                row.fill(T::zero());
+            }
+            for p in 0..k {
+                let av = (*a.ptr.offset(i as isize * a.rs + p as isize * a.cs)).mul(scale);
+                let brow = b.ptr.offset(p as isize * b.rs);
+                if b.cs == 1 {
+                    let bs = std::slice::from_raw_parts(brow, n);
+                    for (d, &bv) in row.iter_mut().zip(bs) {
+                        *d = d.add(av.mul(bv));
+                    }
+                } else {
+                    for (j, d) in row.iter_mut().enumerate() {
+                        *d = d.add(av.mul(*brow.offset(j as isize * b.cs)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Products up to this many multiply-adds take the plain loop for floats too.
+const SMALL_MACS: usize = 1024;
 
 macro_rules! int_gemm {
     ($t:ty) => {
@@ -88,22 +145,7 @@ macro_rules! int_gemm {
                 scale: Self,
                 _par: Parallelism,
             ) {
-                // i-k-j order: the inner loop walks a dst row; integers wrap like torch's.
-                for i in 0..m {
-                    let row = dst.offset(i as isize * dst_rs);
-                    for j in 0..n {
-                        let d = row.add(j);
-                        *d = if read_dst { (*d).mul(dst_scale) } else { 0 };
-                    }
-                    for p in 0..k {
-                        let av = (*a.ptr.offset(i as isize * a.rs + p as isize * a.cs)).mul(scale);
-                        let brow = b.ptr.offset(p as isize * b.rs);
-                        for j in 0..n {
-                            let d = row.add(j);
-                            *d = (*d).add(av.mul(*brow.offset(j as isize * b.cs)));
-                        }
-                    }
-                }
+                unsafe { naive(m, n, k, dst, dst_rs, read_dst, a, b, dst_scale, scale) }
             }
         }
     };
@@ -141,7 +183,11 @@ pub unsafe fn batched<T: MatElem>(
     if k == 0 {
         // An empty sum: the product contributes nothing (gemm is not asked to handle k = 0).
         for v in out.iter_mut() {
-            *v = if read_dst { v.mul(dst_scale) } else { T::zero() };
+            *v = if read_dst {
+                v.mul(dst_scale)
+            } else {
+                T::zero()
+            };
         }
         return;
     }
@@ -149,11 +195,36 @@ pub unsafe fn batched<T: MatElem>(
     let total = per.saturating_mul(batches);
     let threads = crate::threads::num_threads();
     let dst = SendPtr(out.as_mut_ptr());
-    let run = |bi: usize, par: Parallelism| {
-        let dst = dst;
-        let ao = Operand { ptr: a.ptr.offset(a_off[bi]), ..a };
-        let bo = Operand { ptr: b.ptr.offset(b_off[bi]), ..b };
-        T::gemm_one(m, n, k, dst.0.add(bi * block), n as isize, read_dst, ao, bo, dst_scale, scale, par);
+    let (sa, sb) = (SendPtr(a.ptr as *mut T), SendPtr(b.ptr as *mut T));
+    let (a_rs, a_cs, b_rs, b_cs) = (a.rs, a.cs, b.rs, b.cs);
+    let run = move |bi: usize, par: Parallelism| {
+        let (sa, sb, dst) = (sa, sb, dst);
+        // SAFETY: the caller guarantees the offsets; batch bi owns output block bi.
+        unsafe {
+            let ao = Operand {
+                ptr: sa.0.offset(a_off[bi]) as *const T,
+                rs: a_rs,
+                cs: a_cs,
+            };
+            let bo = Operand {
+                ptr: sb.0.offset(b_off[bi]) as *const T,
+                rs: b_rs,
+                cs: b_cs,
+            };
+            T::gemm_one(
+                m,
+                n,
+                k,
+                dst.0.add(bi * block),
+                n as isize,
+                read_dst,
+                ao,
+                bo,
+                dst_scale,
+                scale,
+                par,
+            );
+        }
     };
     if total < PAR_MIN_FLOPS || threads == 1 || !T::DTYPE.is_float() {
         for bi in 0..batches {
@@ -161,18 +232,13 @@ pub unsafe fn batched<T: MatElem>(
         }
         return;
     }
-    let (sa, sb) = (SendPtr(a.ptr as *mut T), SendPtr(b.ptr as *mut T));
-    let (a_rs, a_cs, b_rs, b_cs) = (a.rs, a.cs, b.rs, b.cs);
     crate::threads::pool().install(|| {
         if batches >= threads && per < PAR_MIN_FLOPS {
             // Many small products: one per task, each sequential.
             use rayon::prelude::*;
-            (0..batches).into_par_iter().for_each(|bi| {
-                let (sa, sb, dst) = (sa, sb, dst);
-                let ao = Operand { ptr: sa.0.offset(a_off[bi]) as *const T, rs: a_rs, cs: a_cs };
-                let bo = Operand { ptr: sb.0.offset(b_off[bi]) as *const T, rs: b_rs, cs: b_cs };
-                T::gemm_one(m, n, k, dst.0.add(bi * block), n as isize, read_dst, ao, bo, dst_scale, scale, Parallelism::None);
-            });
+            (0..batches)
+                .into_par_iter()
+                .for_each(|bi| run(bi, Parallelism::None));
         } else {
             for bi in 0..batches {
                 run(bi, Parallelism::Rayon(threads));
@@ -195,9 +261,17 @@ mod tests {
                 2,
                 4,
                 3,
-                Operand { ptr: a.as_ptr(), rs: 3, cs: 1 },
+                Operand {
+                    ptr: a.as_ptr(),
+                    rs: 3,
+                    cs: 1,
+                },
                 &[0],
-                Operand { ptr: b.as_ptr(), rs: 4, cs: 1 },
+                Operand {
+                    ptr: b.as_ptr(),
+                    rs: 4,
+                    cs: 1,
+                },
                 &[0],
                 false,
                 0.0,
@@ -214,9 +288,17 @@ mod tests {
                 2,
                 4,
                 3,
-                Operand { ptr: ai.as_ptr(), rs: 3, cs: 1 },
+                Operand {
+                    ptr: ai.as_ptr(),
+                    rs: 3,
+                    cs: 1,
+                },
                 &[0],
-                Operand { ptr: bi.as_ptr(), rs: 4, cs: 1 },
+                Operand {
+                    ptr: bi.as_ptr(),
+                    rs: 4,
+                    cs: 1,
+                },
                 &[0],
                 false,
                 0,

@@ -5,3 +5,4 @@ pub mod elementwise;
 pub mod reduce;
 pub mod special;
 pub mod strided;
+pub mod gemm;

@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 /// Folds the elements of `x` over the dims marked in `reduced`, one output per position of the
 /// kept dims (row-major). `finish` gets the accumulator and the number of reduced elements.
-pub fn reduce<T: Element, A: Copy, O: Element>(
+pub fn reduce<T: Element, A: Copy, O>(
     x: &Tensor,
     reduced: &[bool],
     init: A,
@@ -21,13 +21,13 @@ pub fn reduce<T: Element, A: Copy, O: Element>(
         SmallVec<[usize; 6]>,
         SmallVec<[isize; 6]>,
     ) = Default::default();
-    for d in 0..x.ndim() {
-        if reduced[d] {
-            rs.push(x.shape()[d]);
-            rst.push(x.strides()[d]);
+    for ((&s, &st), &r) in x.shape().iter().zip(x.strides()).zip(reduced) {
+        if r {
+            rs.push(s);
+            rst.push(st);
         } else {
-            ks.push(x.shape()[d]);
-            kst.push(x.strides()[d]);
+            ks.push(s);
+            kst.push(st);
         }
     }
     let n_out: usize = ks.iter().product();
@@ -67,6 +67,12 @@ pub fn reduce<T: Element, A: Copy, O: Element>(
 struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    /// Through a method so closures capture the whole (Send) wrapper, not the raw field.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
 
 /// A float element summed in f64 (f32 and f64 only).
 pub trait SumF: Element {
@@ -114,11 +120,10 @@ pub fn sum_all<T: SumF>(s: &[T]) -> f64 {
     let mut parts = vec![0f64; chunks];
     let dst = SendPtr(parts.as_mut_ptr());
     threads::par_ranges(chunks, 1, |a, b| {
-        let dst = dst;
         for c in a..b {
             let e = ((c + 1) * SUM_CHUNK).min(n);
             // SAFETY: chunk c is written by exactly one task.
-            unsafe { *dst.0.add(c) = sum_block(&s[c * SUM_CHUNK..e]) };
+            unsafe { *dst.get().add(c) = sum_block(&s[c * SUM_CHUNK..e]) };
         }
     });
     parts.iter().sum()
@@ -145,10 +150,9 @@ pub fn sum_fast<T: SumF>(x: &Tensor, reduced: &[bool]) -> Option<Vec<f64>> {
         let dst = SendPtr(out.as_mut_ptr());
         let rows_per = (threads::PAR_MIN_ELEMS / inner.max(1)).max(1);
         threads::par_ranges(outer, rows_per, |a, b| {
-            let dst = dst;
             for r in a..b {
                 // SAFETY: row r is written by exactly one task.
-                unsafe { *dst.0.add(r) = sum_block(&s[r * inner..(r + 1) * inner]) };
+                unsafe { *dst.get().add(r) = sum_block(&s[r * inner..(r + 1) * inner]) };
             }
         });
         return Some(out);
@@ -170,6 +174,50 @@ pub fn sum_fast<T: SumF>(x: &Tensor, reduced: &[bool]) -> Option<Vec<f64>> {
     None
 }
 
+/// General-layout float sums: like `reduce`, but each contiguous inner run is summed with
+/// `sum_block` (vectorized) instead of one dependent add per element.
+pub fn sum_runs<T: SumF>(x: &Tensor, reduced: &[bool]) -> Vec<f64> {
+    let (mut ks, mut kst, mut rs, mut rst): (
+        SmallVec<[usize; 6]>,
+        SmallVec<[isize; 6]>,
+        SmallVec<[usize; 6]>,
+        SmallVec<[isize; 6]>,
+    ) = Default::default();
+    for ((&s, &st), &r) in x.shape().iter().zip(x.strides()).zip(reduced) {
+        if r {
+            rs.push(s);
+            rst.push(st);
+        } else {
+            ks.push(s);
+            kst.push(st);
+        }
+    }
+    let mut out = Vec::with_capacity(ks.iter().product());
+    let base = x.ptr::<T>();
+    let ostr = crate::shape::contiguous_strides(&ks);
+    for_each_run(&ks, [&kst, &ostr], |off, len, st| {
+        for i in 0..len as isize {
+            let start = off[0] + i * st[0];
+            let mut acc = 0f64;
+            for_each_run(&rs, [&rst], |roff, rlen, rstep| {
+                // SAFETY: offsets come from x's valid layout.
+                unsafe {
+                    let p = base.offset(start + roff[0]);
+                    if rstep[0] == 1 {
+                        acc += sum_block(std::slice::from_raw_parts(p, rlen));
+                    } else {
+                        for j in 0..rlen as isize {
+                            acc += (*p.offset(j * rstep[0])).f();
+                        }
+                    }
+                }
+            });
+            out.push(acc);
+        }
+    });
+    out
+}
+
 /// A contiguous copy of `x` with dim `d` moved last: `(data, lanes, lane_len)`.
 pub fn lanes<T: Element>(x: &Tensor, d: usize) -> (Tensor, usize, usize) {
     if x.ndim() == 0 {
@@ -187,14 +235,24 @@ pub fn lanes<T: Element>(x: &Tensor, d: usize) -> (Tensor, usize, usize) {
     st.push(x.strides()[d]);
     let n = x.shape()[d];
     let v = x.view_parts(sh, st, x.offset());
-    let c = if v.is_contiguous() { v } else { crate::ops::copy::clone_raw(&v) };
+    let c = if v.is_contiguous() {
+        v
+    } else {
+        crate::ops::copy::clone_raw(&v)
+    };
     let lanes = crate::shape::numel(&c.shape()[..c.ndim() - 1]);
     (c, lanes, n)
 }
 
 /// Inverse of `lanes`: data laid out as `[other dims..., m]` back to a contiguous tensor whose
 /// dim `d` has size `m` (`other` is x's shape without dim d; `scalar` keeps a 0-d result).
-pub fn unlanes<T: Element>(data: Vec<T>, other: &[usize], d: usize, m: usize, scalar: bool) -> Tensor {
+pub fn unlanes<T: Element>(
+    data: Vec<T>,
+    other: &[usize],
+    d: usize,
+    m: usize,
+    scalar: bool,
+) -> Tensor {
     if scalar {
         return Tensor::from_vec_unchecked(data, &[]);
     }
@@ -247,8 +305,14 @@ mod tests {
     #[test]
     fn fast_sums() {
         let x = Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[3, 4]).unwrap();
-        assert_eq!(sum_fast::<f32>(&x, &[false, true]).unwrap(), vec![6.0, 22.0, 38.0]);
-        assert_eq!(sum_fast::<f32>(&x, &[true, false]).unwrap(), vec![12.0, 15.0, 18.0, 21.0]);
+        assert_eq!(
+            sum_fast::<f32>(&x, &[false, true]).unwrap(),
+            vec![6.0, 22.0, 38.0]
+        );
+        assert_eq!(
+            sum_fast::<f32>(&x, &[true, false]).unwrap(),
+            vec![12.0, 15.0, 18.0, 21.0]
+        );
         assert_eq!(sum_fast::<f32>(&x, &[true, true]).unwrap(), vec![66.0]);
         let big: Vec<f64> = (0..300_000).map(|v| v as f64).collect();
         assert_eq!(sum_all(&big), 299_999.0 * 300_000.0 / 2.0);

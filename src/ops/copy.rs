@@ -69,17 +69,14 @@ pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
             crate::shape::fmt_shape(&b)
         )));
     }
+    let recording = crate::autograd::is_grad_enabled() && (src.requires_grad() || dst.requires_grad());
+    if recording && dst.dtype().is_float() {
+        // The copied values, as a differentiable function of src shaped like dst.
+        let v = clone(&crate::ops::movement::expand(src, dst.shape())?)?;
+        let v = if v.dtype() != dst.dtype() { to_dtype(&v, dst.dtype(), false)? } else { v };
+        return crate::ops::elementwise::commit_inplace(dst, &v);
+    }
     let src = if src.shares_storage(dst) { clone_raw(src) } else { src.clone() };
     crate::kernels::elementwise::copy_cast(dst, &src);
-    if crate::autograd::is_grad_enabled() && src.requires_grad() && dst.dtype().is_float() {
-        let v = crate::ops::movement::expand(&src, dst.shape())?;
-        let v = clone(&v)?;
-        let meta = dst.autograd_meta_or_init();
-        meta.requires_grad.store(true, std::sync::atomic::Ordering::Relaxed);
-        let vm = v.autograd_meta().expect("recorded").state.lock();
-        let mut st = meta.state.lock();
-        st.grad_fn = vm.grad_fn.clone();
-        st.output_nr = vm.output_nr;
-    }
     Ok(())
 }

@@ -330,17 +330,16 @@ pub fn add_alpha(a: &Tensor, b: &Tensor, alpha: &Tensor) -> Result<Tensor> {
 
 /// Refuses in-place writes autograd cannot follow, with torch's messages.
 pub fn check_inplace(dst: &Tensor) -> Result<()> {
-    if autograd::is_grad_enabled() && dst.requires_grad() {
-        if dst.is_leaf() {
-            let what = if dst.is_view() { "a view of a leaf Variable" } else { "a leaf Variable" };
-            return Err(Error::runtime(format!(
-                "{what} that requires grad is being used in an in-place operation."
-            )));
-        }
-        if dst.is_view() {
-            return Err(Error::not_implemented(
-                "ferrotorch does not support in-place modification of a view of a tensor that requires grad \
-                 yet; write the result to a new tensor (e.g. torch.cat / torch.where) instead",
+    if !autograd::is_grad_enabled() {
+        return Ok(());
+    }
+    if dst.requires_grad() && dst.is_leaf() && !dst.is_view() {
+        return Err(Error::runtime("a leaf Variable that requires grad is being used in an in-place operation."));
+    }
+    if let Some(base) = dst.view_base() {
+        if base.requires_grad() && base.is_leaf() {
+            return Err(Error::runtime(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation.",
             ));
         }
     }
@@ -348,7 +347,7 @@ pub fn check_inplace(dst: &Tensor) -> Result<()> {
 }
 
 /// Writes `value` (already computed from dst's old values) into `dst` and, when recorded,
-/// makes `value`'s graph node the new history of `dst`.
+/// makes `value`'s graph node the new history of `dst` (of its base too, when dst is a view).
 pub fn commit_inplace(dst: &Tensor, value: &Tensor) -> Result<()> {
     if !can_cast(value.dtype(), dst.dtype()) {
         return Err(Error::runtime(format!(
@@ -364,6 +363,10 @@ pub fn commit_inplace(dst: &Tensor, value: &Tensor) -> Result<()> {
             shape::fmt_shape(value.shape())
         )));
     }
+    let recording = autograd::is_grad_enabled() && (value.requires_grad() || dst.requires_grad());
+    if recording && dst.is_view() {
+        return commit_into_view(dst, value);
+    }
     crate::kernels::elementwise::copy_cast(dst, value);
     if value.requires_grad() && autograd::is_grad_enabled() {
         let vm = value.autograd_meta().expect("requires grad");
@@ -377,6 +380,51 @@ pub fn commit_inplace(dst: &Tensor, value: &Tensor) -> Result<()> {
         st.grad_fn = node;
         st.output_nr = nr;
     }
+    Ok(())
+}
+
+/// Whether some element of `t` is reached by two index tuples (an expanded dim).
+fn has_internal_overlap(t: &Tensor) -> bool {
+    t.shape().iter().zip(t.strides()).any(|(&n, &s)| n > 1 && s == 0)
+}
+
+/// An in-place write into a view under autograd (torch's CopySlices): the base's history becomes
+/// "old base with the view's region replaced by `value`", and the view's history a slice of that.
+fn commit_into_view(dst: &Tensor, value: &Tensor) -> Result<()> {
+    let base = dst.view_base().expect("checked is_view").clone();
+    if !base.is_contiguous() || !dst.dtype().is_float() {
+        return Err(Error::not_implemented(
+            "ferrotorch does not support in-place writes into a view of a non-contiguous tensor while \
+             autograd records them; call .contiguous() on the base tensor first",
+        ));
+    }
+    if has_internal_overlap(dst) {
+        return Err(Error::runtime(
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory \
+             location. Please clone() the tensor before performing the operation.",
+        ));
+    }
+    let rel = dst.offset() - base.offset();
+    let vshape = shape::Dims::from_slice(dst.shape());
+    let vstrides = shape::Strides::from_slice(dst.strides());
+    crate::kernels::elementwise::copy_cast(dst, value);
+    let (s1, t1) = (vshape.clone(), vstrides.clone());
+    // d new_base/d old_base = 1 outside the region; d new_base/d value = 1 inside it
+    record_fn(&base, &[&base, value], "CopySlices", move |g| {
+        let gb = crate::ops::copy::clone_raw(g);
+        let region = gb.view_parts(s1.clone(), t1.clone(), rel);
+        let gv = crate::ops::copy::clone_raw(&region);
+        crate::kernels::elementwise::copy_cast(&region, &Tensor::scalar(0i64));
+        Ok(vec![Some(gb), Some(gv)])
+    });
+    let bshape: Vec<usize> = base.shape().to_vec();
+    let dt = base.dtype();
+    // the view's gradient lands in its region of a zero base-shaped tensor
+    record_fn(dst, &[&base], "AsStridedBackward0", move |g| {
+        let z = Tensor::zeros(&bshape, dt);
+        crate::kernels::elementwise::copy_cast(&z.view_parts(vshape.clone(), vstrides.clone(), rel), g);
+        Ok(vec![Some(z)])
+    });
     Ok(())
 }
 

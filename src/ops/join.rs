@@ -16,14 +16,21 @@ fn skipped(t: &Tensor) -> bool {
 /// `torch.cat(tensors, dim)`: dtypes promote; sizes must match except along `dim`.
 pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     if ts.is_empty() {
-        return Err(Error::value("torch.cat(): expected a non-empty list of Tensors"));
+        return Err(Error::value(
+            "torch.cat(): expected a non-empty list of Tensors",
+        ));
     }
     for (i, t) in ts.iter().enumerate() {
         if t.ndim() == 0 {
-            return Err(Error::runtime(format!("zero-dimensional tensor (at position {i}) cannot be concatenated")));
+            return Err(Error::runtime(format!(
+                "zero-dimensional tensor (at position {i}) cannot be concatenated"
+            )));
         }
     }
-    let dt = ts.iter().skip(1).fold(ts[0].dtype(), |acc, t| promote(acc, t.dtype()));
+    let dt = ts
+        .iter()
+        .skip(1)
+        .fold(ts[0].dtype(), |acc, t| promote(acc, t.dtype()));
     let Some(r) = ts.iter().position(|t| !skipped(t)) else {
         normalize_dim(dim, 1)?;
         return Ok(Tensor::zeros(&[0], dt)).and_then(|o| finish(o, ts, 0, &[]));
@@ -91,8 +98,17 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
 fn finish(out: Tensor, ts: &[Tensor], d: usize, starts: &[usize]) -> Result<Tensor> {
     let refs: Vec<&Tensor> = ts.iter().collect();
     if out.dtype().is_float() && needs_grad(&refs) {
-        let pieces: Vec<(Vec<usize>, bool, usize)> =
-            ts.iter().enumerate().map(|(i, t)| (t.shape().to_vec(), skipped(t), starts.get(i).copied().unwrap_or(0))).collect();
+        let pieces: Vec<(Vec<usize>, bool, usize)> = ts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                (
+                    t.shape().to_vec(),
+                    skipped(t),
+                    starts.get(i).copied().unwrap_or(0),
+                )
+            })
+            .collect();
         // d cat/d x_i = the block of the gradient where x_i was copied
         record_fn(&out, &refs, "CatBackward0", move |g| {
             pieces
@@ -126,12 +142,21 @@ pub fn stack(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         }
     }
     let d = crate::shape::normalize_dim_insert(dim, s0.len())?;
-    let us: Vec<Tensor> = ts.iter().map(|t| unsqueeze(t, d as i64)).collect::<Result<_>>()?;
+    let us: Vec<Tensor> = ts
+        .iter()
+        .map(|t| unsqueeze(t, d as i64))
+        .collect::<Result<_>>()?;
     cat(&us, d as i64)
 }
 
 fn fmt_list(s: &[usize]) -> String {
-    format!("[{}]", s.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        s.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 pub fn atleast_1d(t: &Tensor) -> Result<Tensor> {

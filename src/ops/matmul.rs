@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::kernels::gemm::{batched, MatElem, Operand};
 use crate::ops::elementwise::{mul, record_fn, scalar_f};
 use crate::ops::movement::{permute, reshape_usize, squeeze, transpose, unsqueeze};
-use crate::shape::{self, fmt_shape};
+use crate::shape;
 use crate::tensor::Tensor;
 
 /// A matrix operand: the batch strides, the row and column strides.
@@ -74,11 +74,33 @@ fn product(
             Some((_, s)) => (true, T::from_f64(s)),
             None => (false, T::zero()),
         };
-        let ao = Operand { ptr: a.t.ptr::<T>() as *const T, rs: a.rs, cs: a.cs };
-        let bo = Operand { ptr: b.t.ptr::<T>() as *const T, rs: b.rs, cs: b.cs };
+        let ao = Operand {
+            ptr: a.t.ptr::<T>() as *const T,
+            rs: a.rs,
+            cs: a.cs,
+        };
+        let bo = Operand {
+            ptr: b.t.ptr::<T>() as *const T,
+            rs: b.rs,
+            cs: b.cs,
+        };
         // SAFETY: offsets/strides come from the operands' own (broadcast) layouts and the
         // output is a fresh contiguous buffer of batches·m·n elements.
-        unsafe { batched(out.as_mut_slice::<T>(), m, n, k, ao, a_off, bo, b_off, read, ds, T::from_f64(scale)) };
+        unsafe {
+            batched(
+                out.as_mut_slice::<T>(),
+                m,
+                n,
+                k,
+                ao,
+                a_off,
+                bo,
+                b_off,
+                read,
+                ds,
+                T::from_f64(scale),
+            )
+        };
         out
     }
     Ok(match dt {
@@ -88,13 +110,23 @@ fn product(
         DType::I32 => go::<i32>(&a, &b, &a_off, &b_off, m, n, k, out_shape, init, scale),
         DType::U8 => go::<u8>(&a, &b, &a_off, &b_off, m, n, k, out_shape, init, scale),
         DType::Bool => {
-            return Err(Error::not_implemented("\"addmm_impl_cpu_\" not implemented for 'Bool'"));
+            return Err(Error::not_implemented(
+                "\"addmm_impl_cpu_\" not implemented for 'Bool'",
+            ));
         }
     })
 }
 
+/// The C++ type name torch prints in matmul dtype errors.
 fn dt_name(dt: DType) -> &'static str {
-    dt.name().trim_start_matches("torch.")
+    match dt {
+        DType::F32 => "float",
+        DType::F64 => "double",
+        DType::I64 => "long int",
+        DType::I32 => "int",
+        DType::U8 => "unsigned char",
+        DType::Bool => "bool",
+    }
 }
 
 fn check_same_dtype(a: &Tensor, b: &Tensor) -> Result<()> {
@@ -108,9 +140,9 @@ fn check_same_dtype(a: &Tensor, b: &Tensor) -> Result<()> {
     Ok(())
 }
 
-fn mm_shape_err(a: &[usize], b: &[usize]) -> Error {
+fn mm_shape_err(op: &str, a: &[usize], b: &[usize]) -> Error {
     Error::runtime(format!(
-        "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+        "{op}: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
         a[0], a[1], b[0], b[1]
     ))
 }
@@ -136,7 +168,7 @@ fn matmul_nd_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if nb == 2 {
             // torch folds the batch of `a` into its rows and runs mm
             let rows = shape::numel(&a.shape()[..na - 1]);
-            return Err(Error::runtime(format!("mm: {}", mm_shape_err(&[rows, k], &[k2, n]).msg)));
+            return Err(mm_shape_err("mm", &[rows, k], &[k2, n]));
         }
         return Err(Error::runtime(format!(
             "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
@@ -146,11 +178,27 @@ fn matmul_nd_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             k2
         )));
     }
-    let bstr = |t: &Tensor| shape::broadcast_strides(&t.shape()[..t.ndim() - 2], &t.strides()[..t.ndim() - 2], &batch);
+    let bstr = |t: &Tensor| {
+        shape::broadcast_strides(
+            &t.shape()[..t.ndim() - 2],
+            &t.strides()[..t.ndim() - 2],
+            &batch,
+        )
+    };
     let mut out_shape: Vec<usize> = batch.to_vec();
     out_shape.extend([m, n]);
-    let ma = Mat { t: a, batch_strides: bstr(a).to_vec(), rs: a.strides()[na - 2], cs: a.strides()[na - 1] };
-    let mb = Mat { t: b, batch_strides: bstr(b).to_vec(), rs: b.strides()[nb - 2], cs: b.strides()[nb - 1] };
+    let ma = Mat {
+        t: a,
+        batch_strides: bstr(a).to_vec(),
+        rs: a.strides()[na - 2],
+        cs: a.strides()[na - 1],
+    };
+    let mb = Mat {
+        t: b,
+        batch_strides: bstr(b).to_vec(),
+        rs: b.strides()[nb - 2],
+        cs: b.strides()[nb - 1],
+    };
     product(ma, mb, &batch, m, n, k, &out_shape, None, 1.0)
 }
 
@@ -162,8 +210,16 @@ fn matmul_nd(a: &Tensor, b: &Tensor, name: &'static str) -> Result<Tensor> {
         // d(AB)/dA = G·Bᵀ, d(AB)/dB = Aᵀ·G (the engine sums broadcast batch dims back)
         record_fn(&out, &[a, b], name, move |g| {
             let (a, b) = (sa.get(name)?, sb.get(name)?);
-            let ga = if a.requires_grad() { Some(matmul_nd(g, &transpose(b, -2, -1)?, "MmBackward0")?) } else { None };
-            let gb = if b.requires_grad() { Some(matmul_nd(&transpose(a, -2, -1)?, g, "MmBackward0")?) } else { None };
+            let ga = if a.requires_grad() {
+                Some(matmul_nd(g, &transpose(b, -2, -1)?, "MmBackward0")?)
+            } else {
+                None
+            };
+            let gb = if b.requires_grad() {
+                Some(matmul_nd(&transpose(a, -2, -1)?, g, "MmBackward0")?)
+            } else {
+                None
+            };
             Ok(vec![ga, gb])
         });
     }
@@ -173,14 +229,20 @@ fn matmul_nd(a: &Tensor, b: &Tensor, name: &'static str) -> Result<Tensor> {
 /// `torch.mm(a, b)`.
 pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 2 {
-        return Err(Error::runtime(format!("self must be a matrix, got {}-D tensor", a.ndim())));
+        return Err(Error::runtime(format!(
+            "mm: self must be a matrix, got {}-D tensor",
+            a.ndim()
+        )));
     }
     if b.ndim() != 2 {
-        return Err(Error::runtime(format!("mat2 must be a matrix, got {}-D tensor", b.ndim())));
+        return Err(Error::runtime(format!(
+            "mm: mat2 must be a matrix, got {}-D tensor",
+            b.ndim()
+        )));
     }
     check_same_dtype(a, b)?;
     if a.shape()[1] != b.shape()[0] {
-        return Err(mm_shape_err(a.shape(), b.shape()));
+        return Err(mm_shape_err("mm", a.shape(), b.shape()));
     }
     matmul_nd(a, b, "MmBackward0")
 }
@@ -228,15 +290,28 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
              but got {k} and {k2} elements respectively"
         )));
     }
-    let ma = Mat { t: a, batch_strides: vec![], rs: 0, cs: a.strides()[0] };
-    let mb = Mat { t: b, batch_strides: vec![], rs: b.strides()[0], cs: 0 };
+    let ma = Mat {
+        t: a,
+        batch_strides: vec![],
+        rs: 0,
+        cs: a.strides()[0],
+    };
+    let mb = Mat {
+        t: b,
+        batch_strides: vec![],
+        rs: b.strides()[0],
+        cs: 0,
+    };
     let out = product(ma, mb, &[], 1, 1, k, &[], None, 1.0)?;
     if out.dtype().is_float() && needs_grad(&[a, b]) {
         let (sa, sb) = (a.save(), b.save());
         let name = "DotBackward0";
         // d(a·b)/da = b, d(a·b)/db = a
         record_fn(&out, &[a, b], name, move |g| {
-            Ok(vec![Some(mul(g, sb.get(name)?)?), Some(mul(g, sa.get(name)?)?)])
+            Ok(vec![
+                Some(mul(g, sb.get(name)?)?),
+                Some(mul(g, sa.get(name)?)?),
+            ])
         });
     }
     Ok(out)
@@ -266,8 +341,18 @@ pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
             v.dtype().scalar_name()
         )));
     }
-    let ma = Mat { t: a, batch_strides: vec![], rs: a.strides()[0], cs: a.strides()[1] };
-    let mb = Mat { t: v, batch_strides: vec![], rs: v.strides()[0], cs: 0 };
+    let ma = Mat {
+        t: a,
+        batch_strides: vec![],
+        rs: a.strides()[0],
+        cs: a.strides()[1],
+    };
+    let mb = Mat {
+        t: v,
+        batch_strides: vec![],
+        rs: v.strides()[0],
+        cs: 0,
+    };
     let out = product(ma, mb, &[], m, 1, k, &[m], None, 1.0)?;
     if out.dtype().is_float() && needs_grad(&[a, v]) {
         let (sa, sv) = (a.save(), v.save());
@@ -275,8 +360,16 @@ pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
         // d(Av)/dA = g ⊗ v, d(Av)/dv = Aᵀ·g
         record_fn(&out, &[a, v], name, move |g| {
             let (a, v) = (sa.get(name)?, sv.get(name)?);
-            let ga = if a.requires_grad() { Some(outer(g, v)?) } else { None };
-            let gv = if v.requires_grad() { Some(mv(&transpose(a, 0, 1)?, g)?) } else { None };
+            let ga = if a.requires_grad() {
+                Some(outer(g, v)?)
+            } else {
+                None
+            };
+            let gv = if v.requires_grad() {
+                Some(mv(&transpose(a, 0, 1)?, g)?)
+            } else {
+                None
+            };
             Ok(vec![ga, gv])
         });
     }
@@ -286,10 +379,16 @@ pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
 /// `torch.outer(a, b)`: `a[:, None] * b[None, :]` (torch promotes dtypes here).
 pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 1 {
-        return Err(Error::runtime(format!("outer: Expected 1-D argument self, but got {}-D", a.ndim())));
+        return Err(Error::runtime(format!(
+            "outer: Expected 1-D argument self, but got {}-D",
+            a.ndim()
+        )));
     }
     if b.ndim() != 1 {
-        return Err(Error::runtime(format!("outer: Expected 1-D argument vec2, but got {}-D", b.ndim())));
+        return Err(Error::runtime(format!(
+            "outer: Expected 1-D argument vec2, but got {}-D",
+            b.ndim()
+        )));
     }
     mul(&unsqueeze(a, 1)?, &unsqueeze(b, 0)?)
 }
@@ -307,8 +406,14 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         (2, 1) => mv(a, b),
         (1, 2) => squeeze(&mm(&unsqueeze(a, 0)?, b)?, Some(&[0])),
         (2, 2) => mm(a, b),
-        (_, 1) => squeeze(&matmul_nd(a, &unsqueeze(b, -1)?, "UnsafeViewBackward0")?, Some(&[-1])),
-        (1, _) => squeeze(&matmul_nd(&unsqueeze(a, 0)?, b, "UnsafeViewBackward0")?, Some(&[-2])),
+        (_, 1) => squeeze(
+            &matmul_nd(a, &unsqueeze(b, -1)?, "UnsafeViewBackward0")?,
+            Some(&[-1]),
+        ),
+        (1, _) => squeeze(
+            &matmul_nd(&unsqueeze(a, 0)?, b, "UnsafeViewBackward0")?,
+            Some(&[-2]),
+        ),
         (3, 3) if a.shape()[0] == b.shape()[0] => matmul_nd(a, b, "BmmBackward0"),
         _ => matmul_nd(a, b, "UnsafeViewBackward0"),
     }
@@ -317,28 +422,48 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `torch.addmm(input, mat1, mat2, beta, alpha)`: `beta*input + alpha*(mat1 @ mat2)` in one GEMM.
 pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
     if m1.ndim() != 2 {
-        return Err(Error::runtime(format!("mat1 must be a matrix, got {}-D tensor", m1.ndim())));
+        return Err(Error::runtime(format!(
+            "addmm: self must be a matrix, got {}-D tensor",
+            m1.ndim()
+        )));
     }
     if m2.ndim() != 2 {
-        return Err(Error::runtime(format!("mat2 must be a matrix, got {}-D tensor", m2.ndim())));
+        return Err(Error::runtime(format!(
+            "addmm: mat2 must be a matrix, got {}-D tensor",
+            m2.ndim()
+        )));
     }
     check_same_dtype(m1, m2)?;
     if m1.shape()[1] != m2.shape()[0] {
-        return Err(mm_shape_err(m1.shape(), m2.shape()));
+        return Err(mm_shape_err("addmm", m1.shape(), m2.shape()));
     }
     if input.dtype() != m1.dtype() {
         return Err(Error::runtime(format!(
             "self and mat2 must have the same dtype, but got {} and {}",
             input.dtype().scalar_name(),
-            m1.dtype().scalar_name()
+            m2.dtype().scalar_name()
         )));
     }
     let (m, k, n) = (m1.shape()[0], m1.shape()[1], m2.shape()[1]);
     let init = crate::ops::movement::expand(&input.alias(), &[m, n])?;
-    let ma = Mat { t: m1, batch_strides: vec![], rs: m1.strides()[0], cs: m1.strides()[1] };
-    let mb = Mat { t: m2, batch_strides: vec![], rs: m2.strides()[0], cs: m2.strides()[1] };
+    let ma = Mat {
+        t: m1,
+        batch_strides: vec![],
+        rs: m1.strides()[0],
+        cs: m1.strides()[1],
+    };
+    let mb = Mat {
+        t: m2,
+        batch_strides: vec![],
+        rs: m2.strides()[0],
+        cs: m2.strides()[1],
+    };
     // beta == 0 ignores input entirely (NaN in it does not propagate), as torch documents.
-    let init = if beta == 0.0 { None } else { Some((&init, beta)) };
+    let init = if beta == 0.0 {
+        None
+    } else {
+        Some((&init, beta))
+    };
     let out = product(ma, mb, &[], m, n, k, &[m, n], init, alpha)?;
     if out.dtype().is_float() && needs_grad(&[input, m1, m2]) {
         let (s1, s2) = (m1.save(), m2.save());
@@ -372,10 +497,14 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
     };
     let terms: Vec<&str> = lhs.split(',').collect();
     if terms.len() > ops.len() {
-        return Err(Error::runtime("einsum(): fewer operands were provided than specified in the equation"));
+        return Err(Error::runtime(
+            "einsum(): fewer operands were provided than specified in the equation",
+        ));
     }
     if terms.len() < ops.len() {
-        return Err(Error::runtime("einsum(): more operands were provided than specified in the equation"));
+        return Err(Error::runtime(
+            "einsum(): more operands were provided than specified in the equation",
+        ));
     }
     // Labels as u32: letters keep their code, ellipsis dims get codes 1000+i (right-aligned).
     let parse = |s: &str| -> Result<(Vec<u32>, Option<usize>)> {
@@ -385,7 +514,9 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix("...") {
                 if ell.is_some() {
-                    return Err(Error::runtime("einsum(): found '.' for operand 0 that is not part of any ellipsis"));
+                    return Err(Error::runtime(
+                        "einsum(): found '.' for operand 0 that is not part of any ellipsis",
+                    ));
                 }
                 ell = Some(labels.len());
                 rest = r;
@@ -393,7 +524,10 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
             }
             let c = rest.chars().next().unwrap_or(' ');
             if !c.is_ascii_alphabetic() {
-                return Err(Error::runtime(format!("einsum(): invalid subscript given at index {}", s.len() - rest.len())));
+                return Err(Error::runtime(format!(
+                    "einsum(): invalid subscript given at index {}",
+                    s.len() - rest.len()
+                )));
             }
             labels.push(c as u32);
             rest = &rest[1..];
@@ -500,7 +634,8 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
     for (i, ls) in op_labels.iter().enumerate() {
         let (mut t, mut ls) = (ops[i].clone(), ls.clone());
         loop {
-            let dup = (0..ls.len()).find_map(|a| (a + 1..ls.len()).find(|&b| ls[b] == ls[a]).map(|b| (a, b)));
+            let dup = (0..ls.len())
+                .find_map(|a| (a + 1..ls.len()).find(|&b| ls[b] == ls[a]).map(|b| (a, b)));
             let Some((a, b)) = dup else { break };
             t = crate::ops::shape_ops::diagonal(&t, 0, a as i64, b as i64)?;
             let l = ls[a];
@@ -508,19 +643,33 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
             ls.remove(a);
             ls.push(l);
         }
-        let other = |l: u32| out_labels.contains(&l) || op_labels.iter().enumerate().any(|(j, o)| j != i && o.contains(&l));
-        let drop: Vec<i64> = (0..ls.len()).filter(|&d| !other(ls[d])).map(|d| d as i64).collect();
+        let other = |l: u32| {
+            out_labels.contains(&l)
+                || op_labels
+                    .iter()
+                    .enumerate()
+                    .any(|(j, o)| j != i && o.contains(&l))
+        };
+        let drop: Vec<i64> = (0..ls.len())
+            .filter(|&d| !other(ls[d]))
+            .map(|d| d as i64)
+            .collect();
         if !drop.is_empty() {
             t = crate::ops::reduce::sum(&t, Some(&drop), false, None)?;
-            ls = ls.into_iter().filter(|&l| other(l)).collect();
+            ls.retain(|&l| other(l));
         }
         cur.push((t, ls));
     }
     let mut it = cur.into_iter();
-    let (mut acc, mut acc_l) = it.next().ok_or_else(|| Error::value("einsum(): must provide at least one operand"))?;
+    let (mut acc, mut acc_l) = it
+        .next()
+        .ok_or_else(|| Error::value("einsum(): must provide at least one operand"))?;
     let rest: Vec<(Tensor, Vec<u32>)> = it.collect();
     for (idx, (t, tl)) in rest.iter().enumerate() {
-        let later: Vec<u32> = rest[idx + 1..].iter().flat_map(|(_, l)| l.iter().copied()).collect();
+        let later: Vec<u32> = rest[idx + 1..]
+            .iter()
+            .flat_map(|(_, l)| l.iter().copied())
+            .collect();
         let keep = |l: u32| out_labels.contains(&l) || later.contains(&l);
         let mut batch = Vec::new();
         let mut left = Vec::new();
@@ -544,11 +693,18 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
         }
         let lsz = |ls: &[u32]| ls.iter().map(|l| sizes[l]).product::<usize>();
         let arrange = |t: &Tensor, tl: &[u32], order: &[&[u32]]| -> Result<Tensor> {
-            let perm: Vec<i64> =
-                order.iter().flat_map(|g| g.iter()).map(|l| tl.iter().position(|x| x == l).unwrap_or(0) as i64).collect();
+            let perm: Vec<i64> = order
+                .iter()
+                .flat_map(|g| g.iter())
+                .map(|l| tl.iter().position(|x| x == l).unwrap_or(0) as i64)
+                .collect();
             let p = permute(t, &perm)?;
             // broadcast size-1 dims to the label's full size
-            let full: Vec<usize> = order.iter().flat_map(|g| g.iter()).map(|l| sizes[l]).collect();
+            let full: Vec<usize> = order
+                .iter()
+                .flat_map(|g| g.iter())
+                .map(|l| sizes[l])
+                .collect();
             crate::ops::movement::expand(&p, &full)
         };
         let a = arrange(&acc, &acc_l, &[&batch, &left, &contr])?;
@@ -557,7 +713,12 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
         let a = reshape_usize(&a, &[nb, nl, nc])?;
         let b = reshape_usize(&b, &[nb, nc, nr])?;
         let p = matmul_nd(&a, &b, "BmmBackward0")?;
-        let mut shape_out: Vec<usize> = batch.iter().chain(&left).chain(&right).map(|l| sizes[l]).collect();
+        let mut shape_out: Vec<usize> = batch
+            .iter()
+            .chain(&left)
+            .chain(&right)
+            .map(|l| sizes[l])
+            .collect();
         if shape_out.is_empty() {
             shape_out = vec![];
         }
@@ -565,12 +726,18 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
         acc_l = batch.iter().chain(&left).chain(&right).copied().collect();
     }
     // Final: sum leftovers (single operand), then order as the output.
-    let drop: Vec<i64> = (0..acc_l.len()).filter(|&d| !out_labels.contains(&acc_l[d])).map(|d| d as i64).collect();
+    let drop: Vec<i64> = (0..acc_l.len())
+        .filter(|&d| !out_labels.contains(&acc_l[d]))
+        .map(|d| d as i64)
+        .collect();
     if !drop.is_empty() {
         acc = crate::ops::reduce::sum(&acc, Some(&drop), false, None)?;
         acc_l.retain(|l| out_labels.contains(l));
     }
-    let perm: Vec<i64> = out_labels.iter().map(|l| acc_l.iter().position(|x| x == l).unwrap_or(0) as i64).collect();
+    let perm: Vec<i64> = out_labels
+        .iter()
+        .map(|l| acc_l.iter().position(|x| x == l).unwrap_or(0) as i64)
+        .collect();
     let full: Vec<usize> = out_labels.iter().map(|l| sizes[l]).collect();
     let res = permute(&acc, &perm)?;
     if res.shape() != full.as_slice() {
@@ -594,6 +761,5 @@ mod tests {
         let e = einsum("ij,j->i", &[a.clone(), b.clone()]).unwrap();
         assert_eq!(e.as_slice::<f64>(), &[5.0, 14.0]);
         assert!(matmul(&a, &a).is_err());
-        let _ = fmt_shape(&[1]);
     }
 }

@@ -6,3 +6,7 @@ pub mod elementwise;
 pub mod indexing;
 pub mod movement;
 pub mod reduce;
+pub mod matmul;
+pub mod join;
+pub mod shape_ops;
+pub mod reduce_sort;

@@ -1,12 +1,13 @@
-//! Reductions: sum (and the broadcast-undoing sum_to the engine uses).
+//! Reductions: sum, mean, prod, max/min, arg-reductions, std/var, norm, logical and cumulative ops.
 
 use crate::autograd::needs_grad;
-use crate::dtype::DType;
-use crate::error::Result;
-use crate::kernels::reduce::reduce;
+use crate::dtype::{default_dtype, DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::reduce::{is_nan, lanes, reduce, sum_fast, unlanes};
 use crate::ops::elementwise::record_fn;
 use crate::shape::normalize_dim;
 use crate::tensor::Tensor;
+use smallvec::SmallVec;
 
 /// Which dims a `dim=` argument selects (None or empty list = all).
 pub fn reduced_mask(ndim: usize, dims: Option<&[i64]>) -> Result<Vec<bool>> {
@@ -36,7 +37,15 @@ pub fn reduced_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize
     shape
         .iter()
         .zip(mask)
-        .filter_map(|(&s, &r)| if !r { Some(s) } else if keepdim { Some(1) } else { None })
+        .filter_map(|(&s, &r)| {
+            if !r {
+                Some(s)
+            } else if keepdim {
+                Some(1)
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
@@ -49,16 +58,32 @@ pub fn sum_dtype(dt: DType) -> DType {
     }
 }
 
+/// Float sums in f64, through the contiguous fast paths when the layout allows.
+fn float_sums<T: crate::kernels::reduce::SumF>(x: &Tensor, mask: &[bool]) -> Vec<f64> {
+    sum_fast::<T>(x, mask).unwrap_or_else(|| crate::kernels::reduce::sum_runs::<T>(x, mask))
+}
+
 pub fn sum_raw(x: &Tensor, mask: &[bool], keepdim: bool, dtype: Option<DType>) -> Tensor {
     let out_dt = dtype.unwrap_or_else(|| sum_dtype(x.dtype()));
     let shape = reduced_shape(x.shape(), mask, keepdim);
-    let x = if x.dtype() != out_dt { x.to_dtype(out_dt) } else { x.clone() };
+    let x = if x.dtype() != out_dt {
+        x.to_dtype(out_dt)
+    } else {
+        x.clone()
+    };
     match out_dt {
         DType::F32 => Tensor::from_vec_unchecked(
-            reduce::<f32, f64, f32>(&x, mask, 0.0, |a, v| a + v as f64, |a, _| a as f32),
+            float_sums::<f32>(&x, mask)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect::<Vec<f32>>(),
             &shape,
         ),
-        DType::F64 => Tensor::from_vec_unchecked(reduce::<f64, f64, f64>(&x, mask, 0.0, |a, v| a + v, |a, _| a), &shape),
+        DType::F64 => Tensor::from_vec_unchecked(float_sums::<f64>(&x, mask), &shape),
+        DType::Bool => Tensor::from_vec_unchecked(
+            reduce::<bool, bool, bool>(&x, mask, false, |a, v| a | v, |a, _| a),
+            &shape,
+        ),
         _ => crate::dispatch!(out_dt, T => Tensor::from_vec_unchecked(
             reduce::<T, i64, T>(&x, mask, 0, |a, v| a.wrapping_add(crate::dtype::Element::to_i64(v)), |a, _| {
                 <T as crate::dtype::Element>::from_i64(a)
@@ -68,15 +93,62 @@ pub fn sum_raw(x: &Tensor, mask: &[bool], keepdim: bool, dtype: Option<DType>) -
     }
 }
 
+/// Reshapes a reduction's output gradient to the keepdim shape (same element order).
+fn keep(g: &Tensor, kept: &[usize]) -> Tensor {
+    let g = if g.is_contiguous() {
+        g.clone()
+    } else {
+        crate::ops::copy::clone_raw(g)
+    };
+    g.view_parts(
+        SmallVec::from_slice(kept),
+        crate::shape::contiguous_strides(kept),
+        g.offset(),
+    )
+}
+
+/// A contiguous f64 copy of `t` broadcast to `shape`.
+fn bcast_f64(t: &Tensor, shape: &[usize]) -> Tensor {
+    let st = crate::shape::broadcast_strides(t.shape(), t.strides(), shape);
+    t.view_parts(SmallVec::from_slice(shape), st, t.offset())
+        .to_dtype(DType::F64)
+}
+
+/// `f` over N tensors broadcast to `shape`, computed in f64, returned as `dt`.
+fn zip_f64<const N: usize>(
+    shape: &[usize],
+    dt: DType,
+    ts: [&Tensor; N],
+    f: impl Fn([f64; N]) -> f64,
+) -> Tensor {
+    let bs: Vec<Tensor> = ts.iter().map(|t| bcast_f64(t, shape)).collect();
+    let sl: Vec<&[f64]> = bs.iter().map(|t| t.as_slice::<f64>()).collect();
+    let n = crate::shape::numel(shape);
+    let out: Vec<f64> = (0..n)
+        .map(|i| f(std::array::from_fn(|k| sl[k][i])))
+        .collect();
+    Tensor::from_vec_unchecked(out, shape).to_dtype(dt)
+}
+
 /// `torch.sum(x, dim, keepdim, dtype=)`.
-pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+pub fn sum(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
     let mask = reduced_mask(x.ndim(), dims)?;
     let out = sum_raw(x, &mask, keepdim, dtype);
     if out.dtype().is_float() && needs_grad(&[x]) {
         let in_shape: Vec<usize> = x.shape().to_vec();
         let kept = reduced_shape(x.shape(), &mask, true);
+        let name = if dims.is_none() {
+            "SumBackward0"
+        } else {
+            "SumBackward1"
+        };
         // d sum/dx = 1 everywhere: broadcast the gradient back
-        record_fn(&out, &[x], "SumBackward1", move |g| {
+        record_fn(&out, &[x], name, move |g| {
             let g = crate::ops::movement::reshape_usize(g, &kept)?;
             Ok(vec![Some(crate::ops::movement::expand(&g, &in_shape)?)])
         });
@@ -90,20 +162,884 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
         return Ok(g.clone());
     }
     let lead = g.ndim() - shape.len();
-    let mask: Vec<bool> =
-        (0..g.ndim()).map(|d| d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1)).collect();
+    let mask: Vec<bool> = (0..g.ndim())
+        .map(|d| d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
+        .collect();
     let s = sum_raw_tracked(g, &mask)?;
     crate::ops::movement::reshape_usize(&s, shape)
 }
 
 fn sum_raw_tracked(g: &Tensor, mask: &[bool]) -> Result<Tensor> {
-    let dims: Vec<i64> = mask.iter().enumerate().filter(|(_, &m)| m).map(|(i, _)| i as i64).collect();
+    let dims: Vec<i64> = mask
+        .iter()
+        .enumerate()
+        .filter(|(_, &m)| m)
+        .map(|(i, _)| i as i64)
+        .collect();
     if dims.is_empty() {
         return Ok(g.clone());
     }
     sum(g, Some(&dims), true, None)
 }
 
+/// Shared front of a dims-reduction: mask, keepdim shape, output shape.
+struct Red {
+    mask: Vec<bool>,
+    kept: Vec<usize>,
+    out_shape: Vec<usize>,
+    in_shape: Vec<usize>,
+    n: usize,
+}
+
+fn red(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Red> {
+    let mask = reduced_mask(x.ndim(), dims)?;
+    let n = x
+        .shape()
+        .iter()
+        .zip(&mask)
+        .filter(|(_, &m)| m)
+        .map(|(&s, _)| s)
+        .product();
+    Ok(Red {
+        kept: reduced_shape(x.shape(), &mask, true),
+        out_shape: reduced_shape(x.shape(), &mask, keepdim),
+        in_shape: x.shape().to_vec(),
+        mask,
+        n,
+    })
+}
+
+/// `torch.mean(x, dim, keepdim, dtype=)`: float (or dtype=float) only.
+pub fn mean(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    match dtype {
+        Some(d) if !d.is_float() => {
+            return Err(Error::not_implemented(format!(
+                "mean(): could not infer output dtype. Optional dtype must be either a floating point or complex \
+                 dtype. Got: {}",
+                d.scalar_name()
+            )))
+        }
+        None if !x.dtype().is_float() => {
+            return Err(Error::not_implemented(format!(
+                "mean(): could not infer output dtype. Input dtype must be either a floating point or complex \
+                 dtype. Got: {}",
+                x.dtype().scalar_name()
+            )))
+        }
+        _ => {}
+    }
+    let dt = dtype.unwrap_or(x.dtype());
+    let r = red(x, dims, keepdim)?;
+    let xc = if x.dtype() != dt {
+        x.to_dtype(dt)
+    } else {
+        x.clone()
+    };
+    let n = r.n as f64;
+    let out = crate::dispatch_float!(dt, T => {
+        let s = float_sums::<T>(&xc, &r.mask);
+        Tensor::from_vec_unchecked(s.into_iter().map(|v| T::from_f64(v / n)).collect::<Vec<T>>(), &r.out_shape)
+    }, _ => unreachable!("checked float above"));
+    if needs_grad(&[x]) {
+        let name = if dims.is_none() {
+            "MeanBackward0"
+        } else {
+            "MeanBackward1"
+        };
+        // d mean/dx = 1/N (built from differentiable ops so create_graph works)
+        record_fn(&out, &[x], name, move |g| {
+            let g = crate::ops::movement::reshape_usize(g, &r.kept)?;
+            let g = crate::ops::movement::expand(&g, &r.in_shape)?;
+            Ok(vec![Some(crate::ops::elementwise::div(
+                &g,
+                &crate::ops::elementwise::scalar_f(n),
+            )?)])
+        });
+    }
+    Ok(out)
+}
+
+/// `torch.nansum`: NaNs count as zero.
+pub fn nansum(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return sum(x, dims, keepdim, dtype);
+    }
+    let r = red(x, dims, keepdim)?;
+    let dt = dtype.unwrap_or(x.dtype());
+    let xc = if x.dtype() != dt {
+        x.to_dtype(dt)
+    } else {
+        x.clone()
+    };
+    let out = crate::dispatch_float!(dt, T => Tensor::from_vec_unchecked(
+        reduce::<T, f64, T>(&xc, &r.mask, 0.0, |a, v| if is_nan(v) { a } else { a + v.to_f64() }, |a, _| T::from_f64(a)),
+        &r.out_shape), _ => return sum(x, dims, keepdim, dtype));
+    if needs_grad(&[x]) {
+        let sx = x.save();
+        // d nansum/dx = 1 where x is not NaN
+        record_fn(&out, &[x], "NansumBackward0", move |g| {
+            let x = sx.get("NansumBackward0")?;
+            Ok(vec![Some(zip_f64(
+                &r.in_shape,
+                g.dtype(),
+                [&keep(g, &r.kept), x],
+                |[g, x]| {
+                    if x.is_nan() {
+                        0.0
+                    } else {
+                        g
+                    }
+                },
+            ))])
+        });
+    }
+    Ok(out)
+}
+
+/// `torch.nanmean`: mean over the non-NaN elements.
+pub fn nanmean(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Err(Error::not_implemented(format!(
+            "nanmean(): expected input to have floating point or complex dtype but got {}",
+            x.dtype().scalar_name()
+        )));
+    }
+    let r = red(x, dims, keepdim)?;
+    let dt = dtype.unwrap_or(x.dtype());
+    let xc = if x.dtype() != dt {
+        x.to_dtype(dt)
+    } else {
+        x.clone()
+    };
+    let cnt: Vec<f64> = crate::dispatch_float!(dt, T =>
+        reduce::<T, f64, f64>(&xc, &r.mask, 0.0, |a, v| if is_nan(v) { a } else { a + 1.0 }, |a, _| a),
+        _ => vec![]);
+    let out = crate::dispatch_float!(dt, T => {
+        let s = reduce::<T, f64, f64>(&xc, &r.mask, 0.0, |a, v| if is_nan(v) { a } else { a + v.to_f64() }, |a, _| a);
+        Tensor::from_vec_unchecked(s.iter().zip(&cnt).map(|(s, c)| T::from_f64(s / c)).collect::<Vec<T>>(), &r.out_shape)
+    }, _ => return Err(Error::not_implemented("nanmean(): expected a floating point dtype")));
+    if needs_grad(&[x]) {
+        let sx = x.save();
+        let cnt = Tensor::from_vec_unchecked(cnt, &r.kept);
+        // d nanmean/dx = 1/count where x is not NaN
+        record_fn(&out, &[x], "NanmeanBackward0", move |g| {
+            let x = sx.get("NanmeanBackward0")?;
+            Ok(vec![Some(zip_f64(
+                &r.in_shape,
+                g.dtype(),
+                [&keep(g, &r.kept), x, &cnt],
+                |[g, x, c]| {
+                    if x.is_nan() {
+                        0.0
+                    } else {
+                        g / c
+                    }
+                },
+            ))])
+        });
+    }
+    Ok(out)
+}
+
+/// Per-lane "product of all other elements" (exact with zeros: prefix times suffix).
+fn prod_others(x: &Tensor, d: usize) -> Tensor {
+    let dt = x.dtype();
+    let (l, nl, n) = lanes::<f64>(&x.to_dtype(DType::F64), d);
+    let s = l.as_slice::<f64>();
+    let mut out = vec![0f64; s.len()];
+    for k in 0..nl {
+        let (a, o) = (&s[k * n..(k + 1) * n], &mut out[k * n..(k + 1) * n]);
+        let mut p = 1.0;
+        for i in 0..n {
+            o[i] = p;
+            p *= a[i];
+        }
+        p = 1.0;
+        for i in (0..n).rev() {
+            o[i] *= p;
+            p *= a[i];
+        }
+    }
+    let mut other: Vec<usize> = x.shape().to_vec();
+    if !other.is_empty() {
+        other.remove(d);
+    }
+    unlanes(out, &other, d, n, x.ndim() == 0).to_dtype(dt)
+}
+
+/// `torch.prod(x, dim=None, keepdim=False, dtype=)`.
+pub fn prod(x: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    let dims = dim.map(|d| vec![d]);
+    let r = red(x, dims.as_deref(), keepdim)?;
+    let out_dt = dtype.unwrap_or_else(|| sum_dtype(x.dtype()));
+    let xc = if x.dtype() != out_dt {
+        x.to_dtype(out_dt)
+    } else {
+        x.clone()
+    };
+    let out = match out_dt {
+        DType::Bool => Tensor::from_vec_unchecked(
+            reduce::<bool, bool, bool>(&xc, &r.mask, true, |a, v| a & v, |a, _| a),
+            &r.out_shape,
+        ),
+        DType::F32 | DType::F64 => crate::dispatch_float!(out_dt, T => Tensor::from_vec_unchecked(
+            reduce::<T, f64, T>(&xc, &r.mask, 1.0, |a, v| a * v.to_f64(), |a, _| T::from_f64(a)), &r.out_shape),
+            _ => unreachable!()),
+        _ => crate::dispatch!(out_dt, T => Tensor::from_vec_unchecked(
+            reduce::<T, i64, T>(&xc, &r.mask, 1, |a, v| a.wrapping_mul(v.to_i64()), |a, _| T::from_i64(a)),
+            &r.out_shape)),
+    };
+    if out.dtype().is_float() && needs_grad(&[x]) {
+        let sx = x.save();
+        let name = if dim.is_none() {
+            "ProdBackward0"
+        } else {
+            "ProdBackward1"
+        };
+        let d = match dim {
+            Some(d) => normalize_dim(d, x.ndim())?,
+            None => 0,
+        };
+        // d prod/dx_i = product of the other elements
+        record_fn(&out, &[x], name, move |g| {
+            let x = sx.get(name)?;
+            let others = if dim.is_none() {
+                let flat = crate::ops::copy::clone_raw(x);
+                let flat = flat.view_parts(
+                    SmallVec::from_slice(&[x.numel()]),
+                    SmallVec::from_slice(&[1]),
+                    0,
+                );
+                let o = prod_others(&flat, 0);
+                o.view_parts(
+                    SmallVec::from_slice(x.shape()),
+                    crate::shape::contiguous_strides(x.shape()),
+                    0,
+                )
+            } else {
+                prod_others(x, d)
+            };
+            Ok(vec![Some(zip_f64(
+                &r.in_shape,
+                g.dtype(),
+                [&keep(g, &r.kept), &others],
+                |[g, o]| g * o,
+            ))])
+        });
+    }
+    Ok(out)
+}
+
+/// Picks max (or min) with NaN winning.
+#[inline]
+fn pick<T: Element>(acc: T, v: T, max: bool) -> T {
+    if is_nan(acc) {
+        acc
+    } else if is_nan(v) || (max && v > acc) || (!max && v < acc) {
+        v
+    } else {
+        acc
+    }
+}
+
+fn check_nonempty(x: &Tensor, mask: &[bool], op: &str) -> Result<()> {
+    if x.numel() == 0 || x.shape().contains(&0) {
+        for (d, (&s, &m)) in x.shape().iter().zip(mask).enumerate() {
+            if m && s == 0 {
+                return Err(Error::index(format!(
+                    "{op}(): Expected reduction dim {d} to have non-zero size."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn minmax_raw(x: &Tensor, mask: &[bool], keepdim: bool, max: bool) -> Tensor {
+    let shape = reduced_shape(x.shape(), mask, keepdim);
+    crate::dispatch!(x.dtype(), T => {
+        let first = if x.numel() > 0 { x.get_flat::<T>(0) } else { T::zero() };
+        let v = reduce::<T, Option<T>, T>(x, mask, None, |a, v| Some(match a { None => v, Some(a) => pick(a, v, max) }),
+            |a, _| a.unwrap_or(first));
+        Tensor::from_vec_unchecked(v, &shape)
+    })
+}
+
+/// Backward of a value-reduction that splits the gradient evenly among the tied extreme elements.
+fn record_even_split(out: &Tensor, x: &Tensor, r: Red, name: &'static str) {
+    let (sx, so) = (x.save(), out.save());
+    // d max/dx = 1/(number of ties) at the maximal elements, 0 elsewhere
+    record_fn(out, &[x], name, move |g| {
+        let (x, o) = (sx.get(name)?, so.get(name)?);
+        let ok = keep(o, &r.kept);
+        let hit = zip_f64(&r.in_shape, DType::F64, [x, &ok], |[x, o]| {
+            if x == o || (x.is_nan() && o.is_nan()) {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let cnt = sum_raw(&hit, &r.mask, true, None);
+        Ok(vec![Some(zip_f64(
+            &r.in_shape,
+            g.dtype(),
+            [&keep(g, &r.kept), &hit, &cnt],
+            |[g, h, c]| g * h / c,
+        ))])
+    });
+}
+
+/// `torch.amax` / `torch.amin` over dims (all when empty).
+pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
+    let dims = dims.unwrap_or(&[]);
+    let r = red(x, Some(dims), keepdim)?;
+    let op = if max { "amax" } else { "amin" };
+    check_nonempty(x, &r.mask, op)?;
+    let out = minmax_raw(x, &r.mask, keepdim, max);
+    if out.dtype().is_float() && needs_grad(&[x]) {
+        record_even_split(
+            &out,
+            x,
+            r,
+            if max {
+                "AmaxBackward0"
+            } else {
+                "AminBackward0"
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// `x.max()` / `x.min()` with no dim: a 0-d tensor.
+pub fn max_all(x: &Tensor, max: bool) -> Result<Tensor> {
+    let op = if max { "max" } else { "min" };
+    if x.numel() == 0 {
+        return Err(Error::runtime(format!(
+            "{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with \
+             the 'dim' argument."
+        )));
+    }
+    let r = red(x, None, false)?;
+    let out = minmax_raw(x, &r.mask, false, max);
+    if out.dtype().is_float() && needs_grad(&[x]) {
+        record_even_split(
+            &out,
+            x,
+            r,
+            if max { "MaxBackward1" } else { "MinBackward1" },
+        );
+    }
+    Ok(out)
+}
+
+/// The index of the max/min per lane (first occurrence; NaN wins), with its value.
+fn arg_lanes<T: Element>(l: &[T], nl: usize, n: usize, max: bool) -> (Vec<T>, Vec<i64>) {
+    let mut vals = Vec::with_capacity(nl);
+    let mut idx = Vec::with_capacity(nl);
+    for k in 0..nl {
+        let a = &l[k * n..(k + 1) * n];
+        let (mut bi, mut bv) = (0usize, a[0]);
+        for (i, &v) in a.iter().enumerate().skip(1) {
+            if is_nan(bv) {
+                break;
+            }
+            if is_nan(v) || (max && v > bv) || (!max && v < bv) {
+                bi = i;
+                bv = v;
+            }
+        }
+        vals.push(bv);
+        idx.push(bi as i64);
+    }
+    (vals, idx)
+}
+
+/// Output shape of a single-dim reduction.
+fn dim_out_shape(x: &Tensor, d: usize, keepdim: bool) -> Vec<usize> {
+    let mut s = x.shape().to_vec();
+    if s.is_empty() {
+        return s;
+    }
+    if keepdim {
+        s[d] = 1;
+    } else {
+        s.remove(d);
+    }
+    s
+}
+
+/// Routes the gradient of values picked by `idx` (shape of the output) back to their positions.
+pub fn scatter_grad(
+    g: &Tensor,
+    idx: &Tensor,
+    in_shape: &[usize],
+    d: usize,
+    keepdim: bool,
+) -> Tensor {
+    let dt = g.dtype();
+    let mut ks = in_shape.to_vec();
+    let scalar = ks.is_empty();
+    if !scalar && !keepdim && g.ndim() + 1 == in_shape.len() {
+        ks[d] = 1;
+    } else if !scalar {
+        ks[d] = g.shape().get(d).copied().unwrap_or(1);
+    }
+    let g = keep(g, &ks).to_dtype(DType::F64);
+    let idx = keep(idx, &ks);
+    let n = if scalar { 1 } else { in_shape[d] };
+    let (gl, nl, m) = lanes::<f64>(&g, d.min(g.ndim().saturating_sub(1)));
+    let (il, _, _) = lanes::<i64>(&idx, d.min(g.ndim().saturating_sub(1)));
+    let (gs, is) = (gl.as_slice::<f64>(), il.as_slice::<i64>());
+    let mut out = vec![0f64; nl * n];
+    for k in 0..nl {
+        for j in 0..m {
+            let i = is[k * m + j];
+            if i >= 0 && (i as usize) < n {
+                out[k * n + i as usize] += gs[k * m + j];
+            }
+        }
+    }
+    let mut other = in_shape.to_vec();
+    if !scalar {
+        other.remove(d);
+    }
+    unlanes(out, &other, d, n, scalar).to_dtype(dt)
+}
+
+/// Records the backward of a values output selected by indices along dim d.
+pub fn record_index_backward(
+    out: &Tensor,
+    idx: &Tensor,
+    x: &Tensor,
+    d: usize,
+    keepdim: bool,
+    name: &'static str,
+) {
+    let in_shape = x.shape().to_vec();
+    let idx = idx.clone();
+    // d values/dx = 1 at the selected index
+    record_fn(out, &[x], name, move |g| {
+        Ok(vec![Some(scatter_grad(g, &idx, &in_shape, d, keepdim))])
+    });
+}
+
+/// `x.max(dim, keepdim)` / `x.min(dim, keepdim)`: (values, indices).
+pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+    let d = normalize_dim(dim, x.ndim())?;
+    let op = if max { "max" } else { "min" };
+    if x.ndim() > 0 && x.shape()[d] == 0 {
+        return Err(Error::index(format!(
+            "{op}(): Expected reduction dim {d} to have non-zero size."
+        )));
+    }
+    let shape = dim_out_shape(x, d, keepdim);
+    let (v, i) = crate::dispatch!(x.dtype(), T => {
+        let (l, nl, n) = lanes::<T>(x, d);
+        let (v, i) = arg_lanes(l.as_slice::<T>(), nl, n, max);
+        (Tensor::from_vec_unchecked(v, &shape), Tensor::from_vec_unchecked(i, &shape))
+    });
+    if v.dtype().is_float() && needs_grad(&[x]) {
+        record_index_backward(
+            &v,
+            &i,
+            x,
+            d,
+            keepdim,
+            if max { "MaxBackward0" } else { "MinBackward0" },
+        );
+    }
+    Ok((v, i))
+}
+
+/// `torch.argmax` / `argmin`: dim=None means the flattened tensor.
+pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
+    let op = if max { "argmax" } else { "argmin" };
+    match dim {
+        Some(dim) => {
+            let d = normalize_dim(dim, x.ndim())?;
+            if x.ndim() > 0 && x.shape()[d] == 0 {
+                return Err(Error::index(format!(
+                    "{op}(): Expected reduction dim {d} to have non-zero size."
+                )));
+            }
+            let shape = dim_out_shape(x, d, keepdim);
+            Ok(crate::dispatch!(x.dtype(), T => {
+                let (l, nl, n) = lanes::<T>(x, d);
+                Tensor::from_vec_unchecked(arg_lanes(l.as_slice::<T>(), nl, n, max).1, &shape)
+            }))
+        }
+        None => {
+            if x.numel() == 0 {
+                return Err(Error::index(format!(
+                    "{op}(): Expected reduction dim to be specified for input.numel() == 0."
+                )));
+            }
+            let shape: Vec<usize> = if keepdim { vec![1; x.ndim()] } else { vec![] };
+            Ok(crate::dispatch!(x.dtype(), T => {
+                let c = crate::ops::copy::clone_raw(x);
+                Tensor::from_vec_unchecked(arg_lanes(c.as_slice::<T>(), 1, x.numel(), max).1, &shape)
+            }))
+        }
+    }
+}
+
+/// Welford moments per output: (mean, M2) for each kept position.
+fn moments<T: Element>(x: &Tensor, mask: &[bool]) -> Vec<(f64, f64)> {
+    reduce::<T, (f64, f64, f64), (f64, f64)>(
+        x,
+        mask,
+        (0.0, 0.0, 0.0),
+        |(n, m, m2), v| {
+            let v = v.to_f64();
+            let n1 = n + 1.0;
+            let dl = v - m;
+            let m1 = m + dl / n1;
+            (n1, m1, m2 + dl * (v - m1))
+        },
+        |(n, m, m2), _| if n == 0.0 { (f64::NAN, 0.0) } else { (m, m2) },
+    )
+}
+
+/// `torch.var` / `torch.std` (and the `_mean` variants): returns (var or std, mean).
+pub fn var_mean(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    correction: f64,
+    keepdim: bool,
+    std: bool,
+) -> Result<(Tensor, Tensor)> {
+    if !x.dtype().is_float() {
+        return Err(Error::not_implemented(
+            "std and var only support floating point and complex dtypes",
+        ));
+    }
+    let r = red(x, dims, keepdim)?;
+    let dof = (r.n as f64 - correction).max(0.0);
+    let (v, m) = crate::dispatch_float!(x.dtype(), T => {
+        let mo = moments::<T>(x, &r.mask);
+        let v: Vec<T> = mo.iter().map(|&(_, m2)| { let v = m2 / dof; T::from_f64(if std { v.sqrt() } else { v }) }).collect();
+        let m: Vec<T> = mo.iter().map(|&(m, _)| T::from_f64(m)).collect();
+        (Tensor::from_vec_unchecked(v, &r.out_shape), Tensor::from_vec_unchecked(m, &r.out_shape))
+    }, _ => unreachable!());
+    if needs_grad(&[x]) {
+        let (sx, sv, sm) = (x.save(), v.save(), m.save());
+        let name = if std { "StdBackward0" } else { "VarBackward0" };
+        let r2 = Red {
+            mask: r.mask.clone(),
+            kept: r.kept.clone(),
+            out_shape: r.out_shape.clone(),
+            in_shape: r.in_shape.clone(),
+            n: r.n,
+        };
+        // var: g * 2 (x - mean) / dof ; std: g * (x - mean) / (dof * std)
+        record_fn(&v, &[x], name, move |g| {
+            let (x, v, m) = (sx.get(name)?, sv.get(name)?, sm.get(name)?);
+            let (gk, vk, mk) = (keep(g, &r.kept), keep(v, &r.kept), keep(m, &r.kept));
+            Ok(vec![Some(zip_f64(
+                &r.in_shape,
+                g.dtype(),
+                [&gk, x, &vk, &mk],
+                |[g, x, v, m]| {
+                    if std {
+                        g * (x - m) / (dof * v)
+                    } else {
+                        g * 2.0 * (x - m) / dof
+                    }
+                },
+            ))])
+        });
+        let nn = r2.n as f64;
+        // d mean/dx = 1/N
+        record_fn(&m, &[x], "MeanBackward1", move |g| {
+            Ok(vec![Some(zip_f64(
+                &r2.in_shape,
+                g.dtype(),
+                [&keep(g, &r2.kept)],
+                |[g]| g / nn,
+            ))])
+        });
+    }
+    Ok((v, m))
+}
+
+/// `torch.norm(x, p, dim, keepdim)` for vector p-norms (p = inf, -inf, 0, 1, 2, any float).
+pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Err(Error::not_implemented(format!(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+            x.dtype().scalar_name()
+        )));
+    }
+    let r = red(x, dims, keepdim)?;
+    if p.is_infinite() && x.numel() == 0 {
+        return Err(Error::runtime(
+            "linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have \
+             an identity",
+        ));
+    }
+    let out = crate::dispatch_float!(x.dtype(), T => {
+        let v: Vec<T> = if p == f64::INFINITY {
+            reduce::<T, f64, T>(x, &r.mask, 0.0, |a, v| { let v = v.to_f64().abs(); if a.is_nan() || v.is_nan() || v > a { if a.is_nan() { a } else { v } } else { a } }, |a, _| T::from_f64(a))
+        } else if p == f64::NEG_INFINITY {
+            reduce::<T, f64, T>(x, &r.mask, f64::INFINITY, |a, v| { let v = v.to_f64().abs(); if a.is_nan() || v.is_nan() || v < a { if a.is_nan() { a } else { v } } else { a } }, |a, _| T::from_f64(a))
+        } else if p == 0.0 {
+            reduce::<T, f64, T>(x, &r.mask, 0.0, |a, v| a + if v.to_f64() != 0.0 { 1.0 } else { 0.0 }, |a, _| T::from_f64(a))
+        } else if p == 1.0 {
+            reduce::<T, f64, T>(x, &r.mask, 0.0, |a, v| a + v.to_f64().abs(), |a, _| T::from_f64(a))
+        } else if p == 2.0 {
+            reduce::<T, f64, T>(x, &r.mask, 0.0, |a, v| { let v = v.to_f64(); a + v * v }, |a, _| T::from_f64(a.sqrt()))
+        } else {
+            reduce::<T, f64, T>(x, &r.mask, 0.0, |a, v| a + v.to_f64().abs().powf(p), |a, _| T::from_f64(a.powf(1.0 / p)))
+        };
+        Tensor::from_vec_unchecked(v, &r.out_shape)
+    }, _ => unreachable!());
+    if needs_grad(&[x]) {
+        let (sx, so) = (x.save(), out.save());
+        let name = "LinalgVectorNormBackward0";
+        record_fn(&out, &[x], name, move |g| {
+            let (x, o) = (sx.get(name)?, so.get(name)?);
+            let (gk, ok) = (keep(g, &r.kept), keep(o, &r.kept));
+            let dt = g.dtype();
+            if p.is_infinite() {
+                // d max|x|/dx = sign(x)/ties at the extreme elements
+                let hit = zip_f64(&r.in_shape, DType::F64, [x, &ok], |[x, o]| {
+                    if x.abs() == o {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                });
+                let cnt = sum_raw(&hit, &r.mask, true, None);
+                return Ok(vec![Some(zip_f64(
+                    &r.in_shape,
+                    dt,
+                    [&gk, x, &hit, &cnt],
+                    |[g, x, h, c]| g * sgn(x) * h / c,
+                ))]);
+            }
+            // d ||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1)  (0 where the norm is 0)
+            Ok(vec![Some(zip_f64(
+                &r.in_shape,
+                dt,
+                [&gk, x, &ok],
+                |[g, x, o]| {
+                    if p == 0.0 {
+                        0.0
+                    } else if p == 1.0 {
+                        g * sgn(x)
+                    } else if o == 0.0 {
+                        0.0
+                    } else if p == 2.0 {
+                        g * x / o
+                    } else {
+                        g * sgn(x) * x.abs().powf(p - 1.0) / o.powf(p - 1.0)
+                    }
+                },
+            ))])
+        });
+    }
+    Ok(out)
+}
+
+fn sgn(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        x * 0.0
+    }
+}
+
+/// `torch.all` / `torch.any`: bool result (uint8 for uint8 input).
+pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, all: bool) -> Result<Tensor> {
+    let r = red(x, dims, keepdim)?;
+    let v: Vec<bool> = crate::dispatch!(x.dtype(), T => reduce::<T, bool, bool>(x, &r.mask, all,
+        |a, v| if all { a && v.to_bool() } else { a || v.to_bool() }, |a, _| a));
+    let out = Tensor::from_vec_unchecked(v, &r.out_shape);
+    Ok(if x.dtype() == DType::U8 {
+        out.to_dtype(DType::U8)
+    } else {
+        out
+    })
+}
+
+/// `torch.count_nonzero(x, dim)`: int64.
+pub fn count_nonzero(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+    let r = red(x, dims, false)?;
+    let v: Vec<i64> = crate::dispatch!(x.dtype(), T => reduce::<T, i64, i64>(x, &r.mask, 0,
+        |a, v| a + v.to_bool() as i64, |a, _| a));
+    Ok(Tensor::from_vec_unchecked(v, &r.out_shape))
+}
+
+/// `torch.logsumexp(x, dim, keepdim)`: shifted by the max so it never overflows.
+pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+    let xf = if x.dtype().is_float() {
+        x.clone()
+    } else {
+        x.to_dtype(default_dtype())
+    };
+    let r = red(&xf, Some(dims), keepdim)?;
+    let m = if xf.numel() == 0 {
+        Tensor::zeros(&r.kept, xf.dtype())
+    } else {
+        minmax_raw(&xf, &r.mask, true, true)
+    };
+    let dt = xf.dtype();
+    let e = zip_f64(&r.in_shape, DType::F64, [&xf, &m], |[x, m]| {
+        if m.is_infinite() {
+            x.exp()
+        } else {
+            (x - m).exp()
+        }
+    });
+    let s = sum_raw(&e, &r.mask, true, None);
+    let o = zip_f64(&r.kept, dt, [&s, &m], |[s, m]| {
+        if m.is_infinite() {
+            s.ln()
+        } else {
+            s.ln() + m
+        }
+    });
+    let out = crate::ops::copy::clone_raw(&keep(&o, &r.out_shape));
+    if dt == x.dtype() && needs_grad(&[x]) {
+        let (sx, so) = (x.save(), out.save());
+        // d lse/dx = exp(x - lse)
+        record_fn(&out, &[x], "LogsumexpBackward0", move |g| {
+            let (x, o) = (sx.get("LogsumexpBackward0")?, so.get("LogsumexpBackward0")?);
+            Ok(vec![Some(zip_f64(
+                &r.in_shape,
+                g.dtype(),
+                [&keep(g, &r.kept), x, &keep(o, &r.kept)],
+                |[g, x, o]| g * (x - o).exp(),
+            ))])
+        });
+    }
+    Ok(out)
+}
+
+/// Scans each lane along `d` with `f` (front to back, or back to front when `rev`).
+fn scan<T: Element>(x: &Tensor, d: usize, rev: bool, f: impl Fn(T, T) -> T) -> Tensor {
+    let (l, nl, n) = lanes::<T>(x, d);
+    let mut out = l.as_slice::<T>().to_vec();
+    for k in 0..nl {
+        let a = &mut out[k * n..(k + 1) * n];
+        if rev {
+            for i in (0..n.saturating_sub(1)).rev() {
+                a[i] = f(a[i + 1], a[i]);
+            }
+        } else {
+            for i in 1..n {
+                a[i] = f(a[i - 1], a[i]);
+            }
+        }
+    }
+    let mut other = x.shape().to_vec();
+    if !other.is_empty() {
+        other.remove(d);
+    }
+    unlanes(out, &other, d, n, x.ndim() == 0)
+}
+
+/// `torch.cumsum` / `torch.cumprod` (ints and bool accumulate in int64).
+pub fn cumulative(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> Result<Tensor> {
+    let d = normalize_dim(dim, x.ndim())?;
+    let dt = dtype.unwrap_or_else(|| sum_dtype(x.dtype()));
+    let xc = if x.dtype() != dt {
+        x.to_dtype(dt)
+    } else {
+        x.clone()
+    };
+    let out = match dt {
+        DType::Bool => scan::<bool>(&xc, d, false, |a, b| if prod { a & b } else { a | b }),
+        _ => crate::dispatch!(dt, T => scan::<T>(&xc, d, false, |a, b| if prod {
+            T::from_f64(a.to_f64() * b.to_f64())
+        } else if T::DTYPE.is_float() { T::from_f64(a.to_f64() + b.to_f64()) } else { T::from_i64(a.to_i64().wrapping_add(b.to_i64())) })),
+    };
+    // Integer products must wrap like torch rather than round through f64.
+    let out = if prod && dt.is_int() {
+        crate::dispatch!(dt, T => scan::<T>(&xc, d, false, |a, b| T::from_i64(a.to_i64().wrapping_mul(b.to_i64()))))
+    } else {
+        out
+    };
+    if out.dtype().is_float() && needs_grad(&[x]) {
+        if !prod {
+            // d cumsum/dx: reverse cumulative sum of the gradient
+            record_fn(&out, &[x], "CumsumBackward0", move |g| {
+                let g = crate::ops::copy::clone_raw(g);
+                Ok(vec![Some(
+                    crate::dispatch_float!(g.dtype(), T => scan::<T>(&g, d, true, |a, b| T::from_f64(a.to_f64() + b.to_f64())), _ => g),
+                )])
+            });
+        } else {
+            let (sx, so) = (x.save(), out.save());
+            record_fn(&out, &[x], "CumprodBackward0", move |g| {
+                let (x, o) = (sx.get("CumprodBackward0")?, so.get("CumprodBackward0")?);
+                Ok(vec![Some(cumprod_backward(x, o, g, d))])
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// grad_i = sum_{j>=i} g_j prod_{k<=j, k!=i} x_k, in O(n) per lane even with zeros.
+fn cumprod_backward(x: &Tensor, o: &Tensor, g: &Tensor, d: usize) -> Tensor {
+    let dt = g.dtype();
+    let (xl, nl, n) = lanes::<f64>(&x.to_dtype(DType::F64), d);
+    let (ol, _, _) = lanes::<f64>(&o.to_dtype(DType::F64), d);
+    let (gl, _, _) = lanes::<f64>(&g.to_dtype(DType::F64), d);
+    let (xs, os, gs) = (
+        xl.as_slice::<f64>(),
+        ol.as_slice::<f64>(),
+        gl.as_slice::<f64>(),
+    );
+    let mut out = vec![0f64; nl * n];
+    for k in 0..nl {
+        let (x, o, g, r) = (
+            &xs[k * n..(k + 1) * n],
+            &os[k * n..(k + 1) * n],
+            &gs[k * n..(k + 1) * n],
+            &mut out[k * n..(k + 1) * n],
+        );
+        let z = x.iter().position(|&v| v == 0.0).unwrap_or(n);
+        // Before the first zero: sum_{j>=i, j<z} g_j out_j / x_i.
+        let mut acc = 0.0;
+        for i in (0..z).rev() {
+            acc += g[i] * o[i];
+            r[i] = acc / x[i];
+        }
+        if z < n {
+            let mut p = if z == 0 { 1.0 } else { o[z - 1] };
+            let mut s = g[z] * p;
+            for j in z + 1..n {
+                p *= x[j];
+                s += g[j] * p;
+            }
+            r[z] = s;
+        }
+    }
+    let mut other = x.shape().to_vec();
+    if !other.is_empty() {
+        other.remove(d);
+    }
+    unlanes(out, &other, d, n, x.ndim() == 0).to_dtype(dt)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +1054,9 @@ mod tests {
         let t = sum_to(&x, &[1, 3]).unwrap();
         assert_eq!(t.as_slice::<f32>(), &[3.0, 5.0, 7.0]);
         let e = Tensor::zeros(&[0, 3], DType::F32);
-        assert_eq!(sum(&e, Some(&[0]), false, None).unwrap().as_slice::<f32>(), &[0.0, 0.0, 0.0]);
-
+        assert_eq!(
+            sum(&e, Some(&[0]), false, None).unwrap().as_slice::<f32>(),
+            &[0.0, 0.0, 0.0]
+        );
     }
 }

@@ -5,9 +5,13 @@ pub mod convert;
 pub mod dtype;
 pub mod error;
 pub mod functions;
+pub mod indexing;
 pub mod math;
+pub mod reduce;
 pub mod tensor;
 pub mod views;
+pub mod matmul;
+pub mod join;
 
 use pyo3::prelude::*;
 
@@ -21,5 +25,7 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     functions::register(m)?;
     autograd::register(m)?;
+    matmul::register(m)?;
+    join::register(m)?;
     Ok(())
 }

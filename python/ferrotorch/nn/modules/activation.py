@@ -1,0 +1,266 @@
+"""Parameter-free activation modules, plus ``Identity``, ``Flatten`` and ``Unflatten``.
+
+Each ``forward`` is one or two existing Tensor ops; ``inplace=True`` uses the in-place method.
+``extra_repr`` strings are torch's, so printed models match.
+"""
+
+from __future__ import annotations
+
+from .module import Module
+
+__all__ = [
+    "Identity",
+    "Flatten",
+    "Unflatten",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "Hardtanh",
+]
+
+
+def _where(cond, a, b):
+    from ... import _C
+
+    return _C.where(cond, a, b)
+
+
+def _write_back(input, fn):  # noqa: A002
+    """The in-place form of ``fn``: ``input`` is overwritten with ``fn(input)``.
+
+    ``fn`` runs on a clone when autograd is tracking ``input``, so the tensors its backward saved
+    are not the ones ``copy_`` overwrites; the gradient then flows through ``copy_`` and the clone.
+    """
+    src = input.clone() if input.requires_grad else input
+    return input.copy_(fn(src))
+
+
+def _hardtanh(x, min_val, max_val):
+    # torch's hardtanh gradient is 1 strictly inside (min_val, max_val) and 0 at the bounds,
+    # whereas clamp passes the gradient at the bounds: route it through `where` on that mask.
+    clamped = x.clamp(min_val, max_val)
+    if not x.requires_grad:
+        return clamped
+    return _where((x > min_val).logical_and(x < max_val), x, clamped.detach())
+
+
+def _elu(x, alpha):
+    # expm1 of min(x, 0): the unused branch stays finite, so its zero gradient never meets inf.
+    return _where(x > 0, x, x.clamp(max=0).expm1() * alpha)
+
+
+class Identity(Module):
+    r"""Returns its input unchanged; accepts and ignores any constructor arguments."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+
+    def forward(self, input):  # noqa: A002
+        return input
+
+
+class Flatten(Module):
+    r"""Flattens dims ``start_dim..end_dim`` into one (by default all but the batch dim)."""
+
+    __constants__ = ["start_dim", "end_dim"]
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input):  # noqa: A002
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    r"""Expands dim ``dim`` into the shape ``unflattened_size``."""
+
+    __constants__ = ["dim", "unflattened_size"]
+
+    def __init__(self, dim, unflattened_size) -> None:
+        super().__init__()
+        if isinstance(dim, int):
+            self._require_tuple_int(unflattened_size)
+        elif isinstance(dim, str):
+            raise NotImplementedError("Unflatten with a named dim (named tensors) is not supported by ferrotorch")
+        else:
+            raise TypeError("invalid argument type for dim parameter")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def _require_tuple_int(self, input) -> None:  # noqa: A002
+        if isinstance(input, (tuple, list)):
+            for idx, elem in enumerate(input):
+                if not isinstance(elem, int):
+                    raise TypeError(
+                        "unflattened_size must be tuple of ints, " + f"but found element of type {type(elem).__name__} at pos {idx}"
+                    )
+            return
+        raise TypeError(f"unflattened_size must be a tuple of ints, but found type {type(input).__name__}")
+
+    def forward(self, input):  # noqa: A002
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class ReLU(Module):
+    r"""``max(0, x)`` elementwise."""
+
+    __constants__ = ["inplace"]
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        return input.relu_() if self.inplace else input.relu()
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardtanh(Module):
+    r"""Clamps to ``[min_val, max_val]``."""
+
+    __constants__ = ["min_val", "max_val", "inplace"]
+
+    def __init__(
+        self,
+        min_val: float = -1.0,
+        max_val: float = 1.0,
+        inplace: bool = False,
+        min_value=None,
+        max_value=None,
+    ) -> None:
+        super().__init__()
+        if min_value is not None:
+            import warnings
+
+            warnings.warn(
+                "keyword argument `min_value` is deprecated and rename to `min_val`",
+                FutureWarning,
+                stacklevel=2,
+            )
+            min_val = min_value
+        if max_value is not None:
+            import warnings
+
+            warnings.warn(
+                "keyword argument `max_value` is deprecated and rename to `max_val`",
+                FutureWarning,
+                stacklevel=2,
+            )
+            max_val = max_value
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+        if not self.max_val > self.min_val:
+            raise AssertionError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+
+    def forward(self, input):  # noqa: A002
+        if self.inplace:
+            if not input.requires_grad:
+                return input.clamp_(self.min_val, self.max_val)
+            return _write_back(input, lambda x: _hardtanh(x, self.min_val, self.max_val))
+        return _hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}{inplace_str}"
+
+
+class ReLU6(Hardtanh):
+    r"""``min(max(0, x), 6)`` elementwise."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    r"""``x`` for ``x > 0`` else ``negative_slope * x``."""
+
+    __constants__ = ["inplace", "negative_slope"]
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        if self.inplace:
+            # Multiply by a constant per-element factor: the backward needs only that factor.
+            from ... import _C
+
+            one = _C.tensor(1.0, dtype=input.dtype)
+            slope = _C.tensor(float(self.negative_slope), dtype=input.dtype)
+            return input.mul_(_where(input > 0, one, slope))
+        return _where(input > 0, input, input * self.negative_slope)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace_str}"
+
+
+class ELU(Module):
+    r"""``x`` for ``x > 0`` else ``alpha * (exp(x) - 1)``."""
+
+    __constants__ = ["alpha", "inplace"]
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        if self.inplace:
+            return _write_back(input, lambda x: _elu(x, self.alpha))
+        return _elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace_str}"
+
+
+class SiLU(Module):
+    r"""``x * sigmoid(x)`` elementwise."""
+
+    __constants__ = ["inplace"]
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        if self.inplace:
+            return _write_back(input, lambda x: x * x.sigmoid())
+        return input * input.sigmoid()
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Sigmoid(Module):
+    r"""``1 / (1 + exp(-x))`` elementwise."""
+
+    def forward(self, input):  # noqa: A002
+        return input.sigmoid()
+
+
+class Tanh(Module):
+    r"""``tanh(x)`` elementwise."""
+
+    def forward(self, input):  # noqa: A002
+        return input.tanh()
