@@ -279,3 +279,15 @@ def test_nan_inf_propagate():
     assert torch.isfinite(x).tolist() == [False, False, False, True]
     assert torch.nan_to_num(x).tolist()[:1] == [0.0]
     assert np.isnan(torch.relu(x).numpy()[0])
+
+
+def test_isclose_allclose_equal():
+    a = torch.tensor([1.0, math.inf, math.nan, 2.0])
+    b = torch.tensor([1.0 + 1e-7, math.inf, math.nan, 2.1])
+    assert torch.isclose(a, b).tolist() == [True, True, False, False]
+    assert torch.isclose(a, b, equal_nan=True).tolist() == [True, True, True, False]
+    assert torch.allclose(a.narrow(0, 0, 2), b.narrow(0, 0, 2))
+    assert not torch.allclose(a, b)
+    assert torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2]))
+    assert not torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2, 3]))
+    assert torch.tensor([1.0, 2.0]).allclose(torch.tensor([1.0, 2.0 + 1e-9]))

@@ -837,3 +837,34 @@ pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
 pub fn lerp(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
     add(start, &mul(weight, &sub(end, start)?)?)
 }
+
+/// `isclose(a, b, rtol, atol, equal_nan)`: |a - b| <= atol + rtol·|b|, infinities equal only to themselves.
+pub fn isclose(a: &Tensor, b: &Tensor, rtol: f64, atol: f64, equal_nan: bool) -> Result<Tensor> {
+    if a.dtype() != b.dtype() {
+        return Err(Error::runtime(format!(
+            "{} did not match {}",
+            a.dtype().scalar_name(),
+            b.dtype().scalar_name()
+        )));
+    }
+    let s = shape::broadcast_shapes(a.shape(), b.shape())?;
+    Ok(crate::dispatch!(a.dtype(), T => map2::<T, T, bool>(a, b, &s, move |x, y| {
+        let (x, y) = (x.to_f64(), y.to_f64());
+        if x == y {
+            return true;
+        }
+        if x.is_nan() || y.is_nan() {
+            return equal_nan && x.is_nan() && y.is_nan();
+        }
+        x.is_finite() && y.is_finite() && (x - y).abs() <= atol + rtol * y.abs()
+    })))
+}
+
+/// `torch.equal`: same shape and every element equal (no broadcasting).
+pub fn equal(a: &Tensor, b: &Tensor) -> Result<bool> {
+    if a.shape() != b.shape() {
+        return Ok(false);
+    }
+    let eq = binary_raw(Binary::Eq, a, b)?;
+    Ok((0..eq.numel()).all(|i| eq.get_flat::<bool>(i)))
+}

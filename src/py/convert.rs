@@ -7,7 +7,7 @@ use crate::scalar::Scalar;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyTuple};
 use std::sync::Arc;
@@ -379,8 +379,4 @@ pub fn to_numpy<'py>(slf: &Bound<'py, PyTensor>) -> PyResult<Bound<'py, PyAny>> 
         }
         Ok(Bound::from_owned_ptr(py, ptr))
     }
-}
-
-pub fn runtime<E: std::fmt::Display>(e: E) -> PyErr {
-    PyRuntimeError::new_err(e.to_string())
 }

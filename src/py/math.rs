@@ -497,3 +497,23 @@ fn clamp_impl(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_,
     }
 }
 
+
+#[pymethods]
+impl PyTensor {
+    #[pyo3(signature = (other, rtol=1e-05, atol=1e-08, equal_nan=false))]
+    fn isclose(&self, other: &Bound<'_, PyAny>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<PyTensor> {
+        let b = operand_or_err(other, "isclose")?;
+        let b = if b.is_wrapped_number() { b.to_dtype(self.t.dtype()) } else { b };
+        Ok(ew::isclose(&self.t, &b, rtol, atol, equal_nan)?.into())
+    }
+    #[pyo3(signature = (other, rtol=1e-05, atol=1e-08, equal_nan=false))]
+    fn allclose(&self, other: &Bound<'_, PyAny>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<bool> {
+        let b = operand_or_err(other, "allclose")?;
+        let b = if b.is_wrapped_number() { b.to_dtype(self.t.dtype()) } else { b };
+        let c = ew::isclose(&self.t, &b, rtol, atol, equal_nan)?;
+        Ok((0..c.numel()).all(|i| c.get_flat::<bool>(i)))
+    }
+    fn equal(&self, other: PyRef<'_, PyTensor>) -> PyResult<bool> {
+        Ok(ew::equal(&self.t, &other.t)?)
+    }
+}

@@ -1,8 +1,28 @@
 """``ferrotorch.nn``: torch's module system (``Module``, ``Parameter``, containers, layers)."""
 
-from .parameter import Buffer, Parameter
 from . import modules
-from .modules import *  # noqa: F401,F403
-from .modules import __all__ as _modules_all
+from .modules import *
+from .parameter import Buffer, Parameter
 
-__all__ = ["Parameter", "Buffer", "modules", *_modules_all]
+__all__ = [
+    "ELU",
+    "Buffer",
+    "Flatten",
+    "Hardtanh",
+    "Identity",
+    "LeakyReLU",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "ReLU",
+    "ReLU6",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "Unflatten",
+    "modules",
+]

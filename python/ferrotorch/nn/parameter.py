@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .._C import Tensor
 
-__all__ = ["Parameter", "Buffer"]
+__all__ = ["Buffer", "Parameter"]
 
 
 def _empty():

@@ -1,7 +1,5 @@
 """The ``nn`` layer classes, re-exported by ``ferrotorch.nn``."""
 
-from .module import Module
-from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .activation import (
     ELU,
     Flatten,
@@ -15,23 +13,25 @@ from .activation import (
     Tanh,
     Unflatten,
 )
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .module import Module
 
 __all__ = [
-    "Module",
-    "Sequential",
-    "ModuleList",
-    "ModuleDict",
-    "ParameterList",
-    "ParameterDict",
-    "Identity",
+    "ELU",
     "Flatten",
-    "Unflatten",
+    "Hardtanh",
+    "Identity",
+    "LeakyReLU",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "ParameterDict",
+    "ParameterList",
     "ReLU",
     "ReLU6",
-    "LeakyReLU",
-    "ELU",
+    "Sequential",
     "SiLU",
     "Sigmoid",
     "Tanh",
-    "Hardtanh",
+    "Unflatten",
 ]

@@ -9,17 +9,17 @@ from __future__ import annotations
 from .module import Module
 
 __all__ = [
-    "Identity",
+    "ELU",
     "Flatten",
-    "Unflatten",
+    "Hardtanh",
+    "Identity",
+    "LeakyReLU",
     "ReLU",
     "ReLU6",
-    "LeakyReLU",
-    "ELU",
     "SiLU",
     "Sigmoid",
     "Tanh",
-    "Hardtanh",
+    "Unflatten",
 ]
 
 
@@ -29,7 +29,7 @@ def _where(cond, a, b):
     return _C.where(cond, a, b)
 
 
-def _write_back(input, fn):  # noqa: A002
+def _write_back(input, fn):
     """The in-place form of ``fn``: ``input`` is overwritten with ``fn(input)``.
 
     ``fn`` runs on a clone when autograd is tracking ``input``, so the tensors its backward saved
@@ -59,21 +59,24 @@ class Identity(Module):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__()
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         return input
 
 
 class Flatten(Module):
     r"""Flattens dims ``start_dim..end_dim`` into one (by default all but the batch dim)."""
 
-    __constants__ = ["start_dim", "end_dim"]
+    __constants__ = (
+        "start_dim",
+        "end_dim",
+    )
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -83,30 +86,36 @@ class Flatten(Module):
 class Unflatten(Module):
     r"""Expands dim ``dim`` into the shape ``unflattened_size``."""
 
-    __constants__ = ["dim", "unflattened_size"]
+    __constants__ = (
+        "dim",
+        "unflattened_size",
+    )
 
     def __init__(self, dim, unflattened_size) -> None:
         super().__init__()
         if isinstance(dim, int):
             self._require_tuple_int(unflattened_size)
         elif isinstance(dim, str):
-            raise NotImplementedError("Unflatten with a named dim (named tensors) is not supported by ferrotorch")
+            raise NotImplementedError(
+                "Unflatten with a named dim (named tensors) is not supported by ferrotorch"
+            )
         else:
             raise TypeError("invalid argument type for dim parameter")
         self.dim = dim
         self.unflattened_size = unflattened_size
 
-    def _require_tuple_int(self, input) -> None:  # noqa: A002
+    def _require_tuple_int(self, input) -> None:
         if isinstance(input, (tuple, list)):
             for idx, elem in enumerate(input):
                 if not isinstance(elem, int):
                     raise TypeError(
-                        "unflattened_size must be tuple of ints, " + f"but found element of type {type(elem).__name__} at pos {idx}"
+                        "unflattened_size must be tuple of ints, "
+                        + f"but found element of type {type(elem).__name__} at pos {idx}"
                     )
             return
         raise TypeError(f"unflattened_size must be a tuple of ints, but found type {type(input).__name__}")
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self) -> str:
@@ -116,13 +125,13 @@ class Unflatten(Module):
 class ReLU(Module):
     r"""``max(0, x)`` elementwise."""
 
-    __constants__ = ["inplace"]
+    __constants__ = ("inplace",)
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         return input.relu_() if self.inplace else input.relu()
 
     def extra_repr(self) -> str:
@@ -132,7 +141,11 @@ class ReLU(Module):
 class Hardtanh(Module):
     r"""Clamps to ``[min_val, max_val]``."""
 
-    __constants__ = ["min_val", "max_val", "inplace"]
+    __constants__ = (
+        "min_val",
+        "max_val",
+        "inplace",
+    )
 
     def __init__(
         self,
@@ -167,7 +180,7 @@ class Hardtanh(Module):
         if not self.max_val > self.min_val:
             raise AssertionError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         if self.inplace:
             if not input.requires_grad:
                 return input.clamp_(self.min_val, self.max_val)
@@ -192,14 +205,17 @@ class ReLU6(Hardtanh):
 class LeakyReLU(Module):
     r"""``x`` for ``x > 0`` else ``negative_slope * x``."""
 
-    __constants__ = ["inplace", "negative_slope"]
+    __constants__ = (
+        "inplace",
+        "negative_slope",
+    )
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
         self.inplace = inplace
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         if self.inplace:
             # Multiply by a constant per-element factor: the backward needs only that factor.
             from ... import _C
@@ -217,14 +233,17 @@ class LeakyReLU(Module):
 class ELU(Module):
     r"""``x`` for ``x > 0`` else ``alpha * (exp(x) - 1)``."""
 
-    __constants__ = ["alpha", "inplace"]
+    __constants__ = (
+        "alpha",
+        "inplace",
+    )
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
         self.inplace = inplace
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         if self.inplace:
             return _write_back(input, lambda x: _elu(x, self.alpha))
         return _elu(input, self.alpha)
@@ -237,13 +256,13 @@ class ELU(Module):
 class SiLU(Module):
     r"""``x * sigmoid(x)`` elementwise."""
 
-    __constants__ = ["inplace"]
+    __constants__ = ("inplace",)
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         if self.inplace:
             return _write_back(input, lambda x: x * x.sigmoid())
         return input * input.sigmoid()
@@ -255,12 +274,12 @@ class SiLU(Module):
 class Sigmoid(Module):
     r"""``1 / (1 + exp(-x))`` elementwise."""
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         return input.sigmoid()
 
 
 class Tanh(Module):
     r"""``tanh(x)`` elementwise."""
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         return input.tanh()

@@ -15,7 +15,7 @@ from ..._C import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent, _typename
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
 def _abs_index(length: int, idx) -> int:
@@ -75,7 +75,7 @@ class Sequential(Module):
                 ret.append(layer)
             return ret
         raise ValueError(
-            f"add operator supports only objects of Sequential class, but {str(type(other))} is given."
+            f"add operator supports only objects of Sequential class, but {type(other)!s} is given."
         )
 
     def __iadd__(self, other):
@@ -85,7 +85,7 @@ class Sequential(Module):
                 self.add_module(str(i + offset), module)
             return self
         raise ValueError(
-            f"add operator supports only objects of Sequential class, but {str(type(other))} is given."
+            f"add operator supports only objects of Sequential class, but {type(other)!s} is given."
         )
 
     def __mul__(self, other):
@@ -121,7 +121,7 @@ class Sequential(Module):
 
     def insert(self, index: int, module):
         if not isinstance(module, Module):
-            raise AssertionError(f"module should be of type: {Module}")
+            raise AssertionError(f"module should be of type: {Module}")  # noqa: TRY004  (torch's class)
         n = len(self._modules)
         if not (-n <= index <= n):
             raise IndexError(f"Index out of range: {index}")
@@ -137,9 +137,9 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         for module in self:
-            input = module(input)  # noqa: A001
+            input = module(input)
         return input
 
 
@@ -228,7 +228,9 @@ class ModuleList(Module):
 
     def extend(self, modules):
         if not isinstance(modules, container_abcs.Iterable):
-            raise TypeError("ModuleList.extend should be called with an iterable, but got " + type(modules).__name__)
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got " + type(modules).__name__
+            )
         offset = len(self)
         for i, module in enumerate(modules):
             self.add_module(str(offset + i), module)
@@ -291,11 +293,18 @@ class ModuleDict(Module):
             for j, m in enumerate(modules):
                 if not isinstance(m, container_abcs.Iterable):
                     raise TypeError(
-                        "ModuleDict update sequence element #" + str(j) + " should be Iterable; is" + type(m).__name__
+                        "ModuleDict update sequence element #"
+                        + str(j)
+                        + " should be Iterable; is"
+                        + type(m).__name__
                     )
                 if not len(m) == 2:
                     raise ValueError(
-                        "ModuleDict update sequence element #" + str(j) + " has length " + str(len(m)) + "; 2 is required"
+                        "ModuleDict update sequence element #"
+                        + str(j)
+                        + " has length "
+                        + str(len(m))
+                        + "; 2 is required"
                     )
                 self[m[0]] = m[1]
 
@@ -353,7 +362,9 @@ class ParameterList(Module):
 
     def extend(self, values):
         if not isinstance(values, container_abcs.Iterable) or isinstance(values, Tensor):
-            raise TypeError("ParameterList.extend should be called with an iterable, but got " + type(values).__name__)
+            raise TypeError(
+                "ParameterList.extend should be called with an iterable, but got " + type(values).__name__
+            )
         for value in values:
             self.append(value)
         return self
@@ -440,7 +451,7 @@ class ParameterDict(Module):
         return k, val
 
     def get(self, key: str, default=None):
-        return self[key] if key in self else default
+        return self[key] if key in self else default  # noqa: SIM401  (a Module, not a dict)
 
     def fromkeys(self, keys, default=None):
         return ParameterDict((k, default) for k in keys)
@@ -470,11 +481,18 @@ class ParameterDict(Module):
             for j, p in enumerate(parameters):
                 if not isinstance(p, container_abcs.Iterable):
                     raise TypeError(
-                        "ParameterDict update sequence element #" + str(j) + " should be Iterable; is" + type(p).__name__
+                        "ParameterDict update sequence element #"
+                        + str(j)
+                        + " should be Iterable; is"
+                        + type(p).__name__
                     )
                 if not len(p) == 2:
                     raise ValueError(
-                        "ParameterDict update sequence element #" + str(j) + " has length " + str(len(p)) + "; 2 is required"
+                        "ParameterDict update sequence element #"
+                        + str(j)
+                        + " has length "
+                        + str(len(p))
+                        + "; 2 is required"
                     )
                 self[p[0]] = p[1]
 
@@ -487,7 +505,7 @@ class ParameterDict(Module):
                 child_lines.append("  (" + str(k) + "): Object of type: " + type(p).__name__)
         return "\n".join(child_lines)
 
-    def __call__(self, input):  # noqa: A002
+    def __call__(self, input):
         raise RuntimeError("ParameterDict should not be called.")
 
     def __or__(self, other):

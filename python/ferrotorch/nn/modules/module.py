@@ -237,7 +237,7 @@ class Module:
     def register_module(self, name: str, module) -> None:
         self.add_module(name, module)
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         if target == "":
             return self
         mod = self
@@ -246,7 +246,7 @@ class Module:
                 raise AttributeError(mod._get_name() + " has no attribute `" + item + "`")
             mod = getattr(mod, item)
             if not isinstance(mod, Module):
-                raise AttributeError("`" + item + "` is not an nn.Module")
+                raise AttributeError("`" + item + "` is not an nn.Module")  # noqa: TRY004  (torch's class)
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
@@ -256,7 +256,7 @@ class Module:
             raise AttributeError(mod._get_name() + " has no attribute `" + param_name + "`")
         param = getattr(mod, param_name)
         if not isinstance(param, Parameter):
-            raise AttributeError("`" + param_name + "` is not an nn.Parameter")
+            raise AttributeError("`" + param_name + "` is not an nn.Parameter")  # noqa: TRY004
         return param
 
     def get_buffer(self, target: str) -> Tensor:
@@ -272,16 +272,12 @@ class Module:
     # ------------------------------------------------------------------ attribute protocol
 
     def __getattr__(self, name: str):
+        # Only reached when normal lookup fails: parameters, buffers and submodules live in dicts.
         d = self.__dict__
-        if "_parameters" in d:
-            if name in d["_parameters"]:
-                return d["_parameters"][name]
-        if "_buffers" in d:
-            if name in d["_buffers"]:
-                return d["_buffers"][name]
-        if "_modules" in d:
-            if name in d["_modules"]:
-                return d["_modules"][name]
+        for store in ("_parameters", "_buffers", "_modules"):
+            members = d.get(store)
+            if members is not None and name in members:
+                return members[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:
@@ -390,7 +386,9 @@ class Module:
     def _named_members(self, get_members_fn, prefix="", recurse=True, remove_duplicate: bool = True):
         memo = set()
         modules = (
-            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
         )
         for module_prefix, module in modules:
             for k, v in get_members_fn(module):
@@ -458,7 +456,7 @@ class Module:
 
     def train(self, mode: bool = True):
         if not isinstance(mode, bool):
-            raise ValueError("training mode is expected to be boolean")
+            raise ValueError("training mode is expected to be boolean")  # noqa: TRY004  (torch's class)
         self.training = mode
         for module in self.children():
             module.train(mode)
@@ -523,11 +521,10 @@ class Module:
 
     def to(self, *args, **kwargs):
         _device, dtype = _parse_to(*args, **kwargs)
-        if dtype is not None:
-            if not (dtype.is_floating_point or dtype.is_complex):
-                raise TypeError(
-                    f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}"
-                )
+        if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
+            raise TypeError(
+                f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}"
+            )
 
         def convert(t):
             if dtype is not None and (t.is_floating_point() or t.is_complex()):
@@ -589,7 +586,9 @@ class Module:
         if args:
             # torch's deprecated positional form: state_dict(destination, prefix, keep_vars).
             if len(args) > 3:
-                raise TypeError(f"state_dict() takes at most 3 positional arguments but {len(args)} were given")
+                raise TypeError(
+                    f"state_dict() takes at most 3 positional arguments but {len(args)} were given"
+                )
             destination = args[0]
             if len(args) > 1:
                 prefix = args[1]
@@ -598,7 +597,7 @@ class Module:
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()
-        local_metadata = dict(version=self._version)
+        local_metadata = {"version": self._version}
         if hasattr(destination, "_metadata"):
             destination._metadata[prefix[:-1]] = local_metadata
         for hook in self._state_dict_pre_hooks.values():
@@ -621,9 +620,13 @@ class Module:
         for hook in self._load_state_dict_pre_hooks.values():
             hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
-        persistent_buffers = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
+        persistent_buffers = {
+            k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
+        }
         local_state = {
-            k: v for k, v in itertools.chain(self._parameters.items(), persistent_buffers.items()) if v is not None
+            k: v
+            for k, v in itertools.chain(self._parameters.items(), persistent_buffers.items())
+            if v is not None
         }
         assign = local_metadata.get("assign_to_params_buffers", False)
 
@@ -677,7 +680,7 @@ class Module:
             unexpected_keys.append(extra_state_key)
 
         if strict:
-            for key in state_dict.keys():
+            for key in state_dict:
                 if key.startswith(prefix) and key != extra_state_key:
                     input_name = key[len(prefix) :].split(".", 1)
                     if len(input_name) > 1:
@@ -708,7 +711,9 @@ class Module:
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
-                    child_state_dict = {k: v for k, v in local_state_dict.items() if k.startswith(child_prefix)}
+                    child_state_dict = {
+                        k: v for k, v in local_state_dict.items() if k.startswith(child_prefix)
+                    }
                     load(child, child_state_dict, child_prefix)
             incompatible_keys = _IncompatibleKeys(missing_keys, unexpected_keys)
             for hook in module._load_state_dict_post_hooks.values():
@@ -720,13 +725,14 @@ class Module:
                     )
 
         load(self, state_dict)
-        del load
 
         if strict:
             if len(unexpected_keys) > 0:
                 error_msgs.insert(
                     0,
-                    "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected_keys)),
+                    "Unexpected key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in unexpected_keys)
+                    ),
                 )
             if len(missing_keys) > 0:
                 error_msgs.insert(
@@ -734,7 +740,9 @@ class Module:
                 )
         if len(error_msgs) > 0:
             raise RuntimeError(
-                "Error(s) in loading state_dict for {}:\n\t{}".format(self.__class__.__name__, "\n\t".join(error_msgs))
+                "Error(s) in loading state_dict for {}:\n\t{}".format(
+                    self.__class__.__name__, "\n\t".join(error_msgs)
+                )
             )
         return _IncompatibleKeys(missing_keys, unexpected_keys)
 
@@ -780,6 +788,24 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        raise NotImplementedError(
+            f"{self._get_name()}.register_full_backward_hook is not supported by ferrotorch yet; "
+            "register a hook on the output tensor instead (out.register_hook(fn) receives its gradient)"
+        )
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        raise NotImplementedError(
+            f"{self._get_name()}.register_full_backward_pre_hook is not supported by ferrotorch yet; "
+            "register a hook on the output tensor instead (out.register_hook(fn) receives its gradient)"
+        )
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError(
+            f"{self._get_name()}.register_backward_hook is not supported by ferrotorch (it is deprecated "
+            "in torch); register a hook on the output tensor instead (out.register_hook(fn))"
+        )
+
     def _call_impl(self, *args, **kwargs):
         forward_call = self.forward
         if not (self._forward_hooks or self._forward_pre_hooks):
@@ -815,7 +841,7 @@ class Module:
                             hook(self, args, kwargs, None)
                         else:
                             hook(self, args, None)
-                    except Exception:  # noqa: BLE001  (the forward error is the one to report)
+                    except Exception:  # noqa: BLE001, S110  (the forward error is the one to report)
                         pass
             raise
         for hook_id, hook in list(self._forward_hooks.items()):
