@@ -9,6 +9,7 @@ pub mod scalar;
 pub mod shape;
 pub mod storage;
 pub mod tensor;
+pub mod random;
 pub mod threads;
 
 #[cfg(feature = "python")]

@@ -9,6 +9,7 @@ pub mod indexing;
 pub mod math;
 pub mod reduce;
 pub mod tensor;
+pub mod random;
 pub mod views;
 pub mod matmul;
 pub mod join;
@@ -27,5 +28,6 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     autograd::register(m)?;
     matmul::register(m)?;
     join::register(m)?;
+    random::register(m)?;
     Ok(())
 }
