@@ -19,3 +19,5 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use scalar::Scalar;
 pub use tensor::Tensor;
+pub mod optim;
+pub mod serialize;

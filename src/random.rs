@@ -561,7 +561,7 @@ mod avx_math {
     // of those fusions; every other operation is rounded separately.
 
     /// `log256_ps` for one lane.
-    #[inline]
+    #[inline(always)]
     pub fn log(x: f32) -> f32 {
         let invalid = x <= 0.0;
         // _mm256_max_ps(x, min_norm): returns the second operand when the first is NaN.
@@ -596,7 +596,7 @@ mod avx_math {
     }
 
     /// `sincos256_ps` for one lane: (sin, cos).
-    #[inline]
+    #[inline(always)]
     pub fn sincos(x: f32) -> (f32, f32) {
         const SIGN: u32 = 0x8000_0000;
         let mut sign_bit_sin = x.to_bits() & SIGN;

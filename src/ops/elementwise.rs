@@ -11,8 +11,12 @@ use crate::tensor::Tensor;
 /// torch.result_type over tensors, honouring dimensioned / 0-d / wrapped-number categories.
 pub fn result_type(ts: &[&Tensor]) -> DType {
     let (mut dim, mut zero, mut wrapped): (Option<DType>, Option<DType>, Option<DType>) = (None, None, None);
+    let mut wrapped_raw: Option<DType> = None;
     for t in ts {
         let d = t.dtype();
+        if t.is_wrapped_number() {
+            wrapped_raw = Some(wrapped_raw.map_or(d, |s| promote(s, d)));
+        }
         let slot = if t.is_wrapped_number() {
             &mut wrapped
         } else if t.ndim() == 0 {
@@ -22,6 +26,10 @@ pub fn result_type(ts: &[&Tensor]) -> DType {
         };
         let d = if t.is_wrapped_number() && d.is_float() { default_dtype() } else { d };
         *slot = Some(slot.map_or(d, |s| promote(s, d)));
+    }
+    if dim.is_none() && zero.is_none() {
+        // Only Python numbers (inside backward formulas): keep their full precision.
+        return wrapped_raw.unwrap_or(DType::F32);
     }
     combine(dim, combine(zero, wrapped)).unwrap_or(DType::F32)
 }
@@ -251,7 +259,9 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             record_fn(out, &[a, b], name, move |g| {
                 let (a, b, o) = (sa.get(name)?, sb.get(name)?, so.get(name)?);
                 let ga = mul(g, &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?)?;
-                let lg = mul(o, &unary(Unary::Log, a)?)?;
+                // ln(a) in the output's precision (an integer base would otherwise go through float32)
+                let af = if a.dtype() != o.dtype() { crate::ops::copy::to_dtype(a, o.dtype(), false)? } else { a.clone() };
+                let lg = mul(o, &unary(Unary::Log, &af)?)?;
                 let mask = binary(
                     Binary::LogicalAnd,
                     &binary(Binary::Eq, a, &scalar_f(0.0))?,
@@ -289,7 +299,13 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         }
         Binary::Rem | Binary::Fmod => {
             // d(a mod b)/da = 1, d/db = -q where q is the (floor or trunc) quotient
-            let name = if op == Binary::Rem { "RemainderBackward0" } else { "FmodBackward0" };
+            // torch numbers the tensor-tensor overloads 1 and the tensor-scalar ones 0
+            let name = match (op == Binary::Rem, b.is_wrapped_number()) {
+                (true, true) => "RemainderBackward0",
+                (true, false) => "RemainderBackward1",
+                (false, true) => "FmodBackward0",
+                (false, false) => "FmodBackward1",
+            };
             let q = if op == Binary::Rem { Binary::FloorDiv } else { Binary::TruncDiv };
             record_fn(out, &[a, b], name, move |g| {
                 let (a, b) = (sa.get(name)?, sb.get(name)?);
@@ -734,20 +750,58 @@ pub fn clamp_scalar(x: &Tensor, lo: Option<crate::Scalar>, hi: Option<crate::Sca
     Ok(out)
 }
 
-/// `clamp(x, min, max)` with tensor bounds: maximum then minimum, differentiable through both.
+/// `clamp(x, min, max)` with tensor bounds (torch's ClampBackward0).
 pub fn clamp_tensor(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Result<Tensor> {
     if lo.is_none() && hi.is_none() {
         return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
     }
+    let _raw = autograd::GradModeGuard::new(false);
     let mut r = x.clone();
     if let Some(l) = lo {
-        // where x < lo the result is lo
-        let m = binary(Binary::Lt, &r, l)?;
-        r = crate::ops::indexing::where_(&m, l, &r)?;
+        r = crate::ops::indexing::where_(&binary_raw(Binary::Lt, &r, l)?, l, &r)?;
     }
     if let Some(h) = hi {
-        let m = binary(Binary::Gt, &r, h)?;
-        r = crate::ops::indexing::where_(&m, h, &r)?;
+        r = crate::ops::indexing::where_(&binary_raw(Binary::Gt, &r, h)?, h, &r)?;
+    }
+    drop(_raw);
+    let mut inputs: Vec<&Tensor> = vec![x];
+    inputs.extend(lo);
+    inputs.extend(hi);
+    if r.dtype().is_float() && needs_grad(&inputs) {
+        let (sx, sl, sh) = (x.save(), lo.map(|t| t.save()), hi.map(|t| t.save()));
+        let name = "ClampBackward0";
+        // d/dx = 1 where lo <= x <= hi; d/dlo = 1 where x < lo; d/dhi = 1 where x > hi
+        record_fn(&r, &inputs, name, move |g| {
+            let x = sx.get(name)?;
+            let zero = scalar_f(0.0);
+            let mut inside = crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool);
+            let mut grads = vec![];
+            let mut lo_mask = None;
+            if let Some(l) = &sl {
+                let below = binary(Binary::Lt, x, l.get(name)?)?;
+                inside = binary(Binary::LogicalAnd, &inside, &logical_not(&below))?;
+                lo_mask = Some(below);
+            }
+            let mut hi_mask = None;
+            if let Some(h) = &sh {
+                let above = binary(Binary::Gt, x, h.get(name)?)?;
+                // torch gives min precedence when min > max, so "above" excludes "below"
+                let above = match &lo_mask {
+                    Some(b) => binary(Binary::LogicalAnd, &above, &logical_not(b))?,
+                    None => above,
+                };
+                inside = binary(Binary::LogicalAnd, &inside, &logical_not(&above))?;
+                hi_mask = Some(above);
+            }
+            grads.push(Some(crate::ops::indexing::where_(&inside, g, &zero)?));
+            if let Some(m) = lo_mask {
+                grads.push(Some(crate::ops::indexing::where_(&m, g, &zero)?));
+            }
+            if let Some(m) = hi_mask {
+                grads.push(Some(crate::ops::indexing::where_(&m, g, &zero)?));
+            }
+            Ok(grads)
+        });
     }
     Ok(r)
 }
@@ -835,7 +889,26 @@ pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
 
 /// `lerp(start, end, weight)` = start + weight * (end - start).
 pub fn lerp(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
-    add(start, &mul(weight, &sub(end, start)?)?)
+    let out = {
+        let _raw = autograd::GradModeGuard::new(false);
+        add(start, &mul(weight, &sub(end, start)?)?)?
+    };
+    let scalar_w = weight.is_wrapped_number();
+    let inputs: Vec<&Tensor> = if scalar_w { vec![start, end] } else { vec![start, end, weight] };
+    if out.dtype().is_float() && needs_grad(&inputs) {
+        let name = if scalar_w { "LerpBackward0" } else { "LerpBackward1" };
+        let (ss, se, sw) = (start.save(), end.save(), weight.save());
+        // d/dstart = 1 - w, d/dend = w, d/dw = end - start
+        record_fn(&out, &inputs, name, move |g| {
+            let w = sw.get(name)?;
+            let mut v = vec![Some(mul(g, &sub(&scalar_f(1.0), w)?)?), Some(mul(g, w)?)];
+            if !scalar_w {
+                v.push(Some(mul(g, &sub(se.get(name)?, ss.get(name)?)?)?));
+            }
+            Ok(v)
+        });
+    }
+    Ok(out)
 }
 
 /// `isclose(a, b, rtol, atol, equal_nan)`: |a - b| <= atol + rtol·|b|, infinities equal only to themselves.

@@ -659,14 +659,9 @@ pub fn setitem(x: &Tensor, items: &[Idx], value: &Tensor) -> Result<()> {
 }
 
 /// Runs an out-of-place version of an in-place op on a snapshot of `dst` and makes its result
-/// (and its graph node) the new content and history of `dst`.
+/// (and its graph node) the new content and history of `dst` (`commit_inplace` rebases the base
+/// of a view through CopySlices, or refuses what it cannot follow).
 fn inplace_recorded(dst: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
-    if dst.is_view() {
-        return Err(Error::not_implemented(
-            "ferrotorch does not support in-place modification of a view when autograd is recording it yet; \
-             build the result out of place (e.g. with torch.where or index_put) instead",
-        ));
-    }
     if !dst.dtype().is_float() {
         return Err(Error::runtime(
             "only Tensors of floating point dtype can require gradients",
@@ -856,9 +851,23 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> 
     } else {
         value.to_dtype(x.dtype())
     };
-    let out = where_(mask, &v, x)?;
-    if out.dtype() != x.dtype() {
-        return Ok(out.to_dtype(x.dtype()));
+    let out = {
+        let _g = GradModeGuard::new(false);
+        where_(mask, &v, x)?
+    };
+    let out = if out.dtype() != x.dtype() {
+        out.to_dtype(x.dtype())
+    } else {
+        out
+    };
+    if out.dtype().is_float() && needs_grad(&[x, &v]) {
+        let m = mask.save();
+        // d/dx: g where the mask is off; d/dvalue: g summed where it is on (the engine sums to 0-d)
+        record_fn(&out, &[x, &v], "MaskedFillBackward0", move |g| {
+            let m = m.get("MaskedFillBackward0")?;
+            let z = Tensor::wrapped_scalar(0.0f64);
+            Ok(vec![Some(where_(m, &z, g)?), Some(where_(m, g, &z)?)])
+        });
     }
     Ok(out)
 }
@@ -1323,7 +1332,8 @@ mod tests {
         let x = t(vec![1.0, 2.0, 3.0], &[3]);
         assert!(index(&x, &[Idx::Int(3)]).is_err());
         assert!(index(&x, &[Idx::Int(0), Idx::Int(0)]).is_err());
-        assert!(index(&x, &[Idx::Ellipsis, Idx::Ellipsis, Idx::Int(0)]).is_err());
+        let x2 = t(vec![1.0, 2.0, 3.0], &[3, 1]);
+        assert!(index(&x2, &[Idx::Ellipsis, Idx::Ellipsis, Idx::Int(0)]).is_err());
         assert!(index(&x, &[Idx::Slice(None, None, Some(-1))]).is_err());
         let bad = Tensor::from_vec(vec![7i64], &[1]).unwrap();
         assert!(gather(&x, 0, &bad).is_err());

@@ -13,6 +13,8 @@ pub mod random;
 pub mod views;
 pub mod matmul;
 pub mod join;
+pub mod optim;
+pub mod serialize;
 
 use pyo3::prelude::*;
 
@@ -29,5 +31,7 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     join::register(m)?;
     random::register(m)?;
+    optim::register(m)?;
+    serialize::register(m)?;
     Ok(())
 }

@@ -1,0 +1,407 @@
+//! 2-D convolution kernels (forward, grad-input, grad-weight) as im2col + GEMM, parallel over the batch.
+
+use crate::kernels::gemm::{MatElem, Operand};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// The float element types the nn kernels run on, with native arithmetic for tight loops.
+pub trait Float:
+    MatElem
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::Neg<Output = Self>
+{
+    fn isnan(self) -> bool;
+    fn sqrt(self) -> Self;
+    fn neg_inf() -> Self;
+}
+
+macro_rules! float_impl {
+    ($t:ty) => {
+        impl Float for $t {
+            #[inline(always)]
+            fn isnan(self) -> bool {
+                self.is_nan()
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn neg_inf() -> Self {
+                <$t>::NEG_INFINITY
+            }
+        }
+    };
+}
+float_impl!(f32);
+float_impl!(f64);
+
+/// Pool-hop threshold in multiply-adds: below it the whole op runs on the calling thread.
+const PAR_MIN_MACS: usize = 1 << 21;
+
+/// The shape of one convolution `out[n, cout, ho, wo] = Σ w[cout, cin/g, kh, kw] · x[n, cin, h, w]`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvGeom {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub groups: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+impl ConvGeom {
+    fn cin_g(&self) -> usize {
+        self.cin / self.groups
+    }
+    fn cout_g(&self) -> usize {
+        self.cout / self.groups
+    }
+    /// Rows of the im2col matrix of one group: cin/g · kh · kw.
+    fn k(&self) -> usize {
+        self.cin_g() * self.kh * self.kw
+    }
+    fn hw_in(&self) -> usize {
+        self.h * self.w
+    }
+    fn hw_out(&self) -> usize {
+        self.ho * self.wo
+    }
+    /// A 1×1, stride-1, unpadded conv: the input plane already is the im2col matrix.
+    fn direct(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.ph == 0 && self.pw == 0
+    }
+    fn macs(&self) -> usize {
+        self.n
+            .saturating_mul(self.cout)
+            .saturating_mul(self.k())
+            .saturating_mul(self.hw_out())
+    }
+}
+
+/// Raw pointer shared by pool workers; each writes a disjoint region.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    #[inline(always)]
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Output range of `o` (0..len) whose input coordinate `o*s + off` lies in 0..size.
+#[inline]
+fn valid_range(len: usize, s: usize, off: isize, size: usize) -> (usize, usize) {
+    // lo = first o with o*s + off >= 0; hi = first o with o*s + off >= size
+    let s = s as isize;
+    let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
+    let hi = if (size as isize) <= off { 0 } else { (size as isize - off + s - 1) / s };
+    let lo = (lo.max(0) as usize).min(len);
+    let hi = (hi.max(0) as usize).min(len);
+    (lo, hi.max(lo))
+}
+
+/// Unfolds one group of one image (`cin_g` planes of h×w) into `col` [k × ho·wo].
+fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T]) {
+    let (ho, wo, hwo) = (g.ho, g.wo, g.hw_out());
+    let mut row = 0;
+    for c in 0..g.cin_g() {
+        let plane = &x[c * g.hw_in()..(c + 1) * g.hw_in()];
+        for ki in 0..g.kh {
+            let offh = (ki * g.dh) as isize - g.ph as isize;
+            let (oh_lo, oh_hi) = valid_range(ho, g.sh, offh, g.h);
+            for kj in 0..g.kw {
+                let offw = (kj * g.dw) as isize - g.pw as isize;
+                let (ow_lo, ow_hi) = valid_range(wo, g.sw, offw, g.w);
+                let dst = &mut col[row * hwo..(row + 1) * hwo];
+                dst[..oh_lo * wo].fill(T::zero());
+                dst[oh_hi * wo..].fill(T::zero());
+                for oh in oh_lo..oh_hi {
+                    let ih = (oh * g.sh) as isize + offh;
+                    let src = &plane[ih as usize * g.w..(ih as usize + 1) * g.w];
+                    let d = &mut dst[oh * wo..(oh + 1) * wo];
+                    d[..ow_lo].fill(T::zero());
+                    d[ow_hi..].fill(T::zero());
+                    if g.sw == 1 {
+                        let s0 = (ow_lo as isize + offw) as usize;
+                        d[ow_lo..ow_hi].copy_from_slice(&src[s0..s0 + (ow_hi - ow_lo)]);
+                    } else {
+                        for (ow, v) in d.iter_mut().enumerate().take(ow_hi).skip(ow_lo) {
+                            *v = src[((ow * g.sw) as isize + offw) as usize];
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Folds `col` [k × ho·wo] back onto one group of one image, accumulating overlaps (adjoint of im2col).
+fn col2im<T: Float>(g: &ConvGeom, col: &[T], x: &mut [T]) {
+    let (ho, wo, hwo) = (g.ho, g.wo, g.hw_out());
+    let hw = g.hw_in();
+    let mut row = 0;
+    for c in 0..g.cin_g() {
+        let plane = &mut x[c * hw..(c + 1) * hw];
+        for ki in 0..g.kh {
+            let offh = (ki * g.dh) as isize - g.ph as isize;
+            let (oh_lo, oh_hi) = valid_range(ho, g.sh, offh, g.h);
+            for kj in 0..g.kw {
+                let offw = (kj * g.dw) as isize - g.pw as isize;
+                let (ow_lo, ow_hi) = valid_range(wo, g.sw, offw, g.w);
+                let src = &col[row * hwo..(row + 1) * hwo];
+                for oh in oh_lo..oh_hi {
+                    let ih = ((oh * g.sh) as isize + offh) as usize;
+                    let d = &mut plane[ih * g.w..(ih + 1) * g.w];
+                    let s = &src[oh * wo..(oh + 1) * wo];
+                    if g.sw == 1 {
+                        let d0 = (ow_lo as isize + offw) as usize;
+                        for (dv, &sv) in d[d0..d0 + (ow_hi - ow_lo)].iter_mut().zip(&s[ow_lo..ow_hi]) {
+                            *dv += sv;
+                        }
+                    } else {
+                        for (ow, &sv) in s.iter().enumerate().take(ow_hi).skip(ow_lo) {
+                            d[((ow * g.sw) as isize + offw) as usize] += sv;
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Runs `f(image, col_scratch, gemm_parallelism)` for every image: in the pool over images when the
+/// batch can feed every thread, else image by image with the GEMMs themselves parallel.
+fn for_each_image<T: Float>(g: &ConvGeom, col_len: usize, f: impl Fn(usize, &mut [T], Parallelism) + Sync + Send) {
+    let threads = crate::threads::num_threads();
+    if g.macs() < PAR_MIN_MACS || threads == 1 {
+        let mut col = vec![T::zero(); col_len];
+        for i in 0..g.n {
+            f(i, &mut col, Parallelism::None);
+        }
+    } else if g.n >= threads {
+        crate::threads::pool().install(|| {
+            (0..g.n)
+                .into_par_iter()
+                .with_max_len(1)
+                .for_each_init(|| vec![T::zero(); col_len], |col, i| f(i, col, Parallelism::None));
+        });
+    } else {
+        crate::threads::pool().install(|| {
+            let mut col = vec![T::zero(); col_len];
+            for i in 0..g.n {
+                f(i, &mut col, Parallelism::Rayon(threads));
+            }
+        });
+    }
+}
+
+/// `y = conv(x, w) + bias`; x [n, cin, h, w], w [cout, cin/g, kh, kw], y [n, cout, ho, wo], all contiguous.
+pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[T]>, y: &mut [T]) {
+    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    let col_len = if g.direct() { 0 } else { k * hwo };
+    let yp = SendPtr(y.as_mut_ptr());
+    for_each_image::<T>(g, col_len, |i, col, par| {
+        // SAFETY: image i owns y[i*cout*hwo ..][..cout*hwo]; no other worker touches it.
+        let yi = unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * g.cout * hwo), g.cout * hwo) };
+        for gi in 0..g.groups {
+            let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
+            let rhs: &[T] = if g.direct() {
+                xg
+            } else {
+                im2col(g, xg, col);
+                col
+            };
+            let dst = &mut yi[gi * cout_g * hwo..(gi + 1) * cout_g * hwo];
+            if let Some(b) = bias {
+                for (c, row) in dst.chunks_exact_mut(hwo.max(1)).enumerate() {
+                    row.fill(b[gi * cout_g + c]);
+                }
+            }
+            let a = Operand { ptr: wt[gi * cout_g * k..].as_ptr(), rs: k as isize, cs: 1 };
+            let bm = Operand { ptr: rhs.as_ptr(), rs: hwo as isize, cs: 1 };
+            // SAFETY: a is cout_g×k, bm is k×hwo, dst is cout_g×hwo, all inside their slices.
+            unsafe {
+                T::gemm_one(cout_g, hwo, k, dst.as_mut_ptr(), hwo as isize, bias.is_some(), a, bm, T::one(), T::one(), par)
+            };
+        }
+    });
+}
+
+/// `gx = convᵀ(gy, w)`: the gradient of conv2d w.r.t. its input (also conv_transpose2d's forward).
+/// gx must be zeroed by the caller.
+pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], wt: &[T], gx: &mut [T]) {
+    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    let col_len = if g.direct() { 0 } else { k * hwo };
+    let xp = SendPtr(gx.as_mut_ptr());
+    for_each_image::<T>(g, col_len, |i, col, par| {
+        // SAFETY: image i owns gx[i*cin*hw ..][..cin*hw].
+        let gxi = unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * g.cin * g.hw_in()), g.cin * g.hw_in()) };
+        for gi in 0..g.groups {
+            let gyg = &gy[(i * g.cout + gi * cout_g) * hwo..][..cout_g * hwo];
+            let gxg = &mut gxi[gi * cin_g * g.hw_in()..(gi + 1) * cin_g * g.hw_in()];
+            // d col = Wᵀ · gy: W_g read transposed through its strides.
+            let a = Operand { ptr: wt[gi * cout_g * k..].as_ptr(), rs: 1, cs: k as isize };
+            let bm = Operand { ptr: gyg.as_ptr(), rs: hwo as isize, cs: 1 };
+            let dst: *mut T = if g.direct() { gxg.as_mut_ptr() } else { col.as_mut_ptr() };
+            // SAFETY: a is k×cout_g, bm cout_g×hwo, dst k×hwo (col, or gx_g when direct).
+            unsafe { T::gemm_one(k, hwo, cout_g, dst, hwo as isize, false, a, bm, T::zero(), T::one(), par) };
+            if !g.direct() {
+                col2im(g, col, gxg);
+            }
+        }
+    });
+}
+
+/// Images per grad-weight chunk: the split depends only on the batch size, so summing the
+/// chunk partials in order gives the same bits for any thread count.
+fn weight_chunks(n: usize) -> usize {
+    n.clamp(1, 8)
+}
+
+/// `(gw, gb)` of conv2d: gw [cout, cin/g, kh, kw] = Σ_n gy_n · im2col(x_n)ᵀ, gb = Σ gy over n, h, w.
+pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], want_bias: bool) -> (Vec<T>, Vec<T>) {
+    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    let wlen = g.cout * k;
+    let col_len = if g.direct() { 0 } else { k * hwo };
+    let chunks = weight_chunks(g.n);
+    let per = g.n.div_ceil(chunks);
+    let threads = crate::threads::num_threads();
+    let one_chunk = |c: usize, par: Parallelism| -> (Vec<T>, Vec<T>) {
+        let mut gw = vec![T::zero(); wlen];
+        let mut gb = vec![T::zero(); if want_bias { g.cout } else { 0 }];
+        let mut col = vec![T::zero(); col_len];
+        for i in (c * per)..((c + 1) * per).min(g.n) {
+            for gi in 0..g.groups {
+                let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
+                let gyg = &gy[(i * g.cout + gi * cout_g) * hwo..][..cout_g * hwo];
+                let rhs: &[T] = if g.direct() {
+                    xg
+                } else {
+                    im2col(g, xg, &mut col);
+                    &col
+                };
+                let a = Operand { ptr: gyg.as_ptr(), rs: hwo as isize, cs: 1 };
+                // colᵀ through strides: (hwo × k) with row stride 1, col stride hwo.
+                let bm = Operand { ptr: rhs.as_ptr(), rs: 1, cs: hwo as isize };
+                let dst = gw[gi * cout_g * k..].as_mut_ptr();
+                // SAFETY: a cout_g×hwo, bm hwo×k, dst cout_g×k inside gw.
+                unsafe { T::gemm_one(cout_g, k, hwo, dst, k as isize, true, a, bm, T::one(), T::one(), par) };
+            }
+            if want_bias {
+                for (c, b) in gb.iter_mut().enumerate() {
+                    let mut s = T::zero();
+                    for &v in &gy[(i * g.cout + c) * hwo..][..hwo] {
+                        s += v;
+                    }
+                    *b += s;
+                }
+            }
+        }
+        (gw, gb)
+    };
+    let parts: Vec<(Vec<T>, Vec<T>)> = if g.macs() < PAR_MIN_MACS || threads == 1 {
+        (0..chunks).map(|c| one_chunk(c, Parallelism::None)).collect()
+    } else if chunks >= threads {
+        crate::threads::pool().install(|| {
+            (0..chunks)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|c| one_chunk(c, Parallelism::None))
+                .collect()
+        })
+    } else {
+        crate::threads::pool().install(|| (0..chunks).map(|c| one_chunk(c, Parallelism::Rayon(threads))).collect())
+    };
+    let mut it = parts.into_iter();
+    let (mut gw, mut gb) = it.next().unwrap_or_else(|| (vec![T::zero(); wlen], vec![T::zero(); g.cout]));
+    for (w2, b2) in it {
+        for (a, b) in gw.iter_mut().zip(&w2) {
+            *a += *b;
+        }
+        for (a, b) in gb.iter_mut().zip(&b2) {
+            *a += *b;
+        }
+    }
+    if want_bias && gb.len() != g.cout {
+        gb = vec![T::zero(); g.cout];
+    }
+    (gw, gb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(g: &ConvGeom, x: &[f64], w: &[f64]) -> Vec<f64> {
+        let mut y = vec![0.0; g.n * g.cout * g.ho * g.wo];
+        let (cin_g, cout_g) = (g.cin / g.groups, g.cout / g.groups);
+        for n in 0..g.n {
+            for co in 0..g.cout {
+                let gi = co / cout_g;
+                for oh in 0..g.ho {
+                    for ow in 0..g.wo {
+                        let mut s = 0.0;
+                        for c in 0..cin_g {
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let ih = (oh * g.sh + i * g.dh) as isize - g.ph as isize;
+                                    let iw = (ow * g.sw + j * g.dw) as isize - g.pw as isize;
+                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
+                                        continue;
+                                    }
+                                    let xi = ((n * g.cin + gi * cin_g + c) * g.h + ih as usize) * g.w + iw as usize;
+                                    let wi = ((co * cin_g + c) * g.kh + i) * g.kw + j;
+                                    s += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        y[((n * g.cout + co) * g.ho + oh) * g.wo + ow] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn forward_matches_naive_and_adjoints_agree() {
+        let g = ConvGeom {
+            n: 2, cin: 4, h: 7, w: 6, cout: 6, kh: 3, kw: 2, sh: 2, sw: 1, ph: 1, pw: 2, dh: 1, dw: 2, groups: 2, ho: 0, wo: 0,
+        };
+        let g = ConvGeom { ho: (7 + 2 - 2 - 1) / 2 + 1, wo: (6 + 4 - 2 - 1) + 1, ..g };
+        let x: Vec<f64> = (0..g.n * g.cin * g.h * g.w).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
+        let w: Vec<f64> = (0..g.cout * 2 * 3 * 2).map(|i| ((i * 13 % 7) as f64) - 3.0).collect();
+        let mut y = vec![0.0; g.n * g.cout * g.ho * g.wo];
+        conv2d_forward(&g, &x, &w, None, &mut y);
+        assert_eq!(y, naive(&g, &x, &w));
+        // <conv(x), gy> == <x, convᵀ(gy)>
+        let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 7 % 5) as f64) - 2.0).collect();
+        let mut gx = vec![0.0; x.len()];
+        conv2d_backward_input(&g, &gy, &w, &mut gx);
+        let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
+        assert_eq!(lhs, rhs);
+        let (gw, _) = conv2d_backward_weight(&g, &x, &gy, false);
+        let rhs2: f64 = w.iter().zip(&gw).map(|(a, b)| a * b).sum();
+        assert_eq!(lhs, rhs2);
+    }
+}

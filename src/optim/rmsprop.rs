@@ -1,0 +1,141 @@
+//! RMSprop with alpha, eps, momentum and centering (torch's `_single_tensor_rmsprop`).
+
+use super::{bump_step, check_len, finish, float_dtype, lerp, run, seg, slot, Real, Slot};
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RmspropOptions {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub centered: bool,
+    pub maximize: bool,
+}
+
+/// One RMSprop step: `momentum_bufs` is empty unless momentum > 0, `grad_avgs` unless centered.
+pub fn rmsprop_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    square_avgs: &[Tensor],
+    grad_avgs: &[Tensor],
+    momentum_bufs: &[Tensor],
+    steps: &[Tensor],
+    o: &RmspropOptions,
+) -> Result<()> {
+    let n = params.len();
+    check_len(n, grads.len(), "grads")?;
+    check_len(n, square_avgs.len(), "square_avgs")?;
+    check_len(n, steps.len(), "steps")?;
+    let use_mom = o.momentum > 0.0;
+    if use_mom {
+        check_len(n, momentum_bufs.len(), "momentum buffers")?;
+    }
+    if o.centered {
+        check_len(n, grad_avgs.len(), "grad_avgs")?;
+    }
+    let mut written: Vec<Slot> = Vec::with_capacity(n * 4);
+    // Contiguous copies of strided grads must outlive the kernels reading them.
+    let mut reads: Vec<Slot> = Vec::with_capacity(n);
+    let mut jobs = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = &params[i];
+        let dt = float_dtype(p, i)?;
+        let ps = slot(p, p, "param", i)?;
+        let g = slot(&grads[i], p, "grad", i)?;
+        let sq = slot(&square_avgs[i], p, "square_avg", i)?;
+        let ga = if o.centered {
+            Some(slot(&grad_avgs[i], p, "grad_avg", i)?)
+        } else {
+            None
+        };
+        let mb = if use_mom {
+            Some(slot(&momentum_bufs[i], p, "momentum_buffer", i)?)
+        } else {
+            None
+        };
+        bump_step(&steps[i])?;
+        jobs.push((
+            dt,
+            [
+                ps.addr(),
+                g.addr(),
+                sq.addr(),
+                ga.as_ref().map_or(0, |s| s.addr()),
+                mb.as_ref().map_or(0, |s| s.addr()),
+            ],
+        ));
+        written.push(ps);
+        written.push(sq);
+        written.extend(ga);
+        written.extend(mb);
+        reads.push(g);
+    }
+    let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
+    let o = *o;
+    run(&lens, |j, s, e| {
+        let (dt, a) = jobs[j];
+        match dt {
+            DType::F32 => kernel::<f32>(&o, a, s, e),
+            _ => kernel::<f64>(&o, a, s, e),
+        }
+    });
+    finish(&written);
+    drop(reads);
+    Ok(())
+}
+
+fn kernel<T: Real>(o: &RmspropOptions, a: [usize; 5], s: usize, e: usize) {
+    // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
+    let (p, g, sq) = unsafe {
+        (
+            seg::<T>(a[0], s, e),
+            seg::<T>(a[1], s, e),
+            seg::<T>(a[2], s, e),
+        )
+    };
+    let mut ga = if o.centered {
+        Some(unsafe { seg::<T>(a[3], s, e) })
+    } else {
+        None
+    };
+    let mut mb = if o.momentum > 0.0 {
+        Some(unsafe { seg::<T>(a[4], s, e) })
+    } else {
+        None
+    };
+    let wd = T::of(o.weight_decay);
+    let alpha = T::of(o.alpha);
+    let w = T::of(1.0 - o.alpha);
+    let eps = T::of(o.eps);
+    let mom = T::of(o.momentum);
+    let neg_lr = T::of(-o.lr);
+    let neg1 = T::of(-1.0);
+    for k in 0..p.len() {
+        let mut gk = if o.maximize { -g[k] } else { g[k] };
+        if o.weight_decay != 0.0 {
+            gk = gk + wd * p[k];
+        }
+        let sk = sq[k] * alpha + w * gk * gk; // square_avg.mul_(alpha).addcmul_(g, g, 1 - alpha)
+        sq[k] = sk;
+        let avg = match ga.as_mut() {
+            Some(ga) => {
+                let gak = lerp(ga[k], gk, w); // grad_avg.lerp_(grad, 1 - alpha)
+                ga[k] = gak;
+                (sk + neg1 * gak * gak).sqrt() // square_avg.addcmul(ga, ga, value=-1).sqrt_()
+            }
+            None => sk.sqrt(),
+        } + eps;
+        match mb.as_mut() {
+            Some(mb) => {
+                let bk = mb[k] * mom + gk / avg; // buf.mul_(momentum).addcdiv_(grad, avg)
+                mb[k] = bk;
+                p[k] = p[k] + neg_lr * bk;
+            }
+            None => p[k] = p[k] + neg_lr * gk / avg, // param.addcdiv_(grad, avg, value=-lr)
+        }
+    }
+}

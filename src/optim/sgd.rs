@@ -1,0 +1,109 @@
+//! SGD with momentum, dampening, weight decay, Nesterov and maximize (torch's `_single_tensor_sgd`).
+
+use super::{check_len, finish, float_dtype, run, seg, slot, Real, Slot};
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::ops::creation::zeros_like;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SgdOptions {
+    pub lr: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    pub maximize: bool,
+}
+
+/// One SGD step over a group. `bufs[i]` is the momentum buffer (None before the first step);
+/// returns the buffers after the step (new ones for the None entries) when momentum != 0.
+pub fn sgd_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    bufs: &[Option<Tensor>],
+    o: &SgdOptions,
+) -> Result<Vec<Option<Tensor>>> {
+    let n = params.len();
+    check_len(n, grads.len(), "grads")?;
+    let use_mom = o.momentum != 0.0;
+    if use_mom {
+        check_len(n, bufs.len(), "momentum buffers")?;
+    }
+    let mut written: Vec<Slot> = Vec::with_capacity(n * 2);
+    // Contiguous copies of strided grads must outlive the kernels reading them.
+    let mut reads: Vec<Slot> = Vec::with_capacity(n);
+    let mut jobs = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = &params[i];
+        let dt = float_dtype(p, i)?;
+        let ps = slot(p, p, "param", i)?;
+        let g = slot(&grads[i], p, "grad", i)?;
+        let (b, fresh) = if use_mom {
+            match &bufs[i] {
+                Some(b) => (Some(slot(b, p, "momentum_buffer", i)?), false),
+                // torch: buf = grad.detach().clone() on the first step
+                None => (Some(slot(&zeros_like(p), p, "momentum_buffer", i)?), true),
+            }
+        } else {
+            (None, false)
+        };
+        jobs.push((
+            dt,
+            [ps.addr(), g.addr(), b.as_ref().map_or(0, |s| s.addr())],
+            fresh,
+        ));
+        out.push(if use_mom {
+            Some(b.as_ref().map_or_else(
+                || p.clone(),
+                |s| s.orig.clone().unwrap_or_else(|| s.work.clone()),
+            ))
+        } else {
+            None
+        });
+        written.push(ps);
+        if let Some(b) = b {
+            written.push(b);
+        }
+        reads.push(g);
+    }
+    let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
+    let o = *o;
+    run(&lens, |j, s, e| {
+        let (dt, a, fresh) = jobs[j];
+        match dt {
+            DType::F32 => kernel::<f32>(&o, a, fresh, s, e),
+            _ => kernel::<f64>(&o, a, fresh, s, e),
+        }
+    });
+    finish(&written);
+    drop(reads);
+    Ok(out)
+}
+
+fn kernel<T: Real>(o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usize) {
+    // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
+    let (p, g) = unsafe { (seg::<T>(a[0], s, e), seg::<T>(a[1], s, e)) };
+    let mut b = if o.momentum != 0.0 {
+        Some(unsafe { seg::<T>(a[2], s, e) })
+    } else {
+        None
+    };
+    let wd = T::of(o.weight_decay);
+    let mom = T::of(o.momentum);
+    let damp = T::of(1.0 - o.dampening);
+    let neg_lr = T::of(-o.lr);
+    for k in 0..p.len() {
+        let mut gk = if o.maximize { -g[k] } else { g[k] };
+        if o.weight_decay != 0.0 {
+            gk = gk + wd * p[k]; // grad.add(param, alpha=weight_decay)
+        }
+        if let Some(b) = b.as_mut() {
+            let bk = if fresh { gk } else { b[k] * mom + damp * gk }; // buf.mul_(m).add_(grad, alpha=1-d)
+            b[k] = bk;
+            gk = if o.nesterov { gk + mom * bk } else { bk };
+        }
+        p[k] = p[k] + neg_lr * gk; // param.add_(grad, alpha=-lr)
+    }
+}
