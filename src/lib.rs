@@ -21,3 +21,4 @@ pub use scalar::Scalar;
 pub use tensor::Tensor;
 pub mod optim;
 pub mod serialize;
+pub mod data;

@@ -1,10 +1,14 @@
 //! torch's CPU random generator: mt19937, its 5056-byte state, and torch's exact sampling transforms.
-//!
-//! Every stream here reproduces PyTorch's CPU generator bit for bit after the same seed: the engine,
-//! the order in which draws are consumed, the 24/53-bit uniform construction, the cached Box–Muller
-//! sample, the size-dependent `normal_` paths (including the AVX `log`/`sincos` polynomials torch
-//! uses for float32) and the integer transforms of `random_`. Tests compare against golden values
-//! produced by real PyTorch (`tests/golden/random.json`).
+
+// Every stream here reproduces PyTorch's CPU generator bit for bit after the same seed: the engine,
+// the order in which draws are consumed, the 24/53-bit uniform construction, the cached Box–Muller
+// sample, the size-dependent `normal_` paths (including the AVX `log`/`sincos` polynomials torch
+// uses for float32) and the integer transforms of `random_`. Tests compare against golden values
+// produced by real PyTorch (`tests/golden/random.json`).
+//
+// `!(x >= 0.0)` is deliberate throughout: it is also true for NaN, as torch's checks are. The
+// constants keep the C source's digits so they narrow exactly as C narrows them.
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::excessive_precision)]
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -56,9 +60,17 @@ impl Mt19937 {
         state[0] = seed as u32;
         for j in 1..MT_N {
             let prev = state[j - 1];
-            state[j] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(j as u32);
+            state[j] = 1_812_433_253u32
+                .wrapping_mul(prev ^ (prev >> 30))
+                .wrapping_add(j as u32);
         }
-        Mt19937 { seed, left: 1, seeded: true, next: 0, state }
+        Mt19937 {
+            seed,
+            left: 1,
+            seeded: true,
+            next: 0,
+            state,
+        }
     }
 
     pub fn seed(&self) -> u64 {
@@ -120,7 +132,11 @@ impl Default for Generator {
 
 impl Generator {
     pub fn new(seed: u64) -> Generator {
-        Generator { engine: Mt19937::new(seed), next_float_normal: None, next_double_normal: None }
+        Generator {
+            engine: Mt19937::new(seed),
+            next_float_normal: None,
+            next_double_normal: None,
+        }
     }
 
     /// `manual_seed`: a fresh engine and no cached normal samples.
@@ -234,10 +250,17 @@ impl Generator {
             return Err(Error::runtime("Invalid mt19937 state"));
         }
         self.engine = engine;
-        self.next_double_normal =
-            if i32_at(OFF_NORMAL_VALID) != 0 { Some(f64::from_bits(u64_at(OFF_NORMAL_Y))) } else { None };
+        self.next_double_normal = if i32_at(OFF_NORMAL_VALID) != 0 {
+            Some(f64::from_bits(u64_at(OFF_NORMAL_Y)))
+        } else {
+            None
+        };
         self.next_float_normal = if b[OFF_FLOAT_NORMAL_VALID] != 0 {
-            Some(f32::from_le_bytes(b[OFF_FLOAT_NORMAL..OFF_FLOAT_NORMAL + 4].try_into().unwrap_or([0; 4])))
+            Some(f32::from_le_bytes(
+                b[OFF_FLOAT_NORMAL..OFF_FLOAT_NORMAL + 4]
+                    .try_into()
+                    .unwrap_or([0; 4]),
+            ))
         } else {
             None
         };
@@ -256,7 +279,10 @@ pub fn nondeterministic_seed() -> u64 {
     }
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     h.write_u128(nanos);
     h.finish()
 }
@@ -378,7 +404,10 @@ fn fill_with<T: Element>(t: &Tensor, mut f: impl FnMut() -> T) {
 }
 
 fn not_implemented_for(kernel: &str, dt: DType) -> Error {
-    Error::not_implemented(format!("\"{kernel}\" not implemented for '{}'", dt.scalar_name()))
+    Error::not_implemented(format!(
+        "\"{kernel}\" not implemented for '{}'",
+        dt.scalar_name()
+    ))
 }
 
 /// The C++ type name torch prints in bounds errors ("unsigned char", "long int").
@@ -402,7 +431,11 @@ pub fn fmt_g(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let e = format!("{:.5e}", x);
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
@@ -464,47 +497,43 @@ pub fn uniform_(t: &Tensor, from: f64, to: f64, g: &mut Generator) -> Result<()>
     match dt {
         DType::F32 => {
             let (f, tt) = (from as f32, to as f32);
-            let span = tt - f;
-            // x * (to - from) + from: torch's build contracts this into one fused multiply-add.
-            // Rounding can land on `to`; torch maps it back to `from` to keep [from, to).
-            let map = |x: f32| {
-                let v = x.mul_add(span, f);
-                if v == tt {
-                    f
-                } else {
-                    v
-                }
-            };
             if t.is_contiguous() {
                 let d = t.as_mut_slice::<f32>();
                 for v in d.iter_mut() {
                     *v = g.uniform_f32();
                 }
-                with_fma(|| d.iter_mut().for_each(|v| *v = map(*v)));
+                affine_uniform_f32(d, f, tt);
                 t.storage().bump_version();
             } else {
-                fill_with::<f32>(t, || map(g.uniform_f32()));
+                let span = tt - f;
+                fill_with::<f32>(t, || {
+                    let x = g.uniform_f32().mul_add(span, f);
+                    if x == tt {
+                        f
+                    } else {
+                        x
+                    }
+                });
             }
         }
         _ => {
-            let span = to - from;
-            let map = |x: f64| {
-                let v = x.mul_add(span, from);
-                if v == to {
-                    from
-                } else {
-                    v
-                }
-            };
             if t.is_contiguous() {
                 let d = t.as_mut_slice::<f64>();
                 for v in d.iter_mut() {
                     *v = g.uniform_f64();
                 }
-                with_fma(|| d.iter_mut().for_each(|v| *v = map(*v)));
+                affine_uniform_f64(d, from, to);
                 t.storage().bump_version();
             } else {
-                fill_with::<f64>(t, || map(g.uniform_f64()));
+                let span = to - from;
+                fill_with::<f64>(t, || {
+                    let x = g.uniform_f64().mul_add(span, from);
+                    if x == to {
+                        from
+                    } else {
+                        x
+                    }
+                });
             }
         }
     }
@@ -527,7 +556,7 @@ pub fn rand(shape: &[usize], dtype: DType, g: &mut Generator) -> Result<Tensor> 
 /// bits means repeating every float operation in the same order.
 mod avx_math {
     // Constants are written as the C source's double literals, then narrowed to float like C does.
-    const SQRTHF: f32 = 0.707106781186547524_f64 as f32;
+    const SQRTHF: f32 = std::f64::consts::FRAC_1_SQRT_2 as f32; // the source's 0.707106781186547524
     const LOG_P: [f32; 9] = [
         7.0376836292E-2_f64 as f32,
         -1.1514610310E-1_f64 as f32,
@@ -603,7 +632,11 @@ mod avx_math {
         let mut x = f32::from_bits(x.to_bits() & !SIGN);
         let y = x * FOPI;
         // cvttps: truncation; out-of-range lanes give i32::MIN like the instruction.
-        let mut imm2: i32 = if y.is_finite() && y.abs() < 2_147_483_648.0 { y as i32 } else { i32::MIN };
+        let mut imm2: i32 = if y.is_finite() && y.abs() < 2_147_483_648.0 {
+            y as i32
+        } else {
+            i32::MIN
+        };
         imm2 = imm2.wrapping_add(1) & !1;
         let y = imm2 as f32;
         let imm4 = imm2;
@@ -637,7 +670,10 @@ mod avx_math {
         let yc = yc - ysin1;
         let s = ysin1 + ysin2;
         let c = yc + ys;
-        (f32::from_bits(s.to_bits() ^ sign_bit_sin), f32::from_bits(c.to_bits() ^ sign_bit_cos))
+        (
+            f32::from_bits(s.to_bits() ^ sign_bit_sin),
+            f32::from_bits(c.to_bits() ^ sign_bit_cos),
+        )
     }
 }
 
@@ -669,43 +705,84 @@ fn normal_fill_16_f64(d: &mut [f64], mean: f64, std: f64) {
     }
 }
 
-/// Runs `f` in a function compiled with FMA/AVX2 when the CPU has them, so the many `mul_add`s of the
-/// samplers become single instructions instead of libm `fma` calls. The results are identical either
-/// way: a fused multiply-add is exactly rounded in hardware and in libm alike.
-#[inline(always)]
-fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+/// Whether the running CPU has FMA and AVX2, so the `mul_add`-heavy samplers can run as single
+/// instructions instead of libm `fma` calls. Results are identical either way: a fused multiply-add is
+/// exactly rounded in hardware and in libm alike.
+#[inline]
+fn has_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
-            #[target_feature(enable = "fma,avx2")]
-            unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-                f()
-            }
-            // SAFETY: the running CPU supports FMA and AVX2, checked just above.
-            return unsafe { run(f) };
-        }
+        std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
     }
-    f()
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
+
+/// Defines `$name(data, a, b)` running `$body` over `data` compiled with FMA/AVX2 when available.
+macro_rules! fma_kernel {
+    ($name:ident, $t:ty, |$d:ident, $a:ident, $b:ident| $body:block) => {
+        fn $name($d: &mut [$t], $a: $t, $b: $t) {
+            #[inline(always)]
+            fn body($d: &mut [$t], $a: $t, $b: $t) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "fma,avx2")]
+                unsafe fn fast($d: &mut [$t], $a: $t, $b: $t) {
+                    body($d, $a, $b)
+                }
+                if has_fma() {
+                    // SAFETY: the running CPU supports FMA and AVX2 (checked by has_fma).
+                    return unsafe { fast($d, $a, $b) };
+                }
+            }
+            body($d, $a, $b)
+        }
+    };
+}
+
+fma_kernel!(box_muller_blocks_f32, f32, |d, mean, std| {
+    for block in d.chunks_exact_mut(16) {
+        normal_fill_16_f32(block, mean, std);
+    }
+});
+fma_kernel!(box_muller_blocks_f64, f64, |d, mean, std| {
+    for block in d.chunks_exact_mut(16) {
+        normal_fill_16_f64(block, mean, std);
+    }
+});
+// x * (to - from) + from, which torch's build contracts into one fused multiply-add. Rounding can
+// land on `to`; torch maps that back to `from` to keep [from, to).
+fma_kernel!(affine_uniform_f32, f32, |d, from, to| {
+    let span = to - from;
+    for v in d.iter_mut() {
+        let x = v.mul_add(span, from);
+        *v = if x == to { from } else { x };
+    }
+});
+fma_kernel!(affine_uniform_f64, f64, |d, from, to| {
+    let span = to - from;
+    for v in d.iter_mut() {
+        let x = v.mul_add(span, from);
+        *v = if x == to { from } else { x };
+    }
+});
 
 /// torch's `normal_fill`: all uniforms first, Box–Muller per block of 16, and a ragged tail handled by
 /// drawing 16 fresh uniforms over the last 16 slots (overwriting some finished values).
-fn normal_fill<T: Copy>(data: &mut [T], mut uniform: impl FnMut() -> T, fill16: impl Fn(&mut [T])) {
+fn normal_fill<T: Copy>(data: &mut [T], mut uniform: impl FnMut() -> T, blocks: impl Fn(&mut [T])) {
     let n = data.len();
     for v in data.iter_mut() {
         *v = uniform();
     }
-    with_fma(|| {
-        for block in data.chunks_exact_mut(16) {
-            fill16(block);
-        }
-    });
+    blocks(data);
     if n % 16 != 0 {
         let tail = &mut data[n - 16..];
         for v in tail.iter_mut() {
             *v = uniform();
         }
-        with_fma(|| fill16(tail));
+        blocks(tail);
     }
 }
 
@@ -717,7 +794,10 @@ pub fn normal_(t: &Tensor, mean: f64, std: f64, g: &mut Generator) -> Result<()>
         return Err(not_implemented_for("normal_kernel_cpu", dt));
     }
     if !(std >= 0.0) {
-        return Err(Error::runtime(format!("normal expects std >= 0.0, but found std {}", fmt_g(std))));
+        return Err(Error::runtime(format!(
+            "normal expects std >= 0.0, but found std {}",
+            fmt_g(std)
+        )));
     }
     let n = t.numel();
     if n == 0 {
@@ -727,10 +807,18 @@ pub fn normal_(t: &Tensor, mean: f64, std: f64, g: &mut Generator) -> Result<()>
         match dt {
             DType::F32 => {
                 let (m, s) = (mean as f32, std as f32);
-                normal_fill(t.as_mut_slice::<f32>(), || g.uniform_f32(), |d| normal_fill_16_f32(d, m, s));
+                normal_fill(
+                    t.as_mut_slice::<f32>(),
+                    || g.uniform_f32(),
+                    |d| box_muller_blocks_f32(d, m, s),
+                );
             }
             _ => {
-                normal_fill(t.as_mut_slice::<f64>(), || g.uniform_f64(), |d| normal_fill_16_f64(d, mean, std));
+                normal_fill(
+                    t.as_mut_slice::<f64>(),
+                    || g.uniform_f64(),
+                    |d| box_muller_blocks_f64(d, mean, std),
+                );
             }
         }
         t.storage().bump_version();
@@ -752,7 +840,13 @@ pub fn randn(shape: &[usize], dtype: DType, g: &mut Generator) -> Result<Tensor>
 }
 
 /// `torch.normal(mean, std, size)` with float mean and std.
-pub fn normal(mean: f64, std: f64, shape: &[usize], dtype: DType, g: &mut Generator) -> Result<Tensor> {
+pub fn normal(
+    mean: f64,
+    std: f64,
+    shape: &[usize],
+    dtype: DType,
+    g: &mut Generator,
+) -> Result<Tensor> {
     let t = Tensor::empty(shape, dtype);
     normal_(&t, mean, std, g)?;
     Ok(t)
@@ -818,7 +912,10 @@ pub fn normal_tensor(
     g: &mut Generator,
 ) -> Result<Tensor> {
     let (dt, shape): (DType, Vec<usize>) = match (&mean, &std) {
-        (Ok(m), Ok(s)) => (m.dtype(), shape::broadcast_shapes(m.shape(), s.shape())?.to_vec()),
+        (Ok(m), Ok(s)) => (
+            m.dtype(),
+            shape::broadcast_shapes(m.shape(), s.shape())?.to_vec(),
+        ),
         (Ok(m), Err(_)) => (m.dtype(), m.shape().to_vec()),
         (Err(_), Ok(s)) => (s.dtype(), s.shape().to_vec()),
         (Err(m), Err(s)) => return normal(*m, *s, &[], crate::dtype::default_dtype(), g),
@@ -826,7 +923,10 @@ pub fn normal_tensor(
     match &std {
         Ok(s) => check_std_tensor(s)?,
         Err(s) if !(*s >= 0.0) => {
-            return Err(Error::runtime(format!("normal expects std >= 0.0, but found std {}", fmt_g(*s))))
+            return Err(Error::runtime(format!(
+                "normal expects std >= 0.0, but found std {}",
+                fmt_g(*s)
+            )))
         }
         Err(_) => {}
     }
@@ -841,7 +941,13 @@ pub fn normal_tensor(
     }
     let n = out.numel();
     // mul_/add_ compute in the promoted dtype of the two operands, then round to out's dtype.
-    let promote = |other: DType| if other == DType::F64 || dt == DType::F64 { DType::F64 } else { DType::F32 };
+    let promote = |other: DType| {
+        if other == DType::F64 || dt == DType::F64 {
+            DType::F64
+        } else {
+            DType::F32
+        }
+    };
     let mut vals: Vec<f64> = broadcast_f64(&out, &shape);
     if let Ok(s) = &std {
         let sv = broadcast_f64(s, &shape);
@@ -947,7 +1053,11 @@ fn check_from_to_in_range(from: i64, to_inc: i64, dt: DType) -> Result<()> {
     let name = cpp_type_name(dt);
     let ok = |v: i64| -> bool {
         if dt.is_float() {
-            let (lo, hi) = if dt == DType::F32 { (f32::MIN as f64, f32::MAX as f64) } else { (f64::MIN, f64::MAX) };
+            let (lo, hi) = if dt == DType::F32 {
+                (f32::MIN as f64, f32::MAX as f64)
+            } else {
+                (f64::MIN, f64::MAX)
+            };
             (v as f64) >= lo && (v as f64) <= hi
         } else {
             let (lo, hi) = int_bounds(dt);
@@ -958,7 +1068,9 @@ fn check_from_to_in_range(from: i64, to_inc: i64, dt: DType) -> Result<()> {
         return Err(Error::runtime(format!("from is out of bounds for {name}")));
     }
     if !ok(to_inc) {
-        return Err(Error::runtime(format!("to - 1 is out of bounds for {name}")));
+        return Err(Error::runtime(format!(
+            "to - 1 is out of bounds for {name}"
+        )));
     }
     Ok(())
 }
@@ -1064,7 +1176,13 @@ pub fn random_(t: &Tensor, g: &mut Generator) -> Result<()> {
 }
 
 /// `torch.randint(low, high, shape, dtype)`.
-pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, g: &mut Generator) -> Result<Tensor> {
+pub fn randint(
+    low: i64,
+    high: i64,
+    shape: &[usize],
+    dtype: DType,
+    g: &mut Generator,
+) -> Result<Tensor> {
     let t = Tensor::empty(shape, dtype);
     random_from_to_(&t, low, Some(high), g)?;
     Ok(t)
@@ -1097,19 +1215,31 @@ pub fn randperm_values(n: usize, g: &mut Generator) -> Vec<i64> {
 /// `torch.randperm(n, dtype)` (int64 by default).
 pub fn randperm(n: i64, dtype: DType, g: &mut Generator) -> Result<Tensor> {
     if n < 0 {
-        return Err(Error::runtime(format!("Trying to create tensor with negative dimension {n}: [{n}]")));
+        return Err(Error::runtime(format!(
+            "Trying to create tensor with negative dimension {n}: [{n}]"
+        )));
     }
     match dtype {
         DType::Bool => return Err(not_implemented_for("randperm", dtype)),
         DType::F32 if n > (1 << 24) + 1 => {
-            return Err(Error::runtime("n cannot be greater than 2^24+1 for Float type."))
+            return Err(Error::runtime(
+                "n cannot be greater than 2^24+1 for Float type.",
+            ))
         }
         DType::F64 if n > (1i64 << 53) + 1 => {
-            return Err(Error::runtime("n cannot be greater than 2^53+1 for Double type."))
+            return Err(Error::runtime(
+                "n cannot be greater than 2^53+1 for Double type.",
+            ))
         }
-        DType::U8 if n > 256 => return Err(Error::runtime("value cannot be converted to type uint8_t without overflow")),
+        DType::U8 if n > 256 => {
+            return Err(Error::runtime(
+                "value cannot be converted to type uint8_t without overflow",
+            ))
+        }
         DType::I32 if n > i32::MAX as i64 + 1 => {
-            return Err(Error::runtime("value cannot be converted to type int32_t without overflow"))
+            return Err(Error::runtime(
+                "value cannot be converted to type int32_t without overflow",
+            ))
         }
         _ => {}
     }
@@ -1125,7 +1255,10 @@ pub fn randperm(n: i64, dtype: DType, g: &mut Generator) -> Result<Tensor> {
 /// `tensor.bernoulli_(p)` with a float p: one 64-bit uniform per element, 1 where it is < p.
 pub fn bernoulli_scalar_(t: &Tensor, p: f64, g: &mut Generator) -> Result<()> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::runtime(format!("bernoulli_ expects p to be in [0, 1], but got p={}", fmt_g(p))));
+        return Err(Error::runtime(format!(
+            "bernoulli_ expects p to be in [0, 1], but got p={}",
+            fmt_g(p)
+        )));
     }
     if t.numel() == 0 {
         return Ok(());
@@ -1177,7 +1310,15 @@ pub fn bernoulli_tensor_(t: &Tensor, p: &Tensor, g: &mut Generator) -> Result<()
     } else {
         // Write row-major (TensorIterator keeps both operands' common order; for a strided output and
         // a broadcast p, row-major is what it picks unless t is a permuted dense tensor).
-        let vals: Vec<bool> = it.map(|pv| if is_f64 { g.uniform_f64() < pv } else { g.uniform_f32() < pv as f32 }).collect();
+        let vals: Vec<bool> = it
+            .map(|pv| {
+                if is_f64 {
+                    g.uniform_f64() < pv
+                } else {
+                    g.uniform_f32() < pv as f32
+                }
+            })
+            .collect();
         let nd = t.ndim();
         let shp = t.shape().to_vec();
         let st = t.strides().to_vec();
@@ -1221,7 +1362,10 @@ fn exponential_sample(g: &mut Generator, lambda: f64) -> f64 {
 /// `tensor.exponential_(lambd)`.
 pub fn exponential_(t: &Tensor, lambda: f64, g: &mut Generator) -> Result<()> {
     if !(lambda > 0.0) {
-        return Err(Error::runtime(format!("exponential_ expects lambda > 0.0, but found lambda={}", fmt_g(lambda))));
+        return Err(Error::runtime(format!(
+            "exponential_ expects lambda > 0.0, but found lambda={}",
+            fmt_g(lambda)
+        )));
     }
     let dt = t.dtype();
     if !dt.is_float() {
@@ -1245,7 +1389,12 @@ pub fn exponential_(t: &Tensor, lambda: f64, g: &mut Generator) -> Result<()> {
 /// `torch.multinomial(probs, num_samples, replacement)` with torch's two algorithms: without
 /// replacement (or one sample) the exponential race `argmax/topk(p / Exp(1))`; with replacement a
 /// binary search of the normalised cumulative distribution per 53-bit uniform.
-pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Generator) -> Result<Tensor> {
+pub fn multinomial(
+    probs: &Tensor,
+    n_sample: i64,
+    replacement: bool,
+    g: &mut Generator,
+) -> Result<Tensor> {
     let nd = probs.ndim();
     if nd == 0 || nd > 2 {
         return Err(Error::runtime("prob_dist must be 1 or 2 dim"));
@@ -1262,7 +1411,9 @@ pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Gen
     }
     let n_cat = probs.shape()[nd - 1];
     if !replacement && n_sample as u64 > n_cat as u64 {
-        return Err(Error::runtime("cannot sample n_sample > prob_dist.size(-1) samples without replacement"));
+        return Err(Error::runtime(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement",
+        ));
     }
     if n_cat > 1 << 24 {
         return Err(Error::runtime("number of categories cannot exceed 2^24"));
@@ -1280,21 +1431,33 @@ pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Gen
     let mut result = vec![0i64; n_dist * ns];
 
     if !replacement || n_sample == 1 {
-        if p.iter().any(|&x| !(x < f64::INFINITY && x >= 0.0)) {
-            return Err(Error::runtime("probability tensor contains either `inf`, `nan` or element < 0"));
+        if p.iter().any(|&x| !(0.0..f64::INFINITY).contains(&x)) {
+            return Err(Error::runtime(
+                "probability tensor contains either `inf`, `nan` or element < 0",
+            ));
         }
         for r in 0..n_dist {
             let row = &p[r * n_cat..(r + 1) * n_cat];
-            let s: f64 = if is_f32 { row.iter().map(|&x| x as f32).sum::<f32>() as f64 } else { row.iter().sum() };
+            let s: f64 = if is_f32 {
+                row.iter().map(|&x| x as f32).sum::<f32>() as f64
+            } else {
+                row.iter().sum()
+            };
             if s == 0.0 {
-                return Err(Error::runtime("invalid multinomial distribution (sum of probabilities <= 0)"));
+                return Err(Error::runtime(
+                    "invalid multinomial distribution (sum of probabilities <= 0)",
+                ));
             }
         }
         // q = empty_like(probs).exponential_(1), drawn over the whole tensor, then q = p / q.
         let mut q: Vec<f64> = Vec::with_capacity(p.len());
         for &pv in &p {
             let e = exponential_sample(g, 1.0);
-            q.push(if is_f32 { (pv as f32 / e as f32) as f64 } else { pv / e });
+            q.push(if is_f32 {
+                (pv as f32 / e as f32) as f64
+            } else {
+                pv / e
+            });
         }
         for r in 0..n_dist {
             let row = &q[r * n_cat..(r + 1) * n_cat];
@@ -1308,7 +1471,11 @@ pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Gen
                 }
                 result[r * ns] = best as i64;
             } else {
-                let mut q: Vec<(f64, i64)> = row.iter().enumerate().map(|(j, &v)| (v, j as i64)).collect();
+                let mut q: Vec<(f64, i64)> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &v)| (v, j as i64))
+                    .collect();
                 stl::topk_largest(&mut q, ns);
                 for j in 0..ns {
                     result[r * ns + j] = q[j].1;
@@ -1323,21 +1490,33 @@ pub fn multinomial(probs: &Tensor, n_sample: i64, replacement: bool, g: &mut Gen
             let mut sum = 0f64;
             for (j, &v) in row.iter().enumerate() {
                 if !(v >= 0.0) {
-                    return Err(Error::runtime("invalid multinomial distribution (encountering probability entry < 0)"));
+                    return Err(Error::runtime(
+                        "invalid multinomial distribution (encountering probability entry < 0)",
+                    ));
                 }
                 if !v.is_finite() {
                     return Err(Error::runtime(
                         "invalid multinomial distribution (encountering probability entry = infinity or NaN)",
                     ));
                 }
-                sum = if is_f32 { (sum as f32 + v as f32) as f64 } else { sum + v };
+                sum = if is_f32 {
+                    (sum as f32 + v as f32) as f64
+                } else {
+                    sum + v
+                };
                 cum[j] = sum;
             }
             if !(sum > 0.0) {
-                return Err(Error::runtime("invalid multinomial distribution (sum of probabilities <= 0)"));
+                return Err(Error::runtime(
+                    "invalid multinomial distribution (sum of probabilities <= 0)",
+                ));
             }
             for c in cum.iter_mut() {
-                *c = if is_f32 { (*c as f32 / sum as f32) as f64 } else { *c / sum };
+                *c = if is_f32 {
+                    (*c as f32 / sum as f32) as f64
+                } else {
+                    *c / sum
+                };
             }
             // The last bucket is forced to 1 so every uniform lands somewhere.
             cum[n_cat - 1] = 1.0;
@@ -1588,7 +1767,16 @@ mod tests {
         // The reference mt19937 (init_genrand(5489)) starts 3499211612, 581869302, 3890346734, ...
         let mut e = Mt19937::new(5489);
         let first: Vec<u32> = (0..5).map(|_| e.next_u32()).collect();
-        assert_eq!(first, vec![3_499_211_612, 581_869_302, 3_890_346_734, 3_586_334_585, 545_404_204]);
+        assert_eq!(
+            first,
+            vec![
+                3_499_211_612,
+                581_869_302,
+                3_890_346_734,
+                3_586_334_585,
+                545_404_204
+            ]
+        );
         // The 10000th output of std::mt19937 with the default seed is 4123659995.
         let mut e = Mt19937::new(5489);
         let mut last = 0;
@@ -1632,8 +1820,80 @@ mod tests {
         // torch.randn(4, dtype=float64) with a Generator seeded 0 (element-wise Box–Muller path).
         let mut g = Generator::new(0);
         let t = randn(&[4], DType::F64, &mut g).unwrap();
-        let bits: Vec<i64> = t.as_slice::<f64>().iter().map(|v| v.to_bits() as i64).collect();
-        assert_eq!(bits, vec![4609618848671514170, -4624414471694290966, -4611283420530143515, 4603295193322370317]);
+        let bits: Vec<i64> = t
+            .as_slice::<f64>()
+            .iter()
+            .map(|v| v.to_bits() as i64)
+            .collect();
+        assert_eq!(
+            bits,
+            vec![
+                4609618848671514170,
+                -4624414471694290966,
+                -4611283420530143515,
+                4603295193322370317
+            ]
+        );
+    }
+
+    #[test]
+    fn float32_vectorised_paths_match_torch() {
+        // torch.randn(17) with a Generator seeded 123: AVX log/sincos with FMA, plus the ragged tail.
+        let mut g = Generator::new(123);
+        let t = randn(&[17], DType::F32, &mut g).unwrap();
+        let bits: Vec<u32> = t.as_slice::<f32>().iter().map(|v| v.to_bits()).collect();
+        let want = [
+            0x3eacbbc9u32,
+            0xbf829ed3,
+            0xbe2d02e0,
+            0x3f6af29f,
+            0x3fca5d36,
+            0x3fa6887a,
+            0x3fa33d12,
+            0xbe4dc6a6,
+            0xbe246ad5,
+            0xbfc94144,
+            0x3f77713c,
+            0xbf92f662,
+            0xbf9455c8,
+            0x3ea6a423,
+            0xbf21aa56,
+            0xc035c276,
+            0xbf48ec26,
+        ];
+        assert_eq!(bits, want);
+        // torch.empty(5).uniform_(-7.1, 3.3): x * (to - from) + from as one fused multiply-add.
+        let mut g = Generator::new(123);
+        let t = Tensor::empty(&[5], DType::F32);
+        uniform_(&t, -7.1, 3.3, &mut g).unwrap();
+        let bits: Vec<u32> = t.as_slice::<f32>().iter().map(|v| v.to_bits()).collect();
+        assert_eq!(
+            bits,
+            vec![0xc080a769, 0xbfdd26fd, 0xc08f71a9, 0x3d79d120, 0xc0ca94fb]
+        );
+    }
+
+    #[test]
+    fn randint_uses_64_bit_draws_from_range_2_pow_28() {
+        // torch 2.15: randint(-2^31, 2^31-1, (3,), dtype=int32) after seed 1 takes six 32-bit draws.
+        let mut g = Generator::new(1);
+        let t = randint(-(1 << 31), (1 << 31) - 1, &[3], DType::I32, &mut g).unwrap();
+        assert_eq!(t.as_slice::<i32>(), &[-368478959, 656622549, -1596702072]);
+        let mut g = Generator::new(1);
+        let _ = randint(0, (1 << 28) - 1, &[1], DType::I64, &mut g).unwrap();
+        assert_eq!(g.get_state()[16], 1);
+        let _ = randint(0, 1 << 28, &[1], DType::I64, &mut g).unwrap();
+        assert_eq!(g.get_state()[16], 3);
+    }
+
+    #[test]
+    fn topk_breaks_ties_like_libstdcxx() {
+        // torch.topk(tensor([0,0,5,0,0,0,1,0]), 5).indices
+        let v = [0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let mut q: Vec<(f64, i64)> = v.iter().enumerate().map(|(i, &x)| (x, i as i64)).collect();
+        stl::topk_largest(&mut q, 5);
+        let idx: Vec<i64> = q[..5].iter().map(|e| e.1).collect();
+        assert_eq!(idx, vec![2, 6, 5, 4, 7]);
     }
 
     #[test]
@@ -1651,7 +1911,11 @@ mod tests {
     #[test]
     fn iteration_order_is_memory_order_for_transposes() {
         let t = Tensor::from_vec(vec![0f32; 6], &[2, 3]).unwrap();
-        let tt = t.view_parts([3usize, 2].into_iter().collect(), [1isize, 3].into_iter().collect(), 0);
+        let tt = t.view_parts(
+            [3usize, 2].into_iter().collect(),
+            [1isize, 3].into_iter().collect(),
+            0,
+        );
         assert_eq!(iteration_offsets(&tt), vec![0, 1, 2, 3, 4, 5]);
     }
 }

@@ -14,8 +14,14 @@ import pytest
 import ferrotorch as torch
 
 GOLD = json.loads((pathlib.Path(__file__).parent / "golden" / "random.json").read_text())
-DT = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int32": torch.int32,
-      "uint8": torch.uint8, "bool": torch.bool}
+DT = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
 
 
 def decode(a):
@@ -67,23 +73,32 @@ def test_streams_match_torch_bit_for_bit(case):
         assert got["shape"] == want["shape"], (i, describe(step))
         if got["values"] != want["values"]:
             bad = [j for j, (a, b) in enumerate(zip(got["values"], want["values"])) if a != b]
-            pytest.fail(f"step {i} {describe(step)}: {len(bad)} of {len(want['values'])} values differ, first at "
-                        f"{bad[0]}: got {got['values'][bad[0]]}, torch {want['values'][bad[0]]}")
+            pytest.fail(
+                f"step {i} {describe(step)}: {len(bad)} of {len(want['values'])} values differ, first at "
+                f"{bad[0]}: got {got['values'][bad[0]]}, torch {want['values'][bad[0]]}"
+            )
 
 
-@pytest.mark.parametrize("st", GOLD["states"], ids=[f"{s['seed']}-{'-'.join(s['steps'])}" for s in GOLD["states"]])
+@pytest.mark.parametrize(
+    "st", GOLD["states"], ids=[f"{s['seed']}-{'-'.join(s['steps'])}" for s in GOLD["states"]]
+)
 def test_get_state_bytes_match_torch(st):
     g = torch.Generator().manual_seed(st["seed"])
     for s in st["steps"]:
-        {"randn3": lambda: torch.randn(3, generator=g), "rand5": lambda: torch.rand(5, generator=g),
-         "randn100": lambda: torch.randn(100, generator=g)}[s]()
+        {
+            "randn3": lambda: torch.randn(3, generator=g),
+            "rand5": lambda: torch.rand(5, generator=g),
+            "randn100": lambda: torch.randn(100, generator=g),
+        }[s]()
     state = g.get_state()
     assert state.dtype == torch.uint8 and tuple(state.shape) == (5056,)
     assert bytes(state.tolist()).hex() == st["state"]
     assert encode(torch.randn(5, generator=g, dtype=torch.float64)) == st["next_randn5_f64"]
 
 
-@pytest.mark.parametrize("st", GOLD["states"], ids=[f"{s['seed']}-{'-'.join(s['steps'])}" for s in GOLD["states"]])
+@pytest.mark.parametrize(
+    "st", GOLD["states"], ids=[f"{s['seed']}-{'-'.join(s['steps'])}" for s in GOLD["states"]]
+)
 def test_torch_state_loads_and_continues(st):
     """A state saved by real PyTorch restores the engine and the cached normal sample."""
     g = torch.Generator()
@@ -232,7 +247,9 @@ def test_inplace_samplers_return_self_and_accept_keywords():
 
 def test_inplace_on_leaf_requiring_grad_is_refused_but_fine_under_no_grad():
     w = torch.zeros(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+    with pytest.raises(
+        RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"
+    ):
         w.uniform_()
     with torch.no_grad():
         w.normal_(0, 0.02)
@@ -242,54 +259,157 @@ def test_inplace_on_leaf_requiring_grad_is_refused_but_fine_under_no_grad():
 # ---- torch's errors ----
 
 
-@pytest.mark.parametrize("fn,exc,msg", [
-    (lambda: torch.randint(5, 5, (3,)), RuntimeError,
-     "random_ expects 'from' to be less than 'to', but got from=5 >= to=5"),
-    (lambda: torch.randint(0, 300, (3,), dtype=torch.uint8), RuntimeError, "to - 1 is out of bounds for unsigned char"),
-    (lambda: torch.randint(-1, 3, (3,), dtype=torch.uint8), RuntimeError, "from is out of bounds for unsigned char"),
-    (lambda: torch.randint(0, 3, (3,), dtype=torch.bool), RuntimeError, "to - 1 is out of bounds for bool"),
-    (lambda: torch.randint(0, 2**40, (3,), dtype=torch.int32), RuntimeError, "to - 1 is out of bounds for int"),
-    (lambda: torch.randint(3.5, (3,)), TypeError, "randint(): argument 'high' (position 1) must be int, not float"),
-    (lambda: torch.randint(10, 3), TypeError, "randint(): argument 'size' (position 2) must be tuple of ints, not int"),
-    (lambda: torch.rand(3, dtype=torch.int64), NotImplementedError, "\"check_uniform_bounds\" not implemented for 'Long'"),
-    (lambda: torch.randn(3, dtype=torch.int64), NotImplementedError, "\"normal_kernel_cpu\" not implemented for 'Long'"),
-    (lambda: torch.empty(3).uniform_(1, 0), RuntimeError,
-     "uniform_ expects to return a [from, to) range, but found from=1 > to=0"),
-    (lambda: torch.empty(3).uniform_(0, 1e40), RuntimeError, "to is out of bounds for float"),
-    (lambda: torch.empty(3).normal_(0, -1), RuntimeError, "normal expects std >= 0.0, but found std -1"),
-    (lambda: torch.empty(3).normal_(0, -1.5e-7), RuntimeError, "normal expects std >= 0.0, but found std -1.5e-07"),
-    (lambda: torch.normal(torch.zeros(3), -torch.ones(3)), RuntimeError, "normal expects all elements of std >= 0.0"),
-    (lambda: torch.empty(3).bernoulli_(1.5), RuntimeError, "bernoulli_ expects p to be in [0, 1], but got p=1.5"),
-    (lambda: torch.bernoulli(torch.tensor([0.5, 1.5])), RuntimeError, "Expected p_in >= 0 && p_in <= 1 to be true"),
-    (lambda: torch.bernoulli(torch.tensor([1, 0])), NotImplementedError,
-     "\"bernoulli_tensor_cpu_p_\" not implemented for 'Long'"),
-    (lambda: torch.empty(3).exponential_(0), RuntimeError, "exponential_ expects lambda > 0.0, but found lambda=0"),
-    (lambda: torch.empty(3, dtype=torch.long).exponential_(), RuntimeError,
-     "Exponential distribution is a continuous probability distribution. dtype must be a floating point but you "
-     "specified Long"),
-    (lambda: torch.randperm(2**24 + 2, dtype=torch.float32), RuntimeError,
-     "n cannot be greater than 2^24+1 for Float type."),
-    (lambda: torch.randperm(10, dtype=torch.bool), NotImplementedError, "\"randperm\" not implemented for 'Bool'"),
-    (lambda: torch.multinomial(torch.tensor([1., 2.]), 3), RuntimeError,
-     "cannot sample n_sample > prob_dist.size(-1) samples without replacement"),
-    (lambda: torch.multinomial(torch.tensor([1., 2.]), 0), RuntimeError, "cannot sample n_sample <= 0 samples"),
-    (lambda: torch.multinomial(torch.tensor([1, 2]), 1), RuntimeError,
-     "multinomial only supports floating-point dtypes for input, got: Long"),
-    (lambda: torch.multinomial(torch.tensor([-1., 2.]), 1), RuntimeError,
-     "probability tensor contains either `inf`, `nan` or element < 0"),
-    (lambda: torch.multinomial(torch.tensor([0., 0.]), 1), RuntimeError,
-     "invalid multinomial distribution (sum of probabilities <= 0)"),
-    (lambda: torch.multinomial(torch.tensor([0., 0.]), 2, True), RuntimeError,
-     "invalid multinomial distribution (sum of probabilities <= 0)"),
-    (lambda: torch.multinomial(torch.tensor(1.), 1), RuntimeError, "prob_dist must be 1 or 2 dim"),
-    (lambda: torch.set_rng_state(torch.zeros(10, dtype=torch.uint8)), RuntimeError,
-     "Expected a CPUGeneratorImplState of size 5056 but found the input RNG state size to be 10"),
-    (lambda: torch.set_rng_state(torch.zeros(5056)), TypeError, "RNG state must be a torch.ByteTensor"),
-    (lambda: torch.set_rng_state(torch.zeros(5056, dtype=torch.uint8)), RuntimeError, "Invalid mt19937 state"),
-    (lambda: torch.Generator().set_state([1, 2]), TypeError, "expected a torch.ByteTensor, but got list"),
-    (lambda: torch.Generator().manual_seed(3.7), RuntimeError, "manual_seed expected a long, but got float"),
-    (lambda: torch.manual_seed(2**64), ValueError, "Overflow when unpacking long long"),
-])
+@pytest.mark.parametrize(
+    "fn,exc,msg",
+    [
+        (
+            lambda: torch.randint(5, 5, (3,)),
+            RuntimeError,
+            "random_ expects 'from' to be less than 'to', but got from=5 >= to=5",
+        ),
+        (
+            lambda: torch.randint(0, 300, (3,), dtype=torch.uint8),
+            RuntimeError,
+            "to - 1 is out of bounds for unsigned char",
+        ),
+        (
+            lambda: torch.randint(-1, 3, (3,), dtype=torch.uint8),
+            RuntimeError,
+            "from is out of bounds for unsigned char",
+        ),
+        (
+            lambda: torch.randint(0, 3, (3,), dtype=torch.bool),
+            RuntimeError,
+            "to - 1 is out of bounds for bool",
+        ),
+        (
+            lambda: torch.randint(0, 2**40, (3,), dtype=torch.int32),
+            RuntimeError,
+            "to - 1 is out of bounds for int",
+        ),
+        (
+            lambda: torch.randint(3.5, (3,)),
+            TypeError,
+            "randint(): argument 'high' (position 1) must be int, not float",
+        ),
+        (
+            lambda: torch.randint(10, 3),
+            TypeError,
+            "randint(): argument 'size' (position 2) must be tuple of ints, not int",
+        ),
+        (
+            lambda: torch.rand(3, dtype=torch.int64),
+            NotImplementedError,
+            "\"check_uniform_bounds\" not implemented for 'Long'",
+        ),
+        (
+            lambda: torch.randn(3, dtype=torch.int64),
+            NotImplementedError,
+            "\"normal_kernel_cpu\" not implemented for 'Long'",
+        ),
+        (
+            lambda: torch.empty(3).uniform_(1, 0),
+            RuntimeError,
+            "uniform_ expects to return a [from, to) range, but found from=1 > to=0",
+        ),
+        (lambda: torch.empty(3).uniform_(0, 1e40), RuntimeError, "to is out of bounds for float"),
+        (lambda: torch.empty(3).normal_(0, -1), RuntimeError, "normal expects std >= 0.0, but found std -1"),
+        (
+            lambda: torch.empty(3).normal_(0, -1.5e-7),
+            RuntimeError,
+            "normal expects std >= 0.0, but found std -1.5e-07",
+        ),
+        (
+            lambda: torch.normal(torch.zeros(3), -torch.ones(3)),
+            RuntimeError,
+            "normal expects all elements of std >= 0.0",
+        ),
+        (
+            lambda: torch.empty(3).bernoulli_(1.5),
+            RuntimeError,
+            "bernoulli_ expects p to be in [0, 1], but got p=1.5",
+        ),
+        (
+            lambda: torch.bernoulli(torch.tensor([0.5, 1.5])),
+            RuntimeError,
+            "Expected p_in >= 0 && p_in <= 1 to be true",
+        ),
+        (
+            lambda: torch.bernoulli(torch.tensor([1, 0])),
+            NotImplementedError,
+            "\"bernoulli_tensor_cpu_p_\" not implemented for 'Long'",
+        ),
+        (
+            lambda: torch.empty(3).exponential_(0),
+            RuntimeError,
+            "exponential_ expects lambda > 0.0, but found lambda=0",
+        ),
+        (
+            lambda: torch.empty(3, dtype=torch.long).exponential_(),
+            RuntimeError,
+            "continuous probability distribution. dtype must be a floating point but you specified Long",
+        ),
+        (
+            lambda: torch.randperm(2**24 + 2, dtype=torch.float32),
+            RuntimeError,
+            "n cannot be greater than 2^24+1 for Float type.",
+        ),
+        (
+            lambda: torch.randperm(10, dtype=torch.bool),
+            NotImplementedError,
+            "\"randperm\" not implemented for 'Bool'",
+        ),
+        (
+            lambda: torch.multinomial(torch.tensor([1.0, 2.0]), 3),
+            RuntimeError,
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement",
+        ),
+        (
+            lambda: torch.multinomial(torch.tensor([1.0, 2.0]), 0),
+            RuntimeError,
+            "cannot sample n_sample <= 0 samples",
+        ),
+        (
+            lambda: torch.multinomial(torch.tensor([1, 2]), 1),
+            RuntimeError,
+            "multinomial only supports floating-point dtypes for input, got: Long",
+        ),
+        (
+            lambda: torch.multinomial(torch.tensor([-1.0, 2.0]), 1),
+            RuntimeError,
+            "probability tensor contains either `inf`, `nan` or element < 0",
+        ),
+        (
+            lambda: torch.multinomial(torch.tensor([0.0, 0.0]), 1),
+            RuntimeError,
+            "invalid multinomial distribution (sum of probabilities <= 0)",
+        ),
+        (
+            lambda: torch.multinomial(torch.tensor([0.0, 0.0]), 2, True),
+            RuntimeError,
+            "invalid multinomial distribution (sum of probabilities <= 0)",
+        ),
+        (lambda: torch.multinomial(torch.tensor(1.0), 1), RuntimeError, "prob_dist must be 1 or 2 dim"),
+        (
+            lambda: torch.set_rng_state(torch.zeros(10, dtype=torch.uint8)),
+            RuntimeError,
+            "Expected a CPUGeneratorImplState of size 5056 but found the input RNG state size to be 10",
+        ),
+        (lambda: torch.set_rng_state(torch.zeros(5056)), TypeError, "RNG state must be a torch.ByteTensor"),
+        (
+            lambda: torch.set_rng_state(torch.zeros(5056, dtype=torch.uint8)),
+            RuntimeError,
+            "Invalid mt19937 state",
+        ),
+        (lambda: torch.Generator().set_state([1, 2]), TypeError, "expected a torch.ByteTensor, but got list"),
+        (
+            lambda: torch.Generator().manual_seed(3.7),
+            RuntimeError,
+            "manual_seed expected a long, but got float",
+        ),
+        (lambda: torch.manual_seed(2**64), ValueError, "Overflow when unpacking long long"),
+    ],
+)
 def test_errors_match_torch(fn, exc, msg):
     with pytest.raises(exc) as info:
         fn()

@@ -72,5 +72,9 @@ def concatenate(tensors, dim=0, *, out=None):
 
 from . import nn  # noqa: E402
 
+from . import optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from . import utils  # noqa: E402
+
 _functions.install(globals())
 del _functions

@@ -6,3 +6,6 @@ pub mod reduce;
 pub mod special;
 pub mod strided;
 pub mod gemm;
+pub mod conv;
+pub mod pool;
+pub mod norm;

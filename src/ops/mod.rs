@@ -10,3 +10,8 @@ pub mod matmul;
 pub mod join;
 pub mod shape_ops;
 pub mod reduce_sort;
+pub mod conv;
+pub mod pool;
+pub mod norm;
+pub mod activation;
+pub mod loss;

@@ -1,6 +1,6 @@
 //! Adagrad with lr decay and weight decay (torch's `_single_tensor_adagrad`, dense gradients).
 
-use super::{bump_step, check_len, finish, float_dtype, run, seg, slot, Real, Slot};
+use super::{check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, Real, Slot};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -30,22 +30,26 @@ pub fn adagrad_step(
     // Contiguous copies of strided grads must outlive the kernels reading them.
     let mut reads: Vec<Slot> = Vec::with_capacity(n);
     let mut jobs = Vec::with_capacity(n);
+    let mut step_vals = Vec::with_capacity(n);
     for i in 0..n {
         let p = &params[i];
         let dt = float_dtype(p, i)?;
         let ps = slot(p, p, "param", i)?;
         let g = slot(&grads[i], p, "grad", i)?;
         let sm = slot(&sums[i], p, "sum", i)?;
-        let step = bump_step(&steps[i])?;
+        let step = next_step(&steps[i])?;
+        step_vals.push(step);
         let clr = o.lr / (1.0 + (step - 1.0) * o.lr_decay);
         jobs.push((dt, [ps.addr(), g.addr(), sm.addr()], clr));
         written.push(ps);
         written.push(sm);
         reads.push(g);
     }
+    commit_steps(steps, &step_vals);
     let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
     let o = *o;
-    run(&lens, |j, s, e| {
+    let addrs: Vec<usize> = jobs.iter().map(|j| j.1[0]).collect();
+    run(&lens, &addrs, |j, s, e| {
         let (dt, a, clr) = jobs[j];
         match dt {
             DType::F32 => kernel::<f32>(&o, a, clr, s, e),

@@ -1,6 +1,8 @@
 //! Adam and AdamW (`decoupled_weight_decay`), as torch's single-tensor `_single_tensor_adam`.
 
-use super::{bump_step, check_len, finish, float_dtype, lerp, run, seg, slot, Real, Slot};
+use super::{
+    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, Real, Slot,
+};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -48,6 +50,7 @@ pub fn adam_step(
     // Contiguous copies of strided grads must outlive the kernels reading them.
     let mut reads: Vec<Slot> = Vec::with_capacity(n);
     let mut jobs = Vec::with_capacity(n);
+    let mut step_vals = Vec::with_capacity(n);
     for i in 0..n {
         let p = &params[i];
         let dt = float_dtype(p, i)?;
@@ -60,7 +63,8 @@ pub fn adam_step(
         } else {
             None
         };
-        let step = bump_step(&steps[i])?;
+        let step = next_step(&steps[i])?;
+        step_vals.push(step);
         let bc1 = 1.0 - o.beta1.powf(step);
         let bc2 = 1.0 - o.beta2.powf(step);
         let sc = Scal {
@@ -87,9 +91,11 @@ pub fn adam_step(
         }
         reads.push(g);
     }
+    commit_steps(steps, &step_vals);
     let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
     let o = *o;
-    run(&lens, |j, s, e| {
+    let addrs: Vec<usize> = jobs.iter().map(|j| j.1[0]).collect();
+    run(&lens, &addrs, |j, s, e| {
         let (dt, a, sc) = jobs[j];
         match dt {
             DType::F32 => kernel::<f32>(&o, sc, a, s, e),

@@ -27,6 +27,7 @@ pub trait Real:
 {
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
+    fn is_nan_(self) -> bool;
     #[inline(always)]
     fn of(v: f64) -> Self {
         Self::from_f64(v)
@@ -34,7 +35,7 @@ pub trait Real:
     /// torch's `max` (NaN propagates).
     #[inline(always)]
     fn maxn(self, o: Self) -> Self {
-        if self != self || o != o {
+        if self.is_nan_() || o.is_nan_() {
             Self::of(f64::NAN)
         } else if o > self {
             o
@@ -52,6 +53,10 @@ impl Real for f32 {
     fn abs(self) -> Self {
         f32::abs(self)
     }
+    #[inline(always)]
+    fn is_nan_(self) -> bool {
+        self.is_nan()
+    }
 }
 impl Real for f64 {
     #[inline(always)]
@@ -61,6 +66,10 @@ impl Real for f64 {
     #[inline(always)]
     fn abs(self) -> Self {
         f64::abs(self)
+    }
+    #[inline(always)]
+    fn is_nan_(self) -> bool {
+        self.is_nan()
     }
 }
 
@@ -146,35 +155,36 @@ pub(crate) fn check_len(n: usize, m: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Increments a `step` tensor (torch keeps it as a 0-d float32) and returns the new value.
-pub(crate) fn bump_step(s: &Tensor) -> Result<f64> {
+/// The value a `step` tensor (torch keeps it as a 0-d float32) takes after this step.
+///
+/// Nothing is written yet: steps are committed only once every parameter of the group has been
+/// validated, so a failing call leaves the optimizer state untouched.
+pub(crate) fn next_step(s: &Tensor) -> Result<f64> {
     if s.numel() != 1 {
         return Err(Error::runtime(
             "optimizer: a 'step' state must be a one-element tensor",
         ));
     }
-    let v = match s.dtype() {
-        DType::F32 => {
-            let v = s.get_flat::<f32>(0) + 1.0;
-            // SAFETY: one element at the tensor's offset inside its storage.
-            unsafe { *s.ptr::<f32>() = v };
-            v as f64
+    match s.dtype() {
+        DType::F32 => Ok((s.get_flat::<f32>(0) + 1.0) as f64),
+        DType::F64 => Ok(s.get_flat::<f64>(0) + 1.0),
+        d => Err(Error::runtime(format!(
+            "optimizer: a 'step' state must be a float tensor, got {}",
+            d.name()
+        ))),
+    }
+}
+
+/// Writes the step values computed by `next_step`.
+pub(crate) fn commit_steps(steps: &[Tensor], values: &[f64]) {
+    for (s, &v) in steps.iter().zip(values) {
+        match s.dtype() {
+            // SAFETY: one element at the tensor's offset inside its storage (checked by next_step).
+            DType::F32 => unsafe { *s.ptr::<f32>() = v as f32 },
+            _ => unsafe { *s.ptr::<f64>() = v },
         }
-        DType::F64 => {
-            let v = s.get_flat::<f64>(0) + 1.0;
-            // SAFETY: as above.
-            unsafe { *s.ptr::<f64>() = v };
-            v
-        }
-        d => {
-            return Err(Error::runtime(format!(
-                "optimizer: a 'step' state must be a float tensor, got {}",
-                d.name()
-            )))
-        }
-    };
-    s.storage().bump_version();
-    Ok(v)
+        s.storage().bump_version();
+    }
 }
 
 /// Elements per task: large enough that a task outweighs the scheduling.
@@ -183,9 +193,16 @@ const CHUNK: usize = 1 << 14;
 /// Runs `f(job, start, end)` over every element range of every job (job `j` has `lens[j]`
 /// elements), entering the thread pool once when the total work is large. Updates are
 /// elementwise, so the result does not depend on the split.
-pub(crate) fn run(lens: &[usize], f: impl Fn(usize, usize, usize) + Sync + Send) {
+///
+/// `params` are the parameters' data addresses: when one appears twice (torch warns about
+/// duplicate parameters but still updates them twice), the jobs run one after another so no two
+/// threads ever write the same memory.
+pub(crate) fn run(lens: &[usize], params: &[usize], f: impl Fn(usize, usize, usize) + Sync + Send) {
     let total: usize = lens.iter().sum();
-    if total < threads::PAR_MIN_ELEMS || threads::num_threads() == 1 {
+    let mut sorted: Vec<usize> = params.iter().copied().filter(|&a| a != 0).collect();
+    sorted.sort_unstable();
+    let duplicated = sorted.windows(2).any(|w| w[0] == w[1]);
+    if total < threads::PAR_MIN_ELEMS || threads::num_threads() == 1 || duplicated {
         for (j, &n) in lens.iter().enumerate() {
             if n > 0 {
                 f(j, 0, n);
@@ -216,4 +233,110 @@ pub(crate) fn run(lens: &[usize], f: impl Fn(usize, usize, usize) + Sync + Send)
 pub(crate) unsafe fn seg<'a, T>(addr: usize, start: usize, end: usize) -> &'a mut [T] {
     // SAFETY: guaranteed by the caller.
     unsafe { std::slice::from_raw_parts_mut((addr as *mut T).add(start), end - start) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adam::{adam_step, AdamOptions};
+    use super::sgd::{sgd_step, SgdOptions};
+    use crate::tensor::Tensor;
+
+    fn t64(v: &[f64]) -> Tensor {
+        Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
+    }
+
+    #[test]
+    fn adam_first_step_moves_by_lr() {
+        // After one step exp_avg/sqrt(exp_avg_sq) bias-corrected is sign(g): p -= lr * sign(g) (up to eps).
+        let p = t64(&[1.0, -1.0, 0.5]);
+        let g = t64(&[0.3, -2.0, 0.0]);
+        let (m, v, s) = (
+            t64(&[0.0; 3]),
+            t64(&[0.0; 3]),
+            Tensor::from_vec(vec![0.0f32], &[]).unwrap(),
+        );
+        let o = AdamOptions {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            maximize: false,
+            decoupled_weight_decay: false,
+        };
+        adam_step(
+            std::slice::from_ref(&p),
+            &[g],
+            std::slice::from_ref(&m),
+            &[v],
+            &[],
+            std::slice::from_ref(&s),
+            &o,
+        )
+        .unwrap();
+        let got = p.as_slice::<f64>();
+        assert!((got[0] - 0.9).abs() < 1e-7 && (got[1] + 0.9).abs() < 1e-7 && got[2] == 0.5);
+        assert_eq!(s.get_flat::<f32>(0), 1.0);
+        assert!((m.as_slice::<f64>()[0] - 0.03).abs() < 1e-15);
+    }
+
+    #[test]
+    fn sgd_momentum_and_errors_leave_state_untouched() {
+        let p = t64(&[1.0, 2.0]);
+        let o = SgdOptions {
+            lr: 0.5,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        };
+        let bufs = sgd_step(std::slice::from_ref(&p), &[t64(&[1.0, 1.0])], &[None], &o).unwrap();
+        assert_eq!(p.as_slice::<f64>(), &[0.5, 1.5]);
+        let b = bufs[0].clone().unwrap();
+        sgd_step(
+            std::slice::from_ref(&p),
+            &[t64(&[1.0, 1.0])],
+            &[Some(b.clone())],
+            &o,
+        )
+        .unwrap();
+        // buf = 0.9 * 1 + 1 = 1.9; p = 0.5 - 0.95
+        assert_eq!(b.as_slice::<f64>(), &[1.9, 1.9]);
+        assert!((p.as_slice::<f64>()[0] + 0.45).abs() < 1e-15);
+        // a mismatched grad is an error and changes nothing
+        let err = sgd_step(
+            std::slice::from_ref(&p),
+            &[t64(&[1.0])],
+            &[Some(b.clone())],
+            &o,
+        )
+        .unwrap_err();
+        assert!(err.msg.contains("shape"));
+        assert_eq!(b.as_slice::<f64>(), &[1.9, 1.9]);
+    }
+
+    #[test]
+    fn strided_param_is_updated_in_place() {
+        let base = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let pt = base.view_parts(
+            [2, 2].into_iter().collect(),
+            [1isize, 2].into_iter().collect(),
+            0,
+        );
+        let g = Tensor::from_vec(vec![1.0f32, 1.0, 1.0, 1.0], &[2, 2]).unwrap();
+        let o = SgdOptions {
+            lr: 1.0,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        };
+        let v0 = base.storage().version();
+        sgd_step(&[pt], &[g], &[], &o).unwrap();
+        assert_eq!(base.as_slice::<f32>(), &[0.0, 1.0, 2.0, 3.0]);
+        assert!(base.storage().version() > v0);
+    }
 }

@@ -1,6 +1,8 @@
 //! RMSprop with alpha, eps, momentum and centering (torch's `_single_tensor_rmsprop`).
 
-use super::{bump_step, check_len, finish, float_dtype, lerp, run, seg, slot, Real, Slot};
+use super::{
+    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, Real, Slot,
+};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -41,6 +43,7 @@ pub fn rmsprop_step(
     // Contiguous copies of strided grads must outlive the kernels reading them.
     let mut reads: Vec<Slot> = Vec::with_capacity(n);
     let mut jobs = Vec::with_capacity(n);
+    let mut step_vals = Vec::with_capacity(n);
     for i in 0..n {
         let p = &params[i];
         let dt = float_dtype(p, i)?;
@@ -57,7 +60,7 @@ pub fn rmsprop_step(
         } else {
             None
         };
-        bump_step(&steps[i])?;
+        step_vals.push(next_step(&steps[i])?);
         jobs.push((
             dt,
             [
@@ -74,9 +77,11 @@ pub fn rmsprop_step(
         written.extend(mb);
         reads.push(g);
     }
+    commit_steps(steps, &step_vals);
     let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
     let o = *o;
-    run(&lens, |j, s, e| {
+    let addrs: Vec<usize> = jobs.iter().map(|j| j.1[0]).collect();
+    run(&lens, &addrs, |j, s, e| {
         let (dt, a) = jobs[j];
         match dt {
             DType::F32 => kernel::<f32>(&o, a, s, e),

@@ -70,7 +70,8 @@ pub fn sgd_step(
     }
     let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
     let o = *o;
-    run(&lens, |j, s, e| {
+    let addrs: Vec<usize> = jobs.iter().map(|j| j.1[0]).collect();
+    run(&lens, &addrs, |j, s, e| {
         let (dt, a, fresh) = jobs[j];
         match dt {
             DType::F32 => kernel::<f32>(&o, a, fresh, s, e),

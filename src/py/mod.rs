@@ -13,8 +13,11 @@ pub mod random;
 pub mod views;
 pub mod matmul;
 pub mod join;
+pub mod nn_conv;
+pub mod data;
 pub mod optim;
 pub mod serialize;
+pub mod nn_ops;
 
 use pyo3::prelude::*;
 
@@ -31,7 +34,10 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     join::register(m)?;
     random::register(m)?;
+    nn_conv::register(m)?;
+    data::register(m)?;
     optim::register(m)?;
     serialize::register(m)?;
+    nn_ops::register(m)?;
     Ok(())
 }

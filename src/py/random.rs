@@ -26,18 +26,31 @@ static DEFAULT_OBJ: PyOnceLock<Py<PyGenerator>> = PyOnceLock::new();
 
 /// The Python object wrapping the process-wide generator.
 pub fn default_generator_obj(py: Python<'_>) -> PyResult<Bound<'_, PyGenerator>> {
-    let obj = DEFAULT_OBJ.get_or_try_init(py, || Py::new(py, PyGenerator { inner: rng::default_generator().clone() }))?;
+    let obj = DEFAULT_OBJ.get_or_try_init(py, || {
+        Py::new(
+            py,
+            PyGenerator {
+                inner: rng::default_generator().clone(),
+            },
+        )
+    })?;
     Ok(obj.bind(py).clone())
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
 }
 
 /// A seed as torch's `Generator.manual_seed` takes it: an int in [-2^63, 2^64), negatives wrapping.
 fn seed_value(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     if obj.is_instance_of::<PyFloat>() || !obj.is_instance_of::<PyInt>() {
-        return Err(PyRuntimeError::new_err(format!("manual_seed expected a long, but got {}", type_name(obj))));
+        return Err(PyRuntimeError::new_err(format!(
+            "manual_seed expected a long, but got {}",
+            type_name(obj)
+        )));
     }
     if let Ok(v) = obj.extract::<u64>() {
         return Ok(v);
@@ -75,7 +88,10 @@ fn state_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     let t = match obj.cast::<PyTensor>() {
         Ok(t) => t.borrow().t.clone(),
         Err(_) => {
-            return Err(PyTypeError::new_err(format!("expected a torch.ByteTensor, but got {}", type_name(obj))));
+            return Err(PyTypeError::new_err(format!(
+                "expected a torch.ByteTensor, but got {}",
+                type_name(obj)
+            )));
         }
     };
     if t.dtype() != DType::U8 {
@@ -90,11 +106,16 @@ impl PyGenerator {
     #[pyo3(signature = (device=None))]
     fn py_new(device: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         check_device(device)?;
-        Ok(PyGenerator { inner: Arc::new(Mutex::new(Generator::default())) })
+        Ok(PyGenerator {
+            inner: Arc::new(Mutex::new(Generator::default())),
+        })
     }
 
     /// Seeds the generator and returns it.
-    fn manual_seed<'py>(slf: Bound<'py, Self>, seed: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+    fn manual_seed<'py>(
+        slf: Bound<'py, Self>,
+        seed: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
         let s = seed_value(seed)?;
         slf.borrow().inner.lock().manual_seed(s);
         Ok(slf)
@@ -113,7 +134,10 @@ impl PyGenerator {
         state_tensor(&self.inner.lock())
     }
 
-    fn set_state<'py>(slf: Bound<'py, Self>, new_state: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+    fn set_state<'py>(
+        slf: Bound<'py, Self>,
+        new_state: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
         let b = state_bytes(new_state)?;
         slf.borrow().inner.lock().set_state(&b)?;
         Ok(slf)
@@ -121,11 +145,20 @@ impl PyGenerator {
 
     #[getter]
     fn device(&self) -> PyDevice {
-        PyDevice { kind: "cpu".to_string(), index: None }
+        PyDevice {
+            kind: "cpu".to_string(),
+            index: None,
+        }
     }
 
     /// Pickles like torch: `(Generator, (device,), (initial_seed, offset, state))`, the device as "cpu".
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (&'static str,), (u64, Option<u64>, PyTensor))> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (&'static str,),
+        (u64, Option<u64>, PyTensor),
+    )> {
         let g = slf.borrow();
         let (seed, state) = {
             let inner = g.inner.lock();
@@ -136,7 +169,9 @@ impl PyGenerator {
 
     fn __setstate__(&self, state: &Bound<'_, PyTuple>) -> PyResult<()> {
         if state.len() != 3 {
-            return Err(PyValueError::new_err("Generator.__setstate__ expects (seed, offset, state)"));
+            return Err(PyValueError::new_err(
+                "Generator.__setstate__ expects (seed, offset, state)",
+            ));
         }
         let seed = seed_value(&state.get_item(0)?)?;
         let bytes = state_bytes(&state.get_item(2)?)?;
@@ -157,7 +192,10 @@ impl PyGenerator {
 
 /// `torch.manual_seed(seed)`: like torch it first calls `int(seed)`, and returns the default generator.
 #[pyfunction]
-fn manual_seed<'py>(py: Python<'py>, seed: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyGenerator>> {
+fn manual_seed<'py>(
+    py: Python<'py>,
+    seed: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyGenerator>> {
     let as_int = py.get_type::<PyInt>().call1((seed,))?;
     let s = seed_value(&as_int)?;
     rng::manual_seed(s);
@@ -194,11 +232,17 @@ fn set_rng_state(new_state: &Bound<'_, PyAny>) -> PyResult<()> {
 // ------------------------------------------------------------------------------------------------
 
 /// Sizes from `*size` varargs or a `size=` keyword.
-fn size_args(op: &str, args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
+fn size_args(
+    op: &str,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<usize>> {
     let raw = match size {
         Some(s) if !s.is_none() => {
             if !args.is_empty() {
-                return Err(PyTypeError::new_err(format!("{op}() got multiple values for argument 'size'")));
+                return Err(PyTypeError::new_err(format!(
+                    "{op}() got multiple values for argument 'size'"
+                )));
             }
             if s.is_instance_of::<PyInt>() {
                 vec![s.extract::<i64>()?]
@@ -233,15 +277,21 @@ fn int_arg(obj: &Bound<'_, PyAny>, op: &str, name: &str, pos: usize) -> PyResult
     if let Ok(t) = obj.cast::<PyTensor>() {
         let t = t.borrow().t.clone();
         if t.numel() == 1 && !t.dtype().is_float() && t.dtype() != DType::Bool {
-            return Ok(crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_i64(t.get_flat::<T>(0))));
+            return Ok(
+                crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_i64(t.get_flat::<T>(0))),
+            );
         }
         return Err(bad());
     }
     if obj.is_instance_of::<PyInt>() {
-        return obj.extract::<i64>().map_err(|_| PyValueError::new_err("Overflow when unpacking long long"));
+        return obj
+            .extract::<i64>()
+            .map_err(|_| PyValueError::new_err("Overflow when unpacking long long"));
     }
     match obj.call_method0("__index__") {
-        Ok(v) => v.extract::<i64>().map_err(|_| PyValueError::new_err("Overflow when unpacking long long")),
+        Ok(v) => v
+            .extract::<i64>()
+            .map_err(|_| PyValueError::new_err("Overflow when unpacking long long")),
         Err(_) => Err(bad()),
     }
 }
@@ -254,16 +304,23 @@ fn float_arg(obj: &Bound<'_, PyAny>, op: &str, name: &str) -> PyResult<f64> {
     if let Ok(t) = obj.cast::<PyTensor>() {
         let t = t.borrow().t.clone();
         if t.numel() == 1 {
-            return Ok(crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_f64(t.get_flat::<T>(0))));
+            return Ok(
+                crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_f64(t.get_flat::<T>(0))),
+            );
         }
     }
-    Err(PyTypeError::new_err(format!("{op}(): argument '{name}' must be float, not {}", type_name(obj))))
+    Err(PyTypeError::new_err(format!(
+        "{op}(): argument '{name}' must be float, not {}",
+        type_name(obj)
+    )))
 }
 
 fn finish(py: Python<'_>, t: Tensor, requires_grad: bool) -> PyResult<Py<PyAny>> {
     if requires_grad {
         if !t.dtype().is_float() {
-            return Err(PyRuntimeError::new_err("Only Tensors of floating point and complex dtype can require gradients"));
+            return Err(PyRuntimeError::new_err(
+                "Only Tensors of floating point and complex dtype can require gradients",
+            ));
         }
         t.set_requires_grad(true)?;
     }
@@ -281,9 +338,12 @@ fn produce(
 ) -> PyResult<Py<PyAny>> {
     match out {
         Some(o) if !o.is_none() => {
-            let ot = o
-                .cast::<PyTensor>()
-                .map_err(|_| PyTypeError::new_err(format!("argument 'out' must be Tensor, not {}", type_name(o))))?;
+            let ot = o.cast::<PyTensor>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "argument 'out' must be Tensor, not {}",
+                    type_name(o)
+                ))
+            })?;
             let target = {
                 let mut ob = ot.borrow_mut();
                 if ob.t.shape() != shape {
@@ -304,7 +364,12 @@ fn produce(
     }
 }
 
-fn like_input(input: &Bound<'_, PyAny>, op: &str, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<(Vec<usize>, DType)> {
+fn like_input(
+    input: &Bound<'_, PyAny>,
+    op: &str,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Vec<usize>, DType)> {
     check_device(device)?;
     let t = convert::tensor_arg(input, op, "input")?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or(t.dtype());
@@ -334,7 +399,9 @@ fn rand(
     let shape = size_args("rand", args, size)?;
     let gen = generator_arg(generator, "rand")?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
-    produce(py, &shape, dt, out, requires_grad, |t| rng::uniform_(t, 0.0, 1.0, &mut gen.lock()))
+    produce(py, &shape, dt, out, requires_grad, |t| {
+        rng::uniform_(t, 0.0, 1.0, &mut gen.lock())
+    })
 }
 
 #[pyfunction]
@@ -356,7 +423,9 @@ fn randn(
     let shape = size_args("randn", args, size)?;
     let gen = generator_arg(generator, "randn")?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
-    produce(py, &shape, dt, out, requires_grad, |t| rng::normal_(t, 0.0, 1.0, &mut gen.lock()))
+    produce(py, &shape, dt, out, requires_grad, |t| {
+        rng::normal_(t, 0.0, 1.0, &mut gen.lock())
+    })
 }
 
 /// `randint(high, size)`, `randint(low, high, size)`, with `low=`/`high=`/`size=` keywords too.
@@ -420,7 +489,9 @@ fn randint(
     };
     let gen = generator_arg(generator, "randint")?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or(DType::I64);
-    produce(py, &shape, dt, out, requires_grad, |t| rng::random_from_to_(t, lo, Some(hi), &mut gen.lock()))
+    produce(py, &shape, dt, out, requires_grad, |t| {
+        rng::random_from_to_(t, lo, Some(hi), &mut gen.lock())
+    })
 }
 
 #[pyfunction]
@@ -442,12 +513,17 @@ fn randperm(
     let gen = generator_arg(generator, "randperm")?;
     let dt = match (convert::opt_dtype(dtype)?, out) {
         (Some(d), _) => d,
-        (None, Some(o)) if !o.is_none() => o.cast::<PyTensor>().map(|t| t.borrow().t.dtype()).unwrap_or(DType::I64),
+        (None, Some(o)) if !o.is_none() => o
+            .cast::<PyTensor>()
+            .map(|t| t.borrow().t.dtype())
+            .unwrap_or(DType::I64),
         _ => DType::I64,
     };
     let t = rng::randperm(n, dt, &mut gen.lock())?;
     match out {
-        Some(o) if !o.is_none() => produce(py, t.shape(), dt, out, false, |dst| crate::ops::copy::copy_(dst, &t)),
+        Some(o) if !o.is_none() => produce(py, t.shape(), dt, out, false, |dst| {
+            crate::ops::copy::copy_(dst, &t)
+        }),
         _ => finish(py, t, requires_grad),
     }
 }
@@ -472,7 +548,9 @@ fn normal(
     check_device(device)?;
     let gen = generator_arg(generator, "normal")?;
     let mean_t = mean.cast::<PyTensor>().ok().map(|t| t.borrow().t.clone());
-    let std_t = std.and_then(|s| s.cast::<PyTensor>().ok()).map(|t| t.borrow().t.clone());
+    let std_t = std
+        .and_then(|s| s.cast::<PyTensor>().ok())
+        .map(|t| t.borrow().t.clone());
     if mean_t.is_some() || std_t.is_some() {
         let m = match &mean_t {
             Some(t) => Ok(t),
@@ -485,11 +563,14 @@ fn normal(
         };
         let r = rng::normal_tensor(m, s, &mut gen.lock())?;
         return match out {
-            Some(o) if !o.is_none() => produce(py, r.shape(), r.dtype(), out, false, |dst| crate::ops::copy::copy_(dst, &r)),
+            Some(o) if !o.is_none() => produce(py, r.shape(), r.dtype(), out, false, |dst| {
+                crate::ops::copy::copy_(dst, &r)
+            }),
             _ => finish(py, r, requires_grad),
         };
     }
-    let (Some(std), Some(size)) = (std.filter(|s| !s.is_none()), size.filter(|s| !s.is_none())) else {
+    let (Some(std), Some(size)) = (std.filter(|s| !s.is_none()), size.filter(|s| !s.is_none()))
+    else {
         return Err(PyTypeError::new_err(format!(
             "normal() received an invalid combination of arguments - got ({}{}), but expected one of: (Tensor mean, \
              Tensor std), (Tensor mean, float std), (float mean, Tensor std), (float mean, float std, tuple of ints \
@@ -506,7 +587,9 @@ fn normal(
         check_sizes("normal", &convert::seq_ints(size, "size")?)?
     };
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
-    produce(py, &shape, dt, out, requires_grad, |t| rng::normal_(t, m, s, &mut gen.lock()))
+    produce(py, &shape, dt, out, requires_grad, |t| {
+        rng::normal_(t, m, s, &mut gen.lock())
+    })
 }
 
 #[pyfunction]
@@ -524,7 +607,9 @@ fn rand_like(
     let _ = (layout, memory_format);
     let (shape, dt) = like_input(input, "rand_like", dtype, device)?;
     let gen = generator_arg(generator, "rand_like")?;
-    produce(py, &shape, dt, None, requires_grad, |t| rng::uniform_(t, 0.0, 1.0, &mut gen.lock()))
+    produce(py, &shape, dt, None, requires_grad, |t| {
+        rng::uniform_(t, 0.0, 1.0, &mut gen.lock())
+    })
 }
 
 #[pyfunction]
@@ -542,7 +627,9 @@ fn randn_like(
     let _ = (layout, memory_format);
     let (shape, dt) = like_input(input, "randn_like", dtype, device)?;
     let gen = generator_arg(generator, "randn_like")?;
-    produce(py, &shape, dt, None, requires_grad, |t| rng::normal_(t, 0.0, 1.0, &mut gen.lock()))
+    produce(py, &shape, dt, None, requires_grad, |t| {
+        rng::normal_(t, 0.0, 1.0, &mut gen.lock())
+    })
 }
 
 /// `randint_like(input, high)` or `randint_like(input, low, high)`; keeps input's dtype.
@@ -578,7 +665,9 @@ fn randint_like(
         }
     };
     let gen = generator_arg(generator, op)?;
-    produce(py, &shape, dt, None, requires_grad, |t| rng::random_from_to_(t, lo, Some(hi), &mut gen.lock()))
+    produce(py, &shape, dt, None, requires_grad, |t| {
+        rng::random_from_to_(t, lo, Some(hi), &mut gen.lock())
+    })
 }
 
 /// `bernoulli(input)` draws with input's probabilities; `bernoulli(input, p)` uses the float p.
@@ -596,9 +685,13 @@ fn bernoulli(
     match p.filter(|p| !p.is_none()) {
         Some(p) => {
             let pv = float_arg(p, "bernoulli", "p")?;
-            produce(py, x.shape(), x.dtype(), out, false, |t| rng::bernoulli_scalar_(t, pv, &mut gen.lock()))
+            produce(py, x.shape(), x.dtype(), out, false, |t| {
+                rng::bernoulli_scalar_(t, pv, &mut gen.lock())
+            })
         }
-        None => produce(py, x.shape(), x.dtype(), out, false, |t| rng::bernoulli_tensor_(t, &x, &mut gen.lock())),
+        None => produce(py, x.shape(), x.dtype(), out, false, |t| {
+            rng::bernoulli_tensor_(t, &x, &mut gen.lock())
+        }),
     }
 }
 
@@ -617,7 +710,9 @@ fn multinomial(
     let gen = generator_arg(generator, "multinomial")?;
     let r = rng::multinomial(&x, n, replacement, &mut gen.lock())?;
     match out {
-        Some(o) if !o.is_none() => produce(py, r.shape(), DType::I64, out, false, |dst| crate::ops::copy::copy_(dst, &r)),
+        Some(o) if !o.is_none() => produce(py, r.shape(), DType::I64, out, false, |dst| {
+            crate::ops::copy::copy_(dst, &r)
+        }),
         _ => finish(py, r, false),
     }
 }
@@ -650,10 +745,16 @@ fn float_params(
             let key: String = key.extract()?;
             match names.iter().position(|n| *n == key) {
                 Some(i) if i < args.len() => {
-                    return Err(PyTypeError::new_err(format!("{op}() got multiple values for argument '{key}'")))
+                    return Err(PyTypeError::new_err(format!(
+                        "{op}() got multiple values for argument '{key}'"
+                    )))
                 }
                 Some(i) => vals[i] = float_arg(&v, op, names[i])?,
-                None => return Err(PyTypeError::new_err(format!("{op}() got an unexpected keyword argument '{key}'"))),
+                None => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{op}() got an unexpected keyword argument '{key}'"
+                    )))
+                }
             }
         }
     }
@@ -708,7 +809,9 @@ impl PyTensor {
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, Self>> {
         let op = "random_";
-        let invalid = || PyTypeError::new_err("random_() received an invalid combination of arguments - expected one of: (int from, int to = None, *, torch.Generator generator), (int to, *, torch.Generator generator), (*, torch.Generator generator)");
+        let invalid = || {
+            PyTypeError::new_err("random_() received an invalid combination of arguments - expected one of: (int from, int to = None, *, torch.Generator generator), (int to, *, torch.Generator generator), (*, torch.Generator generator)")
+        };
         let (mut kw_from, mut kw_to) = (None, None);
         if let Some(k) = kwargs {
             for (key, v) in k.iter() {
@@ -725,12 +828,19 @@ impl PyTensor {
             1 if kw_from.is_some() => return Err(invalid()),
             1 if kw_to.is_some() => (Some(args.get_item(0)?), kw_to),
             1 => (None, Some(args.get_item(0)?)),
-            2 if kw_from.is_none() && kw_to.is_none() => (Some(args.get_item(0)?), Some(args.get_item(1)?)),
+            2 if kw_from.is_none() && kw_to.is_none() => {
+                (Some(args.get_item(0)?), Some(args.get_item(1)?))
+            }
             _ => return Err(invalid()),
         };
-        let from_v = from.as_ref().map(|v| int_arg(v, op, "from", 1)).transpose()?;
+        let from_v = from
+            .as_ref()
+            .map(|v| int_arg(v, op, "from", 1))
+            .transpose()?;
         let to_v = match &to {
-            Some(v) if !v.is_none() => Some(int_arg(v, op, "to", if from.is_some() { 2 } else { 1 })?),
+            Some(v) if !v.is_none() => {
+                Some(int_arg(v, op, "to", if from.is_some() { 2 } else { 1 })?)
+            }
             _ => None,
         };
         let gen = generator_arg(generator, op)?;
@@ -759,7 +869,9 @@ impl PyTensor {
                     let pt = pt.borrow().t.clone();
                     rng::bernoulli_tensor_(&t, &pt, &mut gen.lock())?
                 }
-                Err(_) => rng::bernoulli_scalar_(&t, float_arg(p, "bernoulli_", "p")?, &mut gen.lock())?,
+                Err(_) => {
+                    rng::bernoulli_scalar_(&t, float_arg(p, "bernoulli_", "p")?, &mut gen.lock())?
+                }
             },
             None => rng::bernoulli_scalar_(&t, 0.5, &mut gen.lock())?,
         }
@@ -768,14 +880,23 @@ impl PyTensor {
 
     /// `x.bernoulli()` samples with x as probabilities; `x.bernoulli(p)` with a float p.
     #[pyo3(signature = (p=None, *, generator=None))]
-    fn bernoulli(&self, py: Python<'_>, p: Option<&Bound<'_, PyAny>>, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn bernoulli(
+        &self,
+        py: Python<'_>,
+        p: Option<&Bound<'_, PyAny>>,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let x = Py::new(py, PyTensor::new(self.t.clone()))?;
         bernoulli(py, x.bind(py).as_any(), p, generator, None)
     }
 
     /// `exponential_(lambd=1, *, generator=None)`.
     #[pyo3(signature = (lambd=1.0, *, generator=None))]
-    fn exponential_<'py>(slf: Bound<'py, Self>, lambd: f64, generator: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, Self>> {
+    fn exponential_<'py>(
+        slf: Bound<'py, Self>,
+        lambd: f64,
+        generator: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
         let gen = generator_arg(generator, "exponential_")?;
         let t = inplace_target(&slf)?;
         rng::exponential_(&t, lambd, &mut gen.lock())?;
@@ -791,7 +912,14 @@ impl PyTensor {
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let x = Py::new(py, PyTensor::new(self.t.clone()))?;
-        multinomial(py, x.bind(py).as_any(), num_samples, replacement, generator, None)
+        multinomial(
+            py,
+            x.bind(py).as_any(),
+            num_samples,
+            replacement,
+            generator,
+            None,
+        )
     }
 }
 

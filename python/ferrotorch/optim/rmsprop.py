@@ -1,0 +1,97 @@
+"""``torch.optim.RMSprop``: one Rust call per parameter group and step."""
+
+from __future__ import annotations
+
+from .. import _C
+from .._C import Tensor
+from .optimizer import Optimizer, _scalar_dtype, _to_scalar
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (optionally centered, with momentum), with torch's update formulas."""
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """Performs a single optimization step (closure re-evaluates the model and returns the loss)."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            params, grads, sq, ga, mb, steps = [], [], [], [], [], []
+            momentum, centered = group["momentum"], group["centered"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                params.append(p)
+                grads.append(self._grad_of(p, "RMSprop"))
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = _C.zeros((), dtype=_scalar_dtype())
+                    state["square_avg"] = _C.zeros_like(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = _C.zeros_like(p)
+                    if centered:
+                        state["grad_avg"] = _C.zeros_like(p)
+                sq.append(state["square_avg"])
+                steps.append(state["step"])
+                if momentum > 0:
+                    mb.append(state["momentum_buffer"])
+                if centered:
+                    ga.append(state["grad_avg"])
+            if not params:
+                continue
+            _C._rmsprop_step(
+                params,
+                grads,
+                sq,
+                ga,
+                mb,
+                steps,
+                float(_to_scalar(group["lr"])),
+                float(group["alpha"]),
+                float(group["eps"]),
+                float(group["weight_decay"]),
+                float(momentum),
+                bool(centered),
+                bool(group["maximize"]),
+            )
+        return loss

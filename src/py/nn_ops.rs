@@ -1,0 +1,140 @@
+//! Python bindings of the fused nn kernels: softmax family, pointwise activations and class-index losses.
+
+use super::convert;
+use super::tensor::PyTensor;
+use crate::ops::activation as act;
+use crate::ops::loss;
+use crate::tensor::Tensor;
+use pyo3::prelude::*;
+
+/// Casts to `dtype` first when given (torch's `softmax(x, dim, dtype=)`).
+fn cast_opt(t: &Tensor, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+    Ok(match convert::opt_dtype(dtype)? {
+        Some(dt) if dt != t.dtype() => crate::ops::copy::to_dtype(t, dt, false)?,
+        _ => t.clone(),
+    })
+}
+
+/// Runs `f` with the GIL released when the tensor is large.
+fn big<R: Send>(py: Python<'_>, n: usize, f: impl FnOnce() -> R + Send) -> R {
+    if n >= 1 << 16 {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
+#[pymethods]
+impl PyTensor {
+    #[pyo3(signature = (dim, dtype=None))]
+    fn softmax(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let x = cast_opt(&self.t, dtype)?;
+        Ok(big(py, x.numel(), || act::softmax(&x, dim))?.into())
+    }
+
+    #[pyo3(signature = (dim, dtype=None))]
+    fn log_softmax(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let x = cast_opt(&self.t, dtype)?;
+        Ok(big(py, x.numel(), || act::log_softmax(&x, dim))?.into())
+    }
+}
+
+#[pyfunction]
+fn _nn_gelu(py: Python<'_>, x: PyRef<'_, PyTensor>, approximate: &str) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::gelu(&x, approximate))?.into())
+}
+
+#[pyfunction]
+fn _nn_softplus(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    beta: f64,
+    threshold: f64,
+) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::softplus(&x, beta, threshold))?.into())
+}
+
+#[pyfunction]
+fn _nn_mish(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::mish(&x))?.into())
+}
+
+#[pyfunction]
+fn _nn_silu(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::silu(&x))?.into())
+}
+
+#[pyfunction]
+fn _nn_elu(py: Python<'_>, x: PyRef<'_, PyTensor>, alpha: f64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::elu(&x, alpha))?.into())
+}
+
+#[pyfunction]
+fn _nn_leaky_relu(py: Python<'_>, x: PyRef<'_, PyTensor>, slope: f64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::leaky_relu(&x, slope))?.into())
+}
+
+#[pyfunction]
+fn _nn_hardtanh(py: Python<'_>, x: PyRef<'_, PyTensor>, lo: f64, hi: f64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::hardtanh(&x, lo, hi))?.into())
+}
+
+/// Class-index NLL (`fused=True`: cross_entropy on logits); `reduction` 0 none, 1 mean, 2 sum.
+#[pyfunction]
+#[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction, fused))]
+#[allow(clippy::too_many_arguments)]
+fn _nn_nll(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    target: PyRef<'_, PyTensor>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction: i64,
+    fused: bool,
+) -> PyResult<PyTensor> {
+    let (x, t) = (input.t.clone(), target.t.clone());
+    let w = weight.map(|w| w.t.clone());
+    let red = loss::Reduction::from_i64(reduction)?;
+    Ok(big(py, x.numel(), || {
+        loss::nll(
+            &x,
+            &t,
+            w.as_ref(),
+            ignore_index,
+            label_smoothing,
+            red,
+            fused,
+        )
+    })?
+    .into())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_nn_gelu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_softplus, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_mish, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_silu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_elu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_leaky_relu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_hardtanh, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_nll, m)?)?;
+    Ok(())
+}
