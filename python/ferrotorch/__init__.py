@@ -76,5 +76,7 @@ from . import optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import utils  # noqa: E402
 
+from . import random  # noqa: E402
+
 _functions.install(globals())
 del _functions

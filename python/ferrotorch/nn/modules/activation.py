@@ -20,6 +20,13 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "Unflatten",
+    "GELU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "Softmax",
+    "Softmin",
+    "Softplus",
 ]
 
 
@@ -40,17 +47,22 @@ def _write_back(input, fn):
 
 
 def _hardtanh(x, min_val, max_val):
-    # torch's hardtanh gradient is 1 strictly inside (min_val, max_val) and 0 at the bounds,
-    # whereas clamp passes the gradient at the bounds: route it through `where` on that mask.
-    clamped = x.clamp(min_val, max_val)
-    if not x.requires_grad:
-        return clamped
-    return _where((x > min_val).logical_and(x < max_val), x, clamped.detach())
+    # fused Rust kernel: gradient 1 strictly inside (min_val, max_val), 0 at the bounds (torch's rule)
+    from ... import _C
+
+    return _C._nn_hardtanh(x, float(min_val), float(max_val))
 
 
 def _elu(x, alpha):
-    # expm1 of min(x, 0): the unused branch stays finite, so its zero gradient never meets inf.
-    return _where(x > 0, x, x.clamp(max=0).expm1() * alpha)
+    from ... import _C
+
+    return _C._nn_elu(x, float(alpha))
+
+
+def _silu(x):
+    from ... import _C
+
+    return _C._nn_silu(x)
 
 
 class Identity(Module):
@@ -216,14 +228,11 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        if self.inplace:
-            # Multiply by a constant per-element factor: the backward needs only that factor.
-            from ... import _C
+        from ... import _C
 
-            one = _C.tensor(1.0, dtype=input.dtype)
-            slope = _C.tensor(float(self.negative_slope), dtype=input.dtype)
-            return input.mul_(_where(input > 0, one, slope))
-        return _where(input > 0, input, input * self.negative_slope)
+        if self.inplace:
+            return _write_back(input, lambda x: _C._nn_leaky_relu(x, float(self.negative_slope)))
+        return _C._nn_leaky_relu(input, float(self.negative_slope))
 
     def extra_repr(self) -> str:
         inplace_str = ", inplace=True" if self.inplace else ""
@@ -264,8 +273,8 @@ class SiLU(Module):
 
     def forward(self, input):
         if self.inplace:
-            return _write_back(input, lambda x: x * x.sigmoid())
-        return input * input.sigmoid()
+            return _write_back(input, _silu)
+        return _silu(input)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -283,3 +292,104 @@ class Tanh(Module):
 
     def forward(self, input):
         return input.tanh()
+
+
+class GELU(Module):
+    r"""``x Φ(x)``, or its tanh approximation with ``approximate='tanh'``."""
+
+    __constants__ = ["approximate"]
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={repr(self.approximate)}"
+
+
+class Mish(Module):
+    r"""``x tanh(softplus(x))``."""
+
+    __constants__ = ["inplace"]
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.mish(input, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Softplus(Module):
+    r"""``log(1 + exp(βx)) / β``, linear where ``βx > threshold``."""
+
+    __constants__ = ["beta", "threshold"]
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LogSigmoid(Module):
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.logsigmoid(input)
+
+
+class Softmax(Module):
+    r"""``exp(x) / Σ exp(x)`` along ``dim`` (stable, fused)."""
+
+    __constants__ = ["dim"]
+
+    def __init__(self, dim=None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if not hasattr(self, "dim"):
+            self.dim = None
+
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.softmax(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Softmax):
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+
+class LogSoftmax(Softmax):
+    r"""``log(softmax(x))`` along ``dim``, computed as ``x - max - log Σ exp(x - max)``."""
+
+    def forward(self, input):
+        from .. import functional as F
+
+        return F.log_softmax(input, self.dim, _stacklevel=5)
