@@ -247,17 +247,17 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
         let in_grads = if gs.iter().all(|g| g.is_none()) {
             vec![None; node.next.len()]
         } else {
+            // Without retain_graph the backward is taken out, freeing its saved tensors afterwards.
             let mut slot = node.func.lock();
-            let func = if run.retain_graph { slot.as_ref() } else { None };
-            match func {
-                Some(f) => f.backward(&gs)?,
-                None => {
-                    let f = if run.retain_graph { None } else { slot.take() };
-                    match f {
-                        Some(f) => f.backward(&gs)?,
-                        None => return Err(Error::runtime(SECOND_BACKWARD)),
-                    }
+            if run.retain_graph {
+                match slot.as_ref() {
+                    Some(f) => f.backward(&gs)?,
+                    None => return Err(Error::runtime(SECOND_BACKWARD)),
                 }
+            } else {
+                let f = slot.take().ok_or_else(|| Error::runtime(SECOND_BACKWARD))?;
+                drop(slot);
+                f.backward(&gs)?
             }
         };
         for (i, edge) in node.next.iter().enumerate() {

@@ -194,7 +194,7 @@ def linear(input, weight, bias=None):
     if weight.dim() == 2 and input.dim() >= 1 and input.shape[-1] != weight.shape[1]:
         raise RuntimeError(_mm_error(input, weight))
     if bias is not None and input.dim() == 2 and weight.dim() == 2:
-        return _C.addmm(bias, input, weight.t())
+        return bias.addmm(input, weight.t())
     out = input.matmul(weight.t())
     if bias is not None:
         out = out + bias
