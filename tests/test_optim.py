@@ -252,3 +252,30 @@ def test_bad_state_is_a_clear_error():
     q = torch.zeros(2, dtype=torch.int64)
     with pytest.raises(RuntimeError, match="only floating point parameters"):
         torch._C._sgd_step([q], [q], [], 0.1, 0.0, 0.0, 0.0, False, False)
+
+
+def test_duplicate_params_warn_and_update_twice_without_races():
+    p = torch.zeros(300000, requires_grad=True)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        opt = torch.optim.SGD([p, p], lr=1.0)
+    p.grad = torch.ones(300000)
+    opt.step()
+    np.testing.assert_array_equal(p.detach().numpy()[:3], [-2.0, -2.0, -2.0])
+    assert float(p.detach().numpy().min()) == -2.0 and float(p.detach().numpy().max()) == -2.0
+
+
+def test_large_params_parallel_path_matches_small_path():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(400000).astype(np.float32)
+    g = rng.standard_normal(400000).astype(np.float32)
+    big = torch.tensor(a, requires_grad=True)
+    opt = torch.optim.Adam([big], lr=0.01)
+    pieces = [torch.tensor(a[i : i + 1000], requires_grad=True) for i in range(0, 400000, 1000)]
+    opt2 = torch.optim.Adam(pieces, lr=0.01)
+    for _ in range(3):
+        big.grad = torch.tensor(g)
+        for i, q in enumerate(pieces):
+            q.grad = torch.tensor(g[i * 1000 : (i + 1) * 1000])
+        opt.step()
+        opt2.step()
+    np.testing.assert_array_equal(big.detach().numpy(), np.concatenate([q.detach().numpy() for q in pieces]))

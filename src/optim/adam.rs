@@ -108,6 +108,41 @@ pub fn adam_step(
 }
 
 fn kernel<T: Real>(o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize) {
+    // Loop-invariant options become const parameters so the element loop is branch-free and
+    // vectorises; `lo` picks the side of torch's two-sided lerp formula (|1 - beta1| < 0.5).
+    let wd = match (o.weight_decay != 0.0, o.decoupled_weight_decay) {
+        (false, _) => 0u8,
+        (true, false) => 1,
+        (true, true) => 2,
+    };
+    let lo = (1.0 - o.beta1).abs() < 0.5;
+    macro_rules! go {
+        ($($w:literal),*) => {
+            match (o.amsgrad, o.maximize, lo, wd) {
+                $(
+                    (false, false, true, $w) => kernel_impl::<T, false, false, true, $w>(o, sc, a, s, e),
+                    (false, false, false, $w) => kernel_impl::<T, false, false, false, $w>(o, sc, a, s, e),
+                    (false, true, true, $w) => kernel_impl::<T, false, true, true, $w>(o, sc, a, s, e),
+                    (false, true, false, $w) => kernel_impl::<T, false, true, false, $w>(o, sc, a, s, e),
+                    (true, false, true, $w) => kernel_impl::<T, true, false, true, $w>(o, sc, a, s, e),
+                    (true, false, false, $w) => kernel_impl::<T, true, false, false, $w>(o, sc, a, s, e),
+                    (true, true, true, $w) => kernel_impl::<T, true, true, true, $w>(o, sc, a, s, e),
+                    (true, true, false, $w) => kernel_impl::<T, true, true, false, $w>(o, sc, a, s, e),
+                )*
+                _ => unreachable!("weight-decay mode is 0, 1 or 2"),
+            }
+        };
+    }
+    go!(0, 1, 2)
+}
+
+fn kernel_impl<T: Real, const AMS: bool, const MAX: bool, const LO: bool, const WD: u8>(
+    o: &AdamOptions,
+    sc: Scal,
+    a: [usize; 5],
+    s: usize,
+    e: usize,
+) {
     // SAFETY: the addresses are contiguous buffers of the parameter's numel (checked by `slot`),
     // distinct tensors, and each task owns the range s..e.
     let (p, g, m, v) = unsafe {
@@ -118,40 +153,46 @@ fn kernel<T: Real>(o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize)
             seg::<T>(a[3], s, e),
         )
     };
-    let mut mx = if o.amsgrad {
-        Some(unsafe { seg::<T>(a[4], s, e) })
+    // SAFETY: as above; with amsgrad off the slice is empty and never touched.
+    let mx: &mut [T] = if AMS {
+        unsafe { seg::<T>(a[4], s, e) }
     } else {
-        None
+        &mut []
     };
     let wd = T::of(o.weight_decay);
     let decay = T::of(sc.decay);
     let w1 = T::of(1.0 - o.beta1);
+    let one_m_w1 = T::one() - w1;
     let b2 = T::of(o.beta2);
     let w2 = T::of(1.0 - o.beta2);
     let bc2s = T::of(sc.bc2_sqrt);
     let eps = T::of(o.eps);
     let neg_step = T::of(-sc.step_size);
-    let coupled = o.weight_decay != 0.0 && !o.decoupled_weight_decay;
-    let decoupled = o.weight_decay != 0.0 && o.decoupled_weight_decay;
-    for k in 0..p.len() {
-        let mut gk = if o.maximize { -g[k] } else { g[k] };
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for k in 0..n {
+        let mut gk = if MAX { -g[k] } else { g[k] };
         let mut pk = p[k];
-        if decoupled {
+        if WD == 2 {
             pk = pk * decay; // param.mul_(1 - lr * weight_decay)
-        } else if coupled {
+        } else if WD == 1 {
             gk = gk + wd * pk; // grad.add(param, alpha=weight_decay)
         }
-        let mk = lerp(m[k], gk, w1); // exp_avg.lerp_(grad, 1 - beta1)
+        // exp_avg.lerp_(grad, 1 - beta1), torch's two-sided formula
+        let mk = if LO {
+            m[k] + w1 * (gk - m[k])
+        } else {
+            gk - (gk - m[k]) * one_m_w1
+        };
         let vk = v[k] * b2 + w2 * gk * gk; // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
         m[k] = mk;
         v[k] = vk;
-        let den_src = match mx.as_mut() {
-            Some(mx) => {
-                let t = mx[k].maxn(vk); // torch.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                mx[k] = t;
-                t
-            }
-            None => vk,
+        let den_src = if AMS {
+            let t = mx[k].maxn(vk); // torch.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            mx[k] = t;
+            t
+        } else {
+            vk
         };
         let denom = den_src.sqrt() / bc2s + eps;
         p[k] = pk + neg_step * mk / denom; // param.addcdiv_(exp_avg, denom, value=-step_size)

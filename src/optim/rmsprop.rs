@@ -94,7 +94,30 @@ pub fn rmsprop_step(
 }
 
 fn kernel<T: Real>(o: &RmspropOptions, a: [usize; 5], s: usize, e: usize) {
-    // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
+    // Loop-invariant options become const parameters so the element loop is branch-free.
+    macro_rules! go {
+        ($(($c:literal, $m:literal)),*) => {
+            match (o.centered, o.momentum > 0.0, o.maximize, o.weight_decay != 0.0) {
+                $(
+                    ($c, $m, false, false) => kernel_impl::<T, $c, $m, false, false>(o, a, s, e),
+                    ($c, $m, false, true) => kernel_impl::<T, $c, $m, false, true>(o, a, s, e),
+                    ($c, $m, true, false) => kernel_impl::<T, $c, $m, true, false>(o, a, s, e),
+                    ($c, $m, true, true) => kernel_impl::<T, $c, $m, true, true>(o, a, s, e),
+                )*
+            }
+        };
+    }
+    go!((false, false), (false, true), (true, false), (true, true))
+}
+
+fn kernel_impl<T: Real, const CENTERED: bool, const MOM: bool, const MAX: bool, const WD: bool>(
+    o: &RmspropOptions,
+    a: [usize; 5],
+    s: usize,
+    e: usize,
+) {
+    // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e. The
+    // optional buffers are only formed when their option is on.
     let (p, g, sq) = unsafe {
         (
             seg::<T>(a[0], s, e),
@@ -102,15 +125,15 @@ fn kernel<T: Real>(o: &RmspropOptions, a: [usize; 5], s: usize, e: usize) {
             seg::<T>(a[2], s, e),
         )
     };
-    let mut ga = if o.centered {
-        Some(unsafe { seg::<T>(a[3], s, e) })
+    let ga: &mut [T] = if CENTERED {
+        unsafe { seg::<T>(a[3], s, e) }
     } else {
-        None
+        &mut []
     };
-    let mut mb = if o.momentum > 0.0 {
-        Some(unsafe { seg::<T>(a[4], s, e) })
+    let mb: &mut [T] = if MOM {
+        unsafe { seg::<T>(a[4], s, e) }
     } else {
-        None
+        &mut []
     };
     let wd = T::of(o.weight_decay);
     let alpha = T::of(o.alpha);
@@ -119,28 +142,28 @@ fn kernel<T: Real>(o: &RmspropOptions, a: [usize; 5], s: usize, e: usize) {
     let mom = T::of(o.momentum);
     let neg_lr = T::of(-o.lr);
     let neg1 = T::of(-1.0);
-    for k in 0..p.len() {
-        let mut gk = if o.maximize { -g[k] } else { g[k] };
-        if o.weight_decay != 0.0 {
+    let n = p.len();
+    let (g, sq) = (&g[..n], &mut sq[..n]);
+    for k in 0..n {
+        let mut gk = if MAX { -g[k] } else { g[k] };
+        if WD {
             gk = gk + wd * p[k];
         }
         let sk = sq[k] * alpha + w * gk * gk; // square_avg.mul_(alpha).addcmul_(g, g, 1 - alpha)
         sq[k] = sk;
-        let avg = match ga.as_mut() {
-            Some(ga) => {
-                let gak = lerp(ga[k], gk, w); // grad_avg.lerp_(grad, 1 - alpha)
-                ga[k] = gak;
-                (sk + neg1 * gak * gak).sqrt() // square_avg.addcmul(ga, ga, value=-1).sqrt_()
-            }
-            None => sk.sqrt(),
+        let avg = if CENTERED {
+            let gak = lerp(ga[k], gk, w); // grad_avg.lerp_(grad, 1 - alpha)
+            ga[k] = gak;
+            (sk + neg1 * gak * gak).sqrt() // square_avg.addcmul(ga, ga, value=-1).sqrt_()
+        } else {
+            sk.sqrt()
         } + eps;
-        match mb.as_mut() {
-            Some(mb) => {
-                let bk = mb[k] * mom + gk / avg; // buf.mul_(momentum).addcdiv_(grad, avg)
-                mb[k] = bk;
-                p[k] = p[k] + neg_lr * bk;
-            }
-            None => p[k] = p[k] + neg_lr * gk / avg, // param.addcdiv_(grad, avg, value=-lr)
+        if MOM {
+            let bk = mb[k] * mom + gk / avg; // buf.mul_(momentum).addcdiv_(grad, avg)
+            mb[k] = bk;
+            p[k] = p[k] + neg_lr * bk;
+        } else {
+            p[k] = p[k] + neg_lr * gk / avg; // param.addcdiv_(grad, avg, value=-lr)
         }
     }
 }

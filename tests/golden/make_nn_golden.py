@@ -198,7 +198,7 @@ def _loss_cases():
     wb = _arr(29, 7, lo=0.5, hi=2)
     for red in ("mean", "sum", "none"):
         c["bce_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.binary_cross_entropy(a, torch.tensor(tb), reduction=red), [_t(torch, pr[1:])]))(red)
+            torch, lambda a: F.binary_cross_entropy(a, torch.tensor(tb[1:]), reduction=red), [_t(torch, pr[1:])]))(red)
         c["bce_w_" + red] = (lambda red: lambda torch, F: _run(
             torch, lambda a: F.binary_cross_entropy(a, torch.tensor(tb[1:]), weight=torch.tensor(wb), reduction=red),
             [_t(torch, pr[1:])]))(red)
@@ -245,6 +245,8 @@ def _init_cases():
         "kaiming_uniform": lambda I, t: I.kaiming_uniform_(t, a=0.1),
         "kaiming_normal": lambda I, t: I.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"),
         "trunc_normal": lambda I, t: I.trunc_normal_(t, 0.1, 0.8, -1.0, 1.2),
+        "trunc_normal_narrow": lambda I, t: I.trunc_normal_(t, 0.0, 1.0, 1.5, 2.5),
+        "trunc_normal_default": lambda I, t: I.trunc_normal_(t.reshape(36)),
         "orthogonal": lambda I, t: I.orthogonal_(t),
         "orthogonal_wide": lambda I, t: I.orthogonal_(t.reshape(3, 12)),
     }

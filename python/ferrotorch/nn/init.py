@@ -84,30 +84,6 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
         return tensor.normal_(mean, std, generator=generator)
 
 
-def _erfinv_(t):
-    """In-place erfinv on a float tensor: Giles' approximation, then Newton steps on erf."""
-    x = t.double()
-    w = -((1 - x) * (1 + x)).log()
-    small = w < 5.0
-    ws = w - 2.5
-    p1 = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-              -0.00417768164, 0.246640727, 1.50140941):
-        p1 = p1 * ws + c
-    wl = w.clamp_min(5.0).sqrt() - 3.0
-    p2 = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-              0.00943887047, 1.00167406, 2.83297682):
-        p2 = p2 * wl + c
-    y = _C.where(small, p1, p2) * x
-    two_over_sqrt_pi = 2.0 / math.sqrt(math.pi)
-    for _ in range(3):
-        y = y - (y.erf() - x) / ((-(y * y)).exp() * two_over_sqrt_pi)
-    y = _C.where(x.abs() >= 1.0, x * float("inf"), y)
-    t.copy_(y)
-    return t
-
-
 def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -118,14 +94,42 @@ def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
             "The distribution of values may be incorrect.",
             stacklevel=2,
         )
+    # torch 2.x: rejection sampling (normal draws when the interval holds > 30% of the mass,
+    # else uniform proposals accepted against the peak-normalised density); same draws, same order.
     with _no_grad():
-        lo = norm_cdf((a - mean) / std)
-        up = norm_cdf((b - mean) / std)
-        tensor.uniform_(2 * lo - 1, 2 * up - 1, generator=generator)
-        _erfinv_(tensor)
-        tensor.mul_(std * math.sqrt(2.0))
-        tensor.add_(mean)
-        tensor.clamp_(min=a, max=b)
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            lo = _C.tensor(a, dtype=tensor.dtype).item()
+            hi = _C.tensor(b, dtype=tensor.dtype).item()
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                mask = (result < lo).logical_or(result > hi)
+                if not bool(mask.any()):
+                    break
+                fresh = _C.empty(tuple(result.shape), dtype=result.dtype).normal_(mean, std, generator=generator)
+                result = _C.where(mask, fresh, result)
+            if result is not tensor:
+                tensor.copy_(result)
+        else:
+            mode = max(a, min(mean, b))
+            log_peak = -0.5 * ((mode - mean) / std) ** 2
+            shape = tuple(tensor.shape)
+            candidates = _C.empty(shape, dtype=tensor.dtype)
+            accept_buf = _C.empty(shape, dtype=tensor.dtype)
+            tensor.uniform_(a, b, generator=generator)
+            candidates.copy_(tensor)
+            candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+            pending = accept_buf.uniform_(generator=generator).log_().gt(candidates)
+            if bool(pending.any()):
+                result = tensor
+                while True:
+                    candidates.uniform_(a, b, generator=generator)
+                    result = _C.where(pending, candidates, result)
+                    candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+                    pending = _C.where(pending, accept_buf.uniform_(generator=generator).log_().gt(candidates), pending)
+                    if not bool(pending.any()):
+                        break
+                tensor.copy_(result)
         return tensor
 
 
