@@ -8,7 +8,10 @@ import argparse
 import os
 import time
 
-import numpy as np
+# numpy's OpenBLAS threads busy-wait after any BLAS call and steal one of the two cores
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 
 def bench(fn, reps, warmup=3):
@@ -22,13 +25,7 @@ def bench(fn, reps, warmup=3):
     return float(np.median(ts)), float(np.min(ts))
 
 
-def make_cases(lib, nn, x_np, gy_np):
-    x = lib.tensor(x_np).requires_grad_(True)
-    gy = lib.tensor(gy_np)
-    return x, gy
-
-
-def run(lib, name, threads, reps):
+def run(lib, threads, reps):
     nn = lib.nn
     lib.set_num_threads(threads)
     rng = np.random.default_rng(0)
@@ -80,9 +77,9 @@ def main():
     # interleave the two libraries twice to smooth out noise from the shared machine
     results = {"torch": [], "ferrotorch": []}
     for _ in range(2):
-        results["torch"].append(run(torch, "torch", a.threads, a.reps))
-        results["ferrotorch"].append(run(ferrotorch, "ferrotorch", a.threads, a.reps))
-    print(f"{'op':30s} {'torch ms':>10s} {'ferro ms':>10s} {'ratio':>7s}   (median of medians; ratio = ferro/torch)")
+        results["torch"].append(run(torch, a.threads, a.reps))
+        results["ferrotorch"].append(run(ferrotorch, a.threads, a.reps))
+    print(f"{'op':30s} {'torch ms':>10s} {'ferro ms':>10s} {'ratio':>7s}   (best median of 2 interleaved rounds; ratio = ferro/torch)")
     for op in results["torch"][0]:
         t = min(r[op][0] for r in results["torch"]) * 1e3
         f = min(r[op][0] for r in results["ferrotorch"]) * 1e3

@@ -15,9 +15,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import ferrotorch as ft
+import numpy as np
 
 try:
     import torch
@@ -38,7 +37,7 @@ def shapes():
 
 def build(lib, opt_name, kw):
     rng = np.random.default_rng(0)
-    params, grads = [], []
+    params, _grads = [], []
     for s in shapes():
         p = lib.tensor(rng.standard_normal(s).astype(np.float32) * 0.1, requires_grad=True)
         p.grad = lib.tensor(rng.standard_normal(s).astype(np.float32))
@@ -69,15 +68,17 @@ def main():
         if torch is not None:
             torch.set_num_threads(args.threads)
     n = sum(int(np.prod(s)) for s in shapes())
-    print(f"{len(shapes())} parameter tensors, {n} elements; threads: ferrotorch={ft.get_num_threads()}"
-          + (f" torch={torch.get_num_threads()} (torch {torch.__version__})" if torch else ""))
+    print(
+        f"{len(shapes())} parameter tensors, {n} elements; threads: ferrotorch={ft.get_num_threads()}"
+        + (f" torch={torch.get_num_threads()} (torch {torch.__version__})" if torch else "")
+    )
     cases = [
-        ("Adam", dict(lr=1e-3)),
-        ("Adam", dict(lr=1e-3, amsgrad=True, weight_decay=1e-4)),
-        ("AdamW", dict(lr=1e-3)),
-        ("SGD", dict(lr=0.01, momentum=0.9)),
-        ("RMSprop", dict(lr=0.01)),
-        ("Adagrad", dict(lr=0.01)),
+        ("Adam", {"lr": 1e-3}),
+        ("Adam", {"lr": 1e-3, "amsgrad": True, "weight_decay": 1e-4}),
+        ("AdamW", {"lr": 1e-3}),
+        ("SGD", {"lr": 0.01, "momentum": 0.9}),
+        ("RMSprop", {"lr": 0.01}),
+        ("Adagrad", {"lr": 0.01}),
     ]
     for name, kw in cases:
         libs = [("ferrotorch", ft)] + ([("torch", torch)] if torch else [])
@@ -89,7 +90,7 @@ def main():
             for ln, f in fns.items():
                 times[ln].append(timed(f, args.number))
         med = {ln: statistics.median(v) for ln, v in times.items()}
-        line = f"{name:8s} {str(kw):45s} ferrotorch {med['ferrotorch'] * 1e6:8.1f} us"
+        line = f"{name:8s} {kw!s:45s} ferrotorch {med['ferrotorch'] * 1e6:8.1f} us"
         if "torch" in med:
             line += f"   torch {med['torch'] * 1e6:8.1f} us   ratio {med['ferrotorch'] / med['torch']:.3f}x"
         print(line)

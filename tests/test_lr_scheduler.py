@@ -4,13 +4,13 @@ import json
 import os
 import warnings
 
+import ferrotorch as torch
 import numpy as np
 import pytest
 
-import ferrotorch as torch
-
 S = torch.optim.lr_scheduler
-META = json.load(open(os.path.join(os.path.dirname(__file__), "golden", "optim", "optim_golden.json")))
+with open(os.path.join(os.path.dirname(__file__), "golden", "optim", "optim_golden.json")) as _f:
+    META = json.load(_f)
 GOLD = META["sched"]
 PLATEAU = META["plateau_metrics"]
 
@@ -95,11 +95,15 @@ def test_sequence_matches_torch(name):
     np.testing.assert_allclose(np.array([s_ for s_ in want["lrs"][0]]), [float(x) for x in want["lrs"][0]])
     np.testing.assert_allclose(np.array(lrs), np.array(want["lrs"][1:]), rtol=1e-13, atol=0)
     if name.startswith("OneCycle"):
-        np.testing.assert_allclose(np.array(mom, dtype=float), np.array(want["momentum"], dtype=float), rtol=1e-13)
+        np.testing.assert_allclose(
+            np.array(mom, dtype=float), np.array(want["momentum"], dtype=float), rtol=1e-13
+        )
     assert [g["lr"] for g in opt.param_groups] == pytest.approx(want["lrs"][-1], rel=1e-13)
 
 
-@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "LambdaLR"])
+@pytest.mark.parametrize(
+    "name", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "LambdaLR"]
+)
 def test_state_dict_resume(name):
     metrics = metrics_for(name)
     opt, pq = make_opt(name)

@@ -10,15 +10,14 @@ import os
 import sys
 import warnings
 
+import ferrotorch as torch
+import ferrotorch.nn.functional as F
 import numpy as np
 import pytest
 
-import ferrotorch as torch
-import ferrotorch.nn.functional as F
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "golden"))
-from make_nn_golden import CASES  # noqa: E402
+from make_nn_golden import CASES
 
 with open(os.path.join(HERE, "golden", "nn_golden.json")) as fh:
     GOLDEN = json.load(fh)
@@ -58,11 +57,11 @@ def fd_gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4):
         np.testing.assert_allclose(x.grad.numpy(), num, atol=atol, rtol=rtol)
 
 
-GOLDEN_NAMES = [n for n in CASES if n.startswith("act_") or n in {
+GOLDEN_NAMES = [n for n in CASES if n.startswith(("act_", "interp_")) or n in {
     "linear", "linear_nobias_3d", "linear_1d", "bilinear", "layer_norm", "layer_norm2", "group_norm",
     "pad_const", "pad_const_neg", "pad_reflect", "pad_replicate", "pad_circular", "normalize", "normalize_p1",
     "cosine_similarity", "cosine_similarity_bc", "pairwise_distance", "pairwise_distance_p1", "embedding",
-    "embedding_pad", "one_hot", "one_hot_n"} or n.startswith("interp_")]
+    "embedding_pad", "one_hot", "one_hot_n", "unfold", "unfold_args", "unfold_3d", "fold", "fold_args"}]
 
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)
@@ -193,8 +192,10 @@ def test_linear_noncontiguous_and_errors():
     ref = x.numpy() @ w.numpy().T + b.numpy()
     np.testing.assert_allclose(F.linear(x, w, b).numpy(), ref, rtol=1e-12)
     np.testing.assert_allclose(F.linear(x.t().t()[::2], w, b).numpy(), ref[::2], rtol=1e-12)
-    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(8x6 and 4x5\)"):
+    with pytest.raises(RuntimeError, match=r"^mm: mat1 and mat2 shapes cannot be multiplied \(8x6 and 4x5\)$"):
         F.linear(x, torch.randn(5, 4, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match=r"^addmm: mat1 and mat2 shapes cannot be multiplied \(6x6 and 4x5\)$"):
+        F.linear(x[:6].reshape(2, 3, 6), torch.randn(5, 4, dtype=torch.float64), b)
 
 
 def test_norm_gradchecks():
@@ -221,6 +222,22 @@ def test_norm_errors():
         F.layer_norm(torch.randn(3, 4), (5,))
     with pytest.raises(RuntimeError, match="Expected number of channels in input to be divisible by num_groups"):
         F.group_norm(torch.randn(2, 6, 4), 4)
+
+
+def test_layer_norm_fused():
+    x = torch.randn(4, 3, 5, dtype=torch.float64)
+    w, b = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    a = x.numpy().reshape(4, 15)
+    ref = ((a - a.mean(1, keepdims=True)) / np.sqrt(a.var(1, keepdims=True) + 1e-5)).reshape(4, 3, 5)
+    np.testing.assert_allclose(F.layer_norm(x, (3, 5), w, b).numpy(), ref * w.numpy() + b.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(F.layer_norm(x.transpose(0, 1).transpose(0, 1), (3, 5)).numpy(), ref, rtol=1e-10)
+    assert F.layer_norm(torch.randn(2, 3, requires_grad=True), (3,)).grad_fn.name() == "NativeLayerNormBackward0"
+    assert F.layer_norm(torch.randn(0, 3), (3,)).shape == (0, 3)
+    fd_gradcheck(lambda t, ww: F.layer_norm(t, (2, 3), ww), np.random.RandomState(1).randn(2, 2, 3),
+                 np.random.RandomState(2).randn(2, 3))
+    with pytest.raises(RuntimeError, match=r"Expected weight to be of same shape as normalized_shape, but got weight "
+                                           r"of shape \[4\] and normalized_shape = \[5\]"):
+        F.layer_norm(torch.randn(2, 5), (5,), torch.ones(4))
 
 
 def test_pad_errors():
@@ -278,3 +295,15 @@ def test_interpolate_errors():
         F.interpolate(torch.randn(1, 1, 2, 2), size=3, scale_factor=2)
     with pytest.raises(ValueError, match="align_corners option can only be set with the interpolating modes"):
         F.interpolate(torch.randn(1, 1, 2, 2), size=3, align_corners=True)
+
+
+def test_unfold_fold():
+    rs = np.random.RandomState(9)
+    fd_gradcheck(lambda a: F.unfold(a, 2, padding=1, stride=2), rs.randn(1, 2, 3, 3))
+    fd_gradcheck(lambda a: F.fold(a, (3, 3), 2), rs.randn(1, 8, 4))
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    # fold(unfold(x)) multiplies each pixel by the number of blocks covering it
+    cover = F.fold(F.unfold(torch.ones(1, 1, 4, 5, dtype=torch.float64), 2), (4, 5), 2)
+    np.testing.assert_allclose(F.fold(F.unfold(x, 2), (4, 5), 2).numpy(), (x * cover).numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match=r"calculated number of sliding blocks 3 \* 4 = 12, but got input.size\(2\)=5"):
+        F.fold(torch.randn(1, 4, 5), (4, 5), 2)

@@ -4,17 +4,17 @@ import io
 import json
 import os
 
+import ferrotorch as torch
 import numpy as np
 import pytest
 
-import ferrotorch as torch
-
 GOLD = os.path.join(os.path.dirname(__file__), "golden", "optim")
 NPZ = np.load(os.path.join(GOLD, "optim_golden.npz"))
-META = json.load(open(os.path.join(GOLD, "optim_golden.json")))
+with open(os.path.join(GOLD, "optim_golden.json")) as _f:
+    META = json.load(_f)
 SHAPES = [(3, 4), (5,)]
 STEPS = 20
-TOL = {"float32": dict(rtol=2e-5, atol=2e-6), "float64": dict(rtol=1e-11, atol=1e-12)}
+TOL = {"float32": {"rtol": 2e-5, "atol": 2e-6}, "float64": {"rtol": 1e-11, "atol": 1e-12}}
 
 
 def split(flat):
@@ -119,11 +119,17 @@ def test_validation_messages():
         (lambda: torch.optim.AdamW(p, weight_decay=-1), "Invalid weight_decay value: -1"),
         (lambda: torch.optim.Adam([]), "optimizer got an empty parameter list"),
         (lambda: torch.optim.SGD(p, lr=0.1, momentum=-1), "Invalid momentum value: -1"),
-        (lambda: torch.optim.SGD(p, lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+        (
+            lambda: torch.optim.SGD(p, lr=0.1, nesterov=True),
+            "Nesterov momentum requires a momentum and zero dampening",
+        ),
         (lambda: torch.optim.RMSprop(p, alpha=-1), "Invalid alpha value: -1"),
         (lambda: torch.optim.RMSprop(p, momentum=-1), "Invalid momentum value: -1"),
         (lambda: torch.optim.Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
-        (lambda: torch.optim.Adagrad(p, initial_accumulator_value=-1), "Invalid initial_accumulator_value value: -1"),
+        (
+            lambda: torch.optim.Adagrad(p, initial_accumulator_value=-1),
+            "Invalid initial_accumulator_value value: -1",
+        ),
     ]
     for f, msg in cases:
         with pytest.raises(ValueError) as e:
@@ -149,8 +155,18 @@ def test_defaults_and_repr():
     o = torch.optim.Adam(params=p)
     g = o.param_groups[0]
     assert list(g.keys()) == [
-        "params", "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
-        "capturable", "differentiable", "fused", "decoupled_weight_decay",
+        "params",
+        "lr",
+        "betas",
+        "eps",
+        "weight_decay",
+        "amsgrad",
+        "maximize",
+        "foreach",
+        "capturable",
+        "differentiable",
+        "fused",
+        "decoupled_weight_decay",
     ]
     assert repr(o).startswith("Adam (\nParameter Group 0\n    amsgrad: False\n    betas: (0.9, 0.999)")
     assert torch.optim.AdamW(p).param_groups[0]["weight_decay"] == 0.01

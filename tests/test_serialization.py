@@ -9,10 +9,9 @@ import struct
 import zipfile
 from collections import OrderedDict
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 GOLD = os.path.join(os.path.dirname(__file__), "golden", "optim")
 DTYPES = ["float32", "float64", "int64", "int32", "uint8", "bool"]
@@ -27,8 +26,14 @@ def roundtrip(obj):
 
 def arr(dt, shape):
     n = int(np.prod(shape))
+    if dt == "uint8":
+        return (np.arange(n) * 37 % 256).astype(np.uint8).reshape(shape)
     a = (np.arange(n) % 7 - 2).reshape(shape)
-    return a.astype(bool) if dt == "bool" else a.astype(dt if dt != "uint8" else np.uint8) if dt != "uint8" else (np.arange(n) * 37 % 256).astype(np.uint8).reshape(shape)
+    if dt == "bool":
+        return a.astype(bool)
+    if dt.startswith("float"):
+        return np.asarray((a / 3).astype(dt))  # non-integral values (0-d stays an array)
+    return a.astype(dt)
 
 
 @pytest.mark.parametrize("dt", DTYPES)
@@ -106,8 +111,12 @@ def test_paths_and_errors(tmp_path):
 def test_flat_state_dict_reads_with_safetensors_package():
     st = pytest.importorskip("safetensors.numpy")
     sd = OrderedDict(
-        [("fc.weight", torch.tensor(np.ones((2, 3), np.float32))), ("fc.bias", torch.tensor([1.0, 2.0])),
-         ("n", torch.tensor(5)), ("mask", torch.tensor([True, False]))]
+        [
+            ("fc.weight", torch.tensor(np.ones((2, 3), np.float32))),
+            ("fc.bias", torch.tensor([1.0, 2.0])),
+            ("n", torch.tensor(5)),
+            ("mask", torch.tensor([True, False])),
+        ]
     )
     buf = io.BytesIO()
     torch.save(sd, buf)
@@ -131,13 +140,13 @@ def test_live_safetensors_round_trip_both_ways():
     st = pytest.importorskip("safetensors.numpy")
     d = {"a": np.arange(6, dtype=np.float64).reshape(2, 3), "b": np.array([], dtype=np.int32)}
     got = torch.load(io.BytesIO(st.save(d)))
-    for k in d:
-        np.testing.assert_array_equal(got[k].numpy(), d[k])
+    for k, v in d.items():
+        np.testing.assert_array_equal(got[k].numpy(), v)
     buf = io.BytesIO()
     torch.save({k: torch.tensor(v) for k, v in d.items()}, buf)
     back = st.load(buf.getvalue())
-    for k in d:
-        np.testing.assert_array_equal(back[k], d[k])
+    for k, v in d.items():
+        np.testing.assert_array_equal(back[k], v)
 
 
 def test_reads_pytorch_zip_state_dict():
@@ -188,14 +197,16 @@ def test_pytorch_zip_restricted_unpickler_rejects_code():
         with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
             torch.load(io.BytesIO(data))
     # a storage record whose size disagrees with its element count (hand-written pickle opcodes)
-    pid = (b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000"
-           b"X\x03\x00\x00\x00cpuK\x0atQ")
+    pid = b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x0atQ"
     data = _torch_zip(b"\x80\x02" + pid + b".", {"archive/data/0": b"\0" * 8})
     with pytest.raises(pickle.UnpicklingError, match="holds 8 bytes, not 10 x 4"):
         torch.load(io.BytesIO(data))
     # a tensor whose size/stride reach past its storage
-    rebuild = (b"ctorch._utils\n_rebuild_tensor_v2\n(" + pid.replace(b"K\x0a", b"K\x02")
-               + b"K\x00K\x05\x85K\x01\x85\x89ctorch\nFloatStorage\n\x85tR.")
+    rebuild = (
+        b"ctorch._utils\n_rebuild_tensor_v2\n("
+        + pid.replace(b"K\x0a", b"K\x02")
+        + b"K\x00K\x05\x85K\x01\x85\x89ctorch\nFloatStorage\n\x85tR."
+    )
     data = _torch_zip(b"\x80\x02" + rebuild, {"archive/data/0": b"\0" * 8})
     with pytest.raises(pickle.UnpicklingError):
         torch.load(io.BytesIO(data))
@@ -225,27 +236,44 @@ HOSTILE = {
     "header not UTF-8": _st(None, raw_header=b'{"\xff": 1}'),
     "header not object": _st([1, 2]),
     "truncated data": _st(GOOD, b"\0" * 4),
-    "offsets out of range": _st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 10**12]}}, b"\0" * 8),
+    "offsets out of range": _st(
+        {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 10**12]}}, b"\0" * 8
+    ),
     "begin after end": _st({"a": {"dtype": "F32", "shape": [0], "data_offsets": [8, 0]}}, b"\0" * 8),
     "overlapping": _st(
-        {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-         "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12),
+        {
+            "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+            "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]},
+        },
+        b"\0" * 12,
+    ),
     "gap": _st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8),
     "trailing bytes": _st(GOOD, b"\0" * 12),
     "shape x dtype != bytes": _st({"a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8),
     "huge shape": _st({"a": {"dtype": "F32", "shape": [2**40, 2**40], "data_offsets": [0, 8]}}, b"\0" * 8),
     "negative shape": _st({"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, b"\0" * 8),
     "unknown dtype": _st({"a": {"dtype": "XYZ", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8),
-    "duplicate keys": _st(None, b"\0" * 8, raw_header=(
-        b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},'
-        b' "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}')),
+    "duplicate keys": _st(
+        None,
+        b"\0" * 8,
+        raw_header=(
+            b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},'
+            b' "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}'
+        ),
+    ),
     "misaligned": _st(
-        {"a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
-         "b": {"dtype": "F32", "shape": [1], "data_offsets": [1, 5]}}, b"\0" * 5),
+        {
+            "a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
+            "b": {"dtype": "F32", "shape": [1], "data_offsets": [1, 5]},
+        },
+        b"\0" * 5,
+    ),
     "bad bool byte": _st({"a": {"dtype": "BOOL", "shape": [1], "data_offsets": [0, 1]}}, b"\x07"),
     "metadata not strings": _st({"__metadata__": {"x": 1}}),
     "deep nesting": _st(None, raw_header=b"[" * 100000 + b"]" * 100000),
-    "structure refers to missing tensor": _st({"__metadata__": {"ferrotorch": json.dumps({"obj": {"__t__": "nope"}})}}),
+    "structure refers to missing tensor": _st(
+        {"__metadata__": {"ferrotorch": json.dumps({"obj": {"__t__": "nope"}})}}
+    ),
     "structure not JSON": _st({"__metadata__": {"ferrotorch": "{oops"}}),
     "missing data_offsets": _st({"a": {"dtype": "F32", "shape": [2]}}, b"\0" * 8),
 }
@@ -305,8 +333,13 @@ def test_checkpoint_resume_gives_same_next_loss(tmp_path):
     _train(ps, opt, sched, x, y, 5)
     path = tmp_path / "ckpt.pt"
     torch.save(
-        {"epoch": 5, "model_state_dict": OrderedDict((f"p{i}", p) for i, p in enumerate(ps)),
-         "optimizer_state_dict": opt.state_dict(), "scheduler": sched.state_dict(), "loss": 0.1},
+        {
+            "epoch": 5,
+            "model_state_dict": OrderedDict((f"p{i}", p) for i, p in enumerate(ps)),
+            "optimizer_state_dict": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "loss": 0.1,
+        },
         path,
     )
     uninterrupted = _train(ps, opt, sched, x, y, 3)

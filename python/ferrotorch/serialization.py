@@ -24,7 +24,7 @@ import numpy as np
 from . import _C
 from ._C import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["load", "save"]
 
 _META_KEY = "ferrotorch"
 _FORMAT_VERSION = 1
@@ -77,7 +77,9 @@ def _encode_key(k):
         return k
     if isinstance(k, tuple):
         return {"__u__": [_encode_key(x) for x in k]}
-    raise TypeError(f"ferrotorch.save cannot save a dict key of type {type(k).__name__}: use str, int or float keys")
+    raise TypeError(
+        f"ferrotorch.save cannot save a dict key of type {type(k).__name__}: use str, int or float keys"
+    )
 
 
 def _unsupported(obj):
@@ -95,7 +97,14 @@ def _unsupported(obj):
     )
 
 
-def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
+def save(
+    obj,
+    f,
+    pickle_module=None,
+    pickle_protocol=2,
+    _use_new_zipfile_serialization=True,
+    _disable_byteorder_record=False,
+):
     r"""Save ``obj`` (tensors and nested dicts/lists/tuples of tensors, numbers and strings) to ``f``.
 
     ``f`` is a path or a writable binary file object (e.g. ``io.BytesIO``). The file is safetensors.
@@ -196,13 +205,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     data = _read_all(f)
     if data[:4] == b"PK\x03\x04":
         return _load_torch_zip(data)
-    if data[:2] == b"\x80\x02" or data[:1] == b"\x80":
-        # torch's legacy (pre-1.6) format starts with a pickled magic number
-        if len(data) >= 8 and int.from_bytes(data[:8], "little") > len(data):
-            raise RuntimeError(
-                "this looks like a legacy (non-zip) PyTorch checkpoint, which ferrotorch cannot read "
-                "safely; re-save it with a current torch.save"
-            )
+    # torch's legacy (pre-1.6) format starts with a pickled magic number (a PROTO opcode), which
+    # read as a safetensors header length is absurd
+    if data[:1] == b"\x80" and len(data) >= 8 and int.from_bytes(data[:8], "little") > len(data):
+        raise RuntimeError(
+            "this looks like a legacy (non-zip) PyTorch checkpoint, which ferrotorch cannot read "
+            "safely; re-save it with a current torch.save"
+        )
     entries, meta = _C._safetensors_load(data)
     tensors = dict(entries)
     if meta and _META_KEY in meta:
@@ -251,11 +260,18 @@ def _to_tensor(arr):
     return _C.from_numpy(arr.copy(order="C"))
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+):
     if not isinstance(storage, np.ndarray):
         raise pickle.UnpicklingError("torch checkpoint: tensor storage is not a storage")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    if len(size) != len(stride) or any(s < 0 for s in size) or any(s < 0 for s in stride) or storage_offset < 0:
+    if (
+        len(size) != len(stride)
+        or any(s < 0 for s in size)
+        or any(s < 0 for s in stride)
+        or storage_offset < 0
+    ):
         raise pickle.UnpicklingError("torch checkpoint: invalid tensor size/stride")
     numel = 1
     for s in size:
@@ -352,7 +368,9 @@ def _load_torch_zip(data):
         for info in zf.infolist():
             # torch stores records uncompressed; refuse anything that would expand past the file
             if info.file_size > len(data):
-                raise RuntimeError(f"torch checkpoint: record {info.filename!r} claims {info.file_size} bytes")
+                raise RuntimeError(
+                    f"torch checkpoint: record {info.filename!r} claims {info.file_size} bytes"
+                )
         byteorder = "little"
         if f"{prefix}byteorder" in zf.namelist():
             byteorder = zf.read(f"{prefix}byteorder").decode("ascii", "replace").strip()
@@ -364,4 +382,6 @@ def _load_torch_zip(data):
         except pickle.UnpicklingError:
             raise
         except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
-            raise pickle.UnpicklingError(f"torch checkpoint: corrupt pickle ({type(e).__name__}: {e})") from None
+            raise pickle.UnpicklingError(
+                f"torch checkpoint: corrupt pickle ({type(e).__name__}: {e})"
+            ) from None

@@ -111,10 +111,73 @@ fn valid_range(len: usize, s: usize, off: isize, size: usize) -> (usize, usize) 
     // lo = first o with o*s + off >= 0; hi = first o with o*s + off >= size
     let s = s as isize;
     let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
-    let hi = if (size as isize) <= off { 0 } else { (size as isize - off + s - 1) / s };
+    let hi = if (size as isize) <= off {
+        0
+    } else {
+        (size as isize - off + s - 1) / s
+    };
     let lo = (lo.max(0) as usize).min(len);
     let hi = (hi.max(0) as usize).min(len);
     (lo, hi.max(lo))
+}
+
+/// Copies a short run in fixed 8-element blocks (inlined vector moves, no memcpy call).
+#[inline(always)]
+fn copy_short<T: Copy>(d: &mut [T], s: &[T]) {
+    let n = d.len().min(s.len());
+    let (mut dc, mut sc) = (d[..n].chunks_exact_mut(8), s[..n].chunks_exact(8));
+    for (a, b) in (&mut dc).zip(&mut sc) {
+        let blk: &[T; 8] = b.try_into().expect("chunk of 8");
+        a.copy_from_slice(blk);
+    }
+    for (a, b) in dc.into_remainder().iter_mut().zip(sc.remainder()) {
+        *a = *b;
+    }
+}
+
+/// Stride 1 with output width = input width: every im2col row is the flattened plane shifted by a
+/// single offset (the common "same"-padded 3×3 case), so rows move as one contiguous block.
+#[inline]
+fn contiguous_shift(g: &ConvGeom) -> bool {
+    g.sh == 1 && g.sw == 1 && g.wo == g.w
+}
+
+/// The flat output span [a, b) of valid rows whose shifted source index lies inside the plane.
+#[inline]
+fn shift_span(
+    g: &ConvGeom,
+    oh_lo: usize,
+    oh_hi: usize,
+    offh: isize,
+    offw: isize,
+) -> (usize, usize) {
+    let shift = offh * g.w as isize + offw;
+    let hw = (g.h * g.w) as isize;
+    let a = ((oh_lo * g.wo) as isize).max(-shift);
+    let b = ((oh_hi * g.wo) as isize).min(hw - shift);
+    let a = a.max(0) as usize;
+    (a, (b.max(0) as usize).max(a))
+}
+
+/// Zeroes, in rows oh_lo..oh_hi, the columns outside ow_lo..ow_hi (padding positions).
+#[inline]
+fn zero_wrapped<T: Float>(
+    row: &mut [T],
+    oh_lo: usize,
+    oh_hi: usize,
+    wo: usize,
+    ow_lo: usize,
+    ow_hi: usize,
+) {
+    for oh in oh_lo..oh_hi {
+        let r = &mut row[oh * wo..(oh + 1) * wo];
+        for v in &mut r[..ow_lo] {
+            *v = T::zero();
+        }
+        for v in &mut r[ow_hi..] {
+            *v = T::zero();
+        }
+    }
 }
 
 /// Unfolds one group of one image (`cin_g` planes of h×w) into `col` [k × ho·wo].
@@ -130,17 +193,37 @@ fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T]) {
                 let offw = (kj * g.dw) as isize - g.pw as isize;
                 let (ow_lo, ow_hi) = valid_range(wo, g.sw, offw, g.w);
                 let dst = &mut col[row * hwo..(row + 1) * hwo];
+                if contiguous_shift(g) {
+                    // the whole row is the plane shifted by one offset: one copy, then zero the
+                    // padded rows and the columns that wrapped around from neighbouring rows
+                    let (a, b) = shift_span(g, oh_lo, oh_hi, offh, offw);
+                    let shift = offh * g.w as isize + offw;
+                    dst[..a].fill(T::zero());
+                    dst[b..].fill(T::zero());
+                    if b > a {
+                        let s0 = (a as isize + shift) as usize;
+                        dst[a..b].copy_from_slice(&plane[s0..s0 + (b - a)]);
+                    }
+                    zero_wrapped(dst, oh_lo, oh_hi, wo, ow_lo, ow_hi);
+                    row += 1;
+                    continue;
+                }
                 dst[..oh_lo * wo].fill(T::zero());
                 dst[oh_hi * wo..].fill(T::zero());
                 for oh in oh_lo..oh_hi {
                     let ih = (oh * g.sh) as isize + offh;
                     let src = &plane[ih as usize * g.w..(ih as usize + 1) * g.w];
                     let d = &mut dst[oh * wo..(oh + 1) * wo];
-                    d[..ow_lo].fill(T::zero());
-                    d[ow_hi..].fill(T::zero());
+                    // rows are short (a feature-map width): inline moves beat memcpy/memset calls
+                    for v in &mut d[..ow_lo] {
+                        *v = T::zero();
+                    }
+                    for v in &mut d[ow_hi..] {
+                        *v = T::zero();
+                    }
                     if g.sw == 1 {
                         let s0 = (ow_lo as isize + offw) as usize;
-                        d[ow_lo..ow_hi].copy_from_slice(&src[s0..s0 + (ow_hi - ow_lo)]);
+                        copy_short(&mut d[ow_lo..ow_hi], &src[s0..s0 + (ow_hi - ow_lo)]);
                     } else {
                         for (ow, v) in d.iter_mut().enumerate().take(ow_hi).skip(ow_lo) {
                             *v = src[((ow * g.sw) as isize + offw) as usize];
@@ -154,7 +237,7 @@ fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T]) {
 }
 
 /// Folds `col` [k × ho·wo] back onto one group of one image, accumulating overlaps (adjoint of im2col).
-fn col2im<T: Float>(g: &ConvGeom, col: &[T], x: &mut [T]) {
+fn col2im<T: Float>(g: &ConvGeom, col: &mut [T], x: &mut [T]) {
     let (ho, wo, hwo) = (g.ho, g.wo, g.hw_out());
     let hw = g.hw_in();
     let mut row = 0;
@@ -166,6 +249,20 @@ fn col2im<T: Float>(g: &ConvGeom, col: &[T], x: &mut [T]) {
             for kj in 0..g.kw {
                 let offw = (kj * g.dw) as isize - g.pw as isize;
                 let (ow_lo, ow_hi) = valid_range(wo, g.sw, offw, g.w);
+                if contiguous_shift(g) {
+                    // zero the wrapped columns of the (scratch) row, then one contiguous add
+                    let src = &mut col[row * hwo..(row + 1) * hwo];
+                    zero_wrapped(src, oh_lo, oh_hi, wo, ow_lo, ow_hi);
+                    let (a, b) = shift_span(g, oh_lo, oh_hi, offh, offw);
+                    if b > a {
+                        let d0 = (a as isize + offh * g.w as isize + offw) as usize;
+                        for (dv, &sv) in plane[d0..d0 + (b - a)].iter_mut().zip(&src[a..b]) {
+                            *dv += sv;
+                        }
+                    }
+                    row += 1;
+                    continue;
+                }
                 let src = &col[row * hwo..(row + 1) * hwo];
                 for oh in oh_lo..oh_hi {
                     let ih = ((oh * g.sh) as isize + offh) as usize;
@@ -173,7 +270,9 @@ fn col2im<T: Float>(g: &ConvGeom, col: &[T], x: &mut [T]) {
                     let s = &src[oh * wo..(oh + 1) * wo];
                     if g.sw == 1 {
                         let d0 = (ow_lo as isize + offw) as usize;
-                        for (dv, &sv) in d[d0..d0 + (ow_hi - ow_lo)].iter_mut().zip(&s[ow_lo..ow_hi]) {
+                        for (dv, &sv) in
+                            d[d0..d0 + (ow_hi - ow_lo)].iter_mut().zip(&s[ow_lo..ow_hi])
+                        {
                             *dv += sv;
                         }
                     } else {
@@ -190,7 +289,11 @@ fn col2im<T: Float>(g: &ConvGeom, col: &[T], x: &mut [T]) {
 
 /// Runs `f(image, col_scratch, gemm_parallelism)` for every image: in the pool over images when the
 /// batch can feed every thread, else image by image with the GEMMs themselves parallel.
-fn for_each_image<T: Float>(g: &ConvGeom, col_len: usize, f: impl Fn(usize, &mut [T], Parallelism) + Sync + Send) {
+fn for_each_image<T: Float>(
+    g: &ConvGeom,
+    col_len: usize,
+    f: impl Fn(usize, &mut [T], Parallelism) + Sync + Send,
+) {
     let threads = crate::threads::num_threads();
     if g.macs() < PAR_MIN_MACS || threads == 1 {
         let mut col = vec![T::zero(); col_len];
@@ -199,10 +302,10 @@ fn for_each_image<T: Float>(g: &ConvGeom, col_len: usize, f: impl Fn(usize, &mut
         }
     } else if g.n >= threads {
         crate::threads::pool().install(|| {
-            (0..g.n)
-                .into_par_iter()
-                .with_max_len(1)
-                .for_each_init(|| vec![T::zero(); col_len], |col, i| f(i, col, Parallelism::None));
+            (0..g.n).into_par_iter().with_max_len(1).for_each_init(
+                || vec![T::zero(); col_len],
+                |col, i| f(i, col, Parallelism::None),
+            );
         });
     } else {
         crate::threads::pool().install(|| {
@@ -221,7 +324,8 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
     let yp = SendPtr(y.as_mut_ptr());
     for_each_image::<T>(g, col_len, |i, col, par| {
         // SAFETY: image i owns y[i*cout*hwo ..][..cout*hwo]; no other worker touches it.
-        let yi = unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * g.cout * hwo), g.cout * hwo) };
+        let yi =
+            unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * g.cout * hwo), g.cout * hwo) };
         for gi in 0..g.groups {
             let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
             let rhs: &[T] = if g.direct() {
@@ -236,90 +340,214 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
                     row.fill(b[gi * cout_g + c]);
                 }
             }
-            let a = Operand { ptr: wt[gi * cout_g * k..].as_ptr(), rs: k as isize, cs: 1 };
-            let bm = Operand { ptr: rhs.as_ptr(), rs: hwo as isize, cs: 1 };
+            let a = Operand {
+                ptr: wt[gi * cout_g * k..].as_ptr(),
+                rs: k as isize,
+                cs: 1,
+            };
+            let bm = Operand {
+                ptr: rhs.as_ptr(),
+                rs: hwo as isize,
+                cs: 1,
+            };
             // SAFETY: a is cout_g×k, bm is k×hwo, dst is cout_g×hwo, all inside their slices.
             unsafe {
-                T::gemm_one(cout_g, hwo, k, dst.as_mut_ptr(), hwo as isize, bias.is_some(), a, bm, T::one(), T::one(), par)
+                T::gemm_one(
+                    cout_g,
+                    hwo,
+                    k,
+                    dst.as_mut_ptr(),
+                    hwo as isize,
+                    bias.is_some(),
+                    a,
+                    bm,
+                    T::one(),
+                    T::one(),
+                    par,
+                )
             };
         }
     });
 }
 
-/// `gx = convᵀ(gy, w)`: the gradient of conv2d w.r.t. its input (also conv_transpose2d's forward).
-/// gx must be zeroed by the caller.
-pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], wt: &[T], gx: &mut [T]) {
-    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
-    let col_len = if g.direct() { 0 } else { k * hwo };
-    let xp = SendPtr(gx.as_mut_ptr());
-    for_each_image::<T>(g, col_len, |i, col, par| {
-        // SAFETY: image i owns gx[i*cin*hw ..][..cin*hw].
-        let gxi = unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * g.cin * g.hw_in()), g.cin * g.hw_in()) };
-        for gi in 0..g.groups {
-            let gyg = &gy[(i * g.cout + gi * cout_g) * hwo..][..cout_g * hwo];
-            let gxg = &mut gxi[gi * cin_g * g.hw_in()..(gi + 1) * cin_g * g.hw_in()];
-            // d col = Wᵀ · gy: W_g read transposed through its strides.
-            let a = Operand { ptr: wt[gi * cout_g * k..].as_ptr(), rs: 1, cs: k as isize };
-            let bm = Operand { ptr: gyg.as_ptr(), rs: hwo as isize, cs: 1 };
-            let dst: *mut T = if g.direct() { gxg.as_mut_ptr() } else { col.as_mut_ptr() };
-            // SAFETY: a is k×cout_g, bm cout_g×hwo, dst k×hwo (col, or gx_g when direct).
-            unsafe { T::gemm_one(k, hwo, cout_g, dst, hwo as isize, false, a, bm, T::zero(), T::one(), par) };
-            if !g.direct() {
-                col2im(g, col, gxg);
+/// `wᵀ` per group: [groups][k × cout_g] row-major, so grad-input GEMMs read a row-major lhs.
+fn transpose_weight<T: Float>(g: &ConvGeom, wt: &[T]) -> Vec<T> {
+    let (k, cout_g) = (g.k(), g.cout_g());
+    let mut out = vec![T::zero(); wt.len()];
+    for gi in 0..g.groups {
+        let (src, dst) = (
+            &wt[gi * cout_g * k..(gi + 1) * cout_g * k],
+            &mut out[gi * cout_g * k..(gi + 1) * cout_g * k],
+        );
+        for c in 0..cout_g {
+            for r in 0..k {
+                dst[r * cout_g + c] = src[c * k + r];
             }
         }
-    });
+    }
+    out
 }
 
-/// Images per grad-weight chunk: the split depends only on the batch size, so summing the
-/// chunk partials in order gives the same bits for any thread count.
-fn weight_chunks(n: usize) -> usize {
+/// gx_i (zeroed) += col2im(Wᵀ · gy_i) for one image.
+fn input_grad_image<T: Float>(
+    g: &ConvGeom,
+    i: usize,
+    gy: &[T],
+    wt_t: &[T],
+    gxi: &mut [T],
+    col: &mut [T],
+    par: Parallelism,
+) {
+    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    for gi in 0..g.groups {
+        let gyg = &gy[(i * g.cout + gi * cout_g) * hwo..][..cout_g * hwo];
+        let gxg = &mut gxi[gi * cin_g * g.hw_in()..(gi + 1) * cin_g * g.hw_in()];
+        let a = Operand {
+            ptr: wt_t[gi * cout_g * k..].as_ptr(),
+            rs: cout_g as isize,
+            cs: 1,
+        };
+        let bm = Operand {
+            ptr: gyg.as_ptr(),
+            rs: hwo as isize,
+            cs: 1,
+        };
+        let dst: *mut T = if g.direct() {
+            gxg.as_mut_ptr()
+        } else {
+            col.as_mut_ptr()
+        };
+        // SAFETY: a is k×cout_g, bm cout_g×hwo, dst k×hwo (col, or gx_g when direct).
+        unsafe {
+            T::gemm_one(
+                k,
+                hwo,
+                cout_g,
+                dst,
+                hwo as isize,
+                false,
+                a,
+                bm,
+                T::zero(),
+                T::one(),
+                par,
+            )
+        };
+        if !g.direct() {
+            col2im(g, col, gxg);
+        }
+    }
+}
+
+/// gwᵀ [k × cout] += im2col(x_i) · gy_iᵀ for one image (the transposed product is the faster GEMM
+/// shape: both big operands are read row-major), and gb += Σ_hw gy_i.
+fn weight_grad_image<T: Float>(
+    g: &ConvGeom,
+    i: usize,
+    x: &[T],
+    gy: &[T],
+    gwt: &mut [T],
+    gb: &mut [T],
+    col: &mut [T],
+    par: Parallelism,
+) {
+    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    for gi in 0..g.groups {
+        let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
+        let gyg = &gy[(i * g.cout + gi * cout_g) * hwo..][..cout_g * hwo];
+        let lhs: &[T] = if g.direct() {
+            xg
+        } else {
+            im2col(g, xg, col);
+            col
+        };
+        let a = Operand {
+            ptr: lhs.as_ptr(),
+            rs: hwo as isize,
+            cs: 1,
+        };
+        let bm = Operand {
+            ptr: gyg.as_ptr(),
+            rs: 1,
+            cs: hwo as isize,
+        };
+        let dst = gwt[gi * cout_g..].as_mut_ptr();
+        // SAFETY: a k×hwo, bm hwo×cout_g, dst k×cout_g with row stride cout inside gwt.
+        unsafe {
+            T::gemm_one(
+                k,
+                cout_g,
+                hwo,
+                dst,
+                g.cout as isize,
+                true,
+                a,
+                bm,
+                T::one(),
+                T::one(),
+                par,
+            )
+        };
+    }
+    for (c, b) in gb.iter_mut().enumerate() {
+        let mut s = T::zero();
+        for &v in &gy[(i * g.cout + c) * hwo..][..hwo] {
+            s += v;
+        }
+        *b += s;
+    }
+}
+
+/// Images per backward chunk: the split depends only on the batch size, so summing the per-chunk
+/// weight-gradient partials in order gives the same bits for any thread count.
+fn chunks_for(n: usize) -> usize {
     n.clamp(1, 8)
 }
 
-/// `(gw, gb)` of conv2d: gw [cout, cin/g, kh, kw] = Σ_n gy_n · im2col(x_n)ᵀ, gb = Σ gy over n, h, w.
-pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], want_bias: bool) -> (Vec<T>, Vec<T>) {
-    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+/// Backward of conv2d in one pass over fixed batch chunks: `gx` (zeroed, when given) = convᵀ(gy, w);
+/// returns `(gw, gb)` when `want_w` (gw [cout, cin/g, kh, kw] = Σ_n gy_n · im2col(x_n)ᵀ, gb = Σ gy).
+pub fn conv2d_backward<T: Float>(
+    g: &ConvGeom,
+    x: &[T],
+    gy: &[T],
+    wt: &[T],
+    gx: Option<&mut [T]>,
+    want_w: bool,
+) -> Option<(Vec<T>, Vec<T>)> {
+    let (k, hwo) = (g.k(), g.hw_out());
     let wlen = g.cout * k;
     let col_len = if g.direct() { 0 } else { k * hwo };
-    let chunks = weight_chunks(g.n);
+    let chunks = chunks_for(g.n);
     let per = g.n.div_ceil(chunks);
     let threads = crate::threads::num_threads();
+    let wt_t = if gx.is_some() {
+        transpose_weight(g, wt)
+    } else {
+        Vec::new()
+    };
+    let xp = gx.map(|s| SendPtr(s.as_mut_ptr()));
+    let in_len = g.cin * g.hw_in();
     let one_chunk = |c: usize, par: Parallelism| -> (Vec<T>, Vec<T>) {
-        let mut gw = vec![T::zero(); wlen];
-        let mut gb = vec![T::zero(); if want_bias { g.cout } else { 0 }];
+        let mut gwt = vec![T::zero(); if want_w { wlen } else { 0 }];
+        let mut gb = vec![T::zero(); if want_w { g.cout } else { 0 }];
         let mut col = vec![T::zero(); col_len];
         for i in (c * per)..((c + 1) * per).min(g.n) {
-            for gi in 0..g.groups {
-                let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
-                let gyg = &gy[(i * g.cout + gi * cout_g) * hwo..][..cout_g * hwo];
-                let rhs: &[T] = if g.direct() {
-                    xg
-                } else {
-                    im2col(g, xg, &mut col);
-                    &col
-                };
-                let a = Operand { ptr: gyg.as_ptr(), rs: hwo as isize, cs: 1 };
-                // colᵀ through strides: (hwo × k) with row stride 1, col stride hwo.
-                let bm = Operand { ptr: rhs.as_ptr(), rs: 1, cs: hwo as isize };
-                let dst = gw[gi * cout_g * k..].as_mut_ptr();
-                // SAFETY: a cout_g×hwo, bm hwo×k, dst cout_g×k inside gw.
-                unsafe { T::gemm_one(cout_g, k, hwo, dst, k as isize, true, a, bm, T::one(), T::one(), par) };
+            if let Some(xp) = xp {
+                // SAFETY: image i (in this chunk only) owns gx[i*in_len..][..in_len].
+                let gxi =
+                    unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
+                input_grad_image(g, i, gy, &wt_t, gxi, &mut col, par);
             }
-            if want_bias {
-                for (c, b) in gb.iter_mut().enumerate() {
-                    let mut s = T::zero();
-                    for &v in &gy[(i * g.cout + c) * hwo..][..hwo] {
-                        s += v;
-                    }
-                    *b += s;
-                }
+            if want_w {
+                weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, &mut col, par);
             }
         }
-        (gw, gb)
+        (gwt, gb)
     };
     let parts: Vec<(Vec<T>, Vec<T>)> = if g.macs() < PAR_MIN_MACS || threads == 1 {
-        (0..chunks).map(|c| one_chunk(c, Parallelism::None)).collect()
+        (0..chunks)
+            .map(|c| one_chunk(c, Parallelism::None))
+            .collect()
     } else if chunks >= threads {
         crate::threads::pool().install(|| {
             (0..chunks)
@@ -329,22 +557,47 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], want_bi
                 .collect()
         })
     } else {
-        crate::threads::pool().install(|| (0..chunks).map(|c| one_chunk(c, Parallelism::Rayon(threads))).collect())
+        crate::threads::pool().install(|| {
+            (0..chunks)
+                .map(|c| one_chunk(c, Parallelism::Rayon(threads)))
+                .collect()
+        })
     };
-    let mut it = parts.into_iter();
-    let (mut gw, mut gb) = it.next().unwrap_or_else(|| (vec![T::zero(); wlen], vec![T::zero(); g.cout]));
-    for (w2, b2) in it {
-        for (a, b) in gw.iter_mut().zip(&w2) {
-            *a += *b;
+    if !want_w {
+        return None;
+    }
+    // fixed-order sum of the chunk partials, transposing gwᵀ back to [cout, k]
+    let mut gw = vec![T::zero(); wlen];
+    let mut gb = vec![T::zero(); g.cout];
+    for (gwt, b2) in &parts {
+        for r in 0..k {
+            for c in 0..g.cout {
+                gw[c * k + r] += gwt[r * g.cout + c];
+            }
         }
-        for (a, b) in gb.iter_mut().zip(&b2) {
+        for (a, b) in gb.iter_mut().zip(b2) {
             *a += *b;
         }
     }
-    if want_bias && gb.len() != g.cout {
-        gb = vec![T::zero(); g.cout];
-    }
-    (gw, gb)
+    Some((gw, gb))
+}
+
+/// `gx = convᵀ(gy, w)`: conv2d's input gradient (also conv_transpose2d's forward); gx zeroed.
+pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], wt: &[T], gx: &mut [T]) {
+    let wt_t = transpose_weight(g, wt);
+    let in_len = g.cin * g.hw_in();
+    let col_len = if g.direct() { 0 } else { g.k() * g.hw_out() };
+    let xp = SendPtr(gx.as_mut_ptr());
+    for_each_image::<T>(g, col_len, |i, col, par| {
+        // SAFETY: image i owns gx[i*in_len..][..in_len].
+        let gxi = unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
+        input_grad_image(g, i, gy, &wt_t, gxi, col, par);
+    });
+}
+
+/// `(gw, gb)` of conv2d alone.
+pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> (Vec<T>, Vec<T>) {
+    conv2d_backward(g, x, gy, &[], None, true).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -365,10 +618,13 @@ mod tests {
                                 for j in 0..g.kw {
                                     let ih = (oh * g.sh + i * g.dh) as isize - g.ph as isize;
                                     let iw = (ow * g.sw + j * g.dw) as isize - g.pw as isize;
-                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
+                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize
+                                    {
                                         continue;
                                     }
-                                    let xi = ((n * g.cin + gi * cin_g + c) * g.h + ih as usize) * g.w + iw as usize;
+                                    let xi = ((n * g.cin + gi * cin_g + c) * g.h + ih as usize)
+                                        * g.w
+                                        + iw as usize;
                                     let wi = ((co * cin_g + c) * g.kh + i) * g.kw + j;
                                     s += x[xi] * w[wi];
                                 }
@@ -385,11 +641,34 @@ mod tests {
     #[test]
     fn forward_matches_naive_and_adjoints_agree() {
         let g = ConvGeom {
-            n: 2, cin: 4, h: 7, w: 6, cout: 6, kh: 3, kw: 2, sh: 2, sw: 1, ph: 1, pw: 2, dh: 1, dw: 2, groups: 2, ho: 0, wo: 0,
+            n: 2,
+            cin: 4,
+            h: 7,
+            w: 6,
+            cout: 6,
+            kh: 3,
+            kw: 2,
+            sh: 2,
+            sw: 1,
+            ph: 1,
+            pw: 2,
+            dh: 1,
+            dw: 2,
+            groups: 2,
+            ho: 0,
+            wo: 0,
         };
-        let g = ConvGeom { ho: (7 + 2 - 2 - 1) / 2 + 1, wo: (6 + 4 - 2 - 1) + 1, ..g };
-        let x: Vec<f64> = (0..g.n * g.cin * g.h * g.w).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
-        let w: Vec<f64> = (0..g.cout * 2 * 3 * 2).map(|i| ((i * 13 % 7) as f64) - 3.0).collect();
+        let g = ConvGeom {
+            ho: (7 + 2 - 2 - 1) / 2 + 1,
+            wo: (6 + 4 - 2 - 1) + 1,
+            ..g
+        };
+        let x: Vec<f64> = (0..g.n * g.cin * g.h * g.w)
+            .map(|i| ((i * 37 % 11) as f64) - 5.0)
+            .collect();
+        let w: Vec<f64> = (0..g.cout * 2 * 3 * 2)
+            .map(|i| ((i * 13 % 7) as f64) - 3.0)
+            .collect();
         let mut y = vec![0.0; g.n * g.cout * g.ho * g.wo];
         conv2d_forward(&g, &x, &w, None, &mut y);
         assert_eq!(y, naive(&g, &x, &w));
@@ -400,7 +679,7 @@ mod tests {
         let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
         let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
         assert_eq!(lhs, rhs);
-        let (gw, _) = conv2d_backward_weight(&g, &x, &gy, false);
+        let (gw, _) = conv2d_backward_weight(&g, &x, &gy);
         let rhs2: f64 = w.iter().zip(&gw).map(|(a, b)| a * b).sum();
         assert_eq!(lhs, rhs2);
     }

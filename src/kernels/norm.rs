@@ -48,7 +48,13 @@ pub fn batch_stats<T: Float>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(
 }
 
 /// `y = x·scale[c] + shift[c]` (the normalisation folded into one multiply-add per element).
-pub fn apply<T: Float>(x: &[T], (n, c, s): (usize, usize, usize), scale: &[f64], shift: &[f64], y: &mut [T]) {
+pub fn apply<T: Float>(
+    x: &[T],
+    (n, c, s): (usize, usize, usize),
+    scale: &[f64],
+    shift: &[f64],
+    y: &mut [T],
+) {
     let yp = SendPtr(y.as_mut_ptr());
     map_channels(c, n * c * s, |ch| {
         let (a, b) = (T::from_f64(scale[ch]), T::from_f64(shift[ch]));

@@ -45,8 +45,16 @@ fn for_planes(planes: usize, elems: usize, f: impl Fn(usize) + Sync + Send) {
 }
 
 /// Output size of one pooled dimension (torch's pooling_output_shape), or None when negative.
-pub fn pool_out_size(size: usize, k: usize, pad: usize, stride: usize, dil: usize, ceil: bool) -> i64 {
-    let (size, k, pad, stride, dil) = (size as i64, k as i64, pad as i64, stride as i64, dil as i64);
+pub fn pool_out_size(
+    size: usize,
+    k: usize,
+    pad: usize,
+    stride: usize,
+    dil: usize,
+    ceil: bool,
+) -> i64 {
+    let (size, k, pad, stride, dil) =
+        (size as i64, k as i64, pad as i64, stride as i64, dil as i64);
     let num = size + 2 * pad - dil * (k - 1) - 1 + if ceil { stride - 1 } else { 0 };
     let mut out = num.div_euclid(stride) + 1;
     // the last window must start inside the input or the left padding
@@ -105,12 +113,22 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
 }
 
 /// Scatters `gy` to the argmax positions: gx [planes, h, w] (zeroed by the caller) += gy at idx.
-pub fn max_pool2d_backward<T: Float>(planes: usize, hw: usize, ohw: usize, gy: &[T], idx: &[i64], gx: &mut [T]) {
+pub fn max_pool2d_backward<T: Float>(
+    planes: usize,
+    hw: usize,
+    ohw: usize,
+    gy: &[T],
+    idx: &[i64],
+    gx: &mut [T],
+) {
     let gp = SendPtr(gx.as_mut_ptr());
     for_planes(planes, planes * hw, |p| {
         // SAFETY: plane p owns gx[p*hw..][..hw].
         let gxp = unsafe { std::slice::from_raw_parts_mut(gp.get().add(p * hw), hw) };
-        for (&g, &i) in gy[p * ohw..(p + 1) * ohw].iter().zip(&idx[p * ohw..(p + 1) * ohw]) {
+        for (&g, &i) in gy[p * ohw..(p + 1) * ohw]
+            .iter()
+            .zip(&idx[p * ohw..(p + 1) * ohw])
+        {
             if let Some(d) = usize::try_from(i).ok().and_then(|i| gxp.get_mut(i)) {
                 *d += g;
             }
@@ -120,7 +138,13 @@ pub fn max_pool2d_backward<T: Float>(planes: usize, hw: usize, ohw: usize, gy: &
 
 /// One average-pooling window: clipped bounds and divisor (torch's avg_pool2d rules).
 #[inline]
-fn avg_window(g: &PoolGeom, oh: usize, ow: usize, cip: bool, div: Option<i64>) -> (usize, usize, usize, usize, i64) {
+fn avg_window(
+    g: &PoolGeom,
+    oh: usize,
+    ow: usize,
+    cip: bool,
+    div: Option<i64>,
+) -> (usize, usize, usize, usize, i64) {
     let mut h0 = (oh * g.sh) as i64 - g.ph as i64;
     let mut w0 = (ow * g.sw) as i64 - g.pw as i64;
     let mut h1 = (h0 + g.kh as i64).min((g.h + g.ph) as i64);
@@ -140,7 +164,13 @@ fn avg_window(g: &PoolGeom, oh: usize, ow: usize, cip: bool, div: Option<i64>) -
 }
 
 /// Average pooling forward; an empty (fully padded) window gives 0.
-pub fn avg_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], cip: bool, div: Option<i64>) {
+pub fn avg_pool2d_forward<T: Float>(
+    g: &PoolGeom,
+    x: &[T],
+    y: &mut [T],
+    cip: bool,
+    div: Option<i64>,
+) {
     let yp = SendPtr(y.as_mut_ptr());
     let ohw = g.ho * g.wo;
     for_planes(g.planes, g.planes * g.h * g.w, |p| {
@@ -167,7 +197,13 @@ pub fn avg_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], cip: boo
 }
 
 /// Average pooling backward: each output's gradient / divisor spread over its window (gx zeroed).
-pub fn avg_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], gx: &mut [T], cip: bool, div: Option<i64>) {
+pub fn avg_pool2d_backward<T: Float>(
+    g: &PoolGeom,
+    gy: &[T],
+    gx: &mut [T],
+    cip: bool,
+    div: Option<i64>,
+) {
     let gp = SendPtr(gx.as_mut_ptr());
     let (hw, ohw) = (g.h * g.w, g.ho * g.wo);
     for_planes(g.planes, g.planes * hw, |p| {
@@ -250,7 +286,13 @@ pub fn adaptive_pool2d_forward<T: Float>(
 }
 
 /// Adaptive average pooling backward (gx zeroed by the caller).
-pub fn adaptive_avg_pool2d_backward<T: Float>(planes: usize, (h, w): (usize, usize), (ho, wo): (usize, usize), gy: &[T], gx: &mut [T]) {
+pub fn adaptive_avg_pool2d_backward<T: Float>(
+    planes: usize,
+    (h, w): (usize, usize),
+    (ho, wo): (usize, usize),
+    gy: &[T],
+    gx: &mut [T],
+) {
     let gp = SendPtr(gx.as_mut_ptr());
     for_planes(planes, planes * h * w, |p| {
         // SAFETY: plane p owns gx[p*h*w..][..h*w].
@@ -285,7 +327,21 @@ mod tests {
 
     #[test]
     fn max_pool_nan_and_ties() {
-        let g = PoolGeom { planes: 1, h: 2, w: 2, ho: 1, wo: 1, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, dh: 1, dw: 1 };
+        let g = PoolGeom {
+            planes: 1,
+            h: 2,
+            w: 2,
+            ho: 1,
+            wo: 1,
+            kh: 2,
+            kw: 2,
+            sh: 2,
+            sw: 2,
+            ph: 0,
+            pw: 0,
+            dh: 1,
+            dw: 1,
+        };
         let (mut y, mut i) = (vec![0.0f32], vec![0i64]);
         max_pool2d_forward(&g, &[1.0, 3.0, 3.0, f32::NAN], &mut y, &mut i);
         assert!(y[0].is_nan() && i[0] == 3);

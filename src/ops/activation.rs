@@ -1,4 +1,4 @@
-//! Fused activations: softmax / log_softmax along a dim and pointwise activations, each with its backward.
+//! Fused activations: softmax / log_softmax, pointwise activations and layer_norm, each with its backward.
 
 use crate::autograd::needs_grad;
 use crate::dtype::Element;
@@ -8,13 +8,19 @@ use crate::ops::elementwise::record_fn;
 use crate::shape;
 use crate::tensor::Tensor;
 use crate::threads;
-use std::sync::Arc;
 
 /// Raw pointer that may cross into pool threads; each thread writes disjoint lanes.
 #[derive(Clone, Copy)]
 struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// A method call makes closures capture the whole (Send) wrapper, not the raw field.
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
 
 fn contig(x: &Tensor) -> Tensor {
     if x.is_contiguous() {
@@ -44,10 +50,9 @@ fn for_lanes<T: Element>(
     let p = SendPtr(out.as_mut_ptr());
     let chunk = (32768 / n.max(1)).max(1);
     threads::par_ranges(lanes, chunk, |s, e| {
-        let p = p;
         for l in s..e {
             let (o, i) = (l / inner, l % inner);
-            f(o * n * inner + i, inner, p.0);
+            f(o * n * inner + i, inner, p.get());
         }
     });
 }
@@ -62,7 +67,41 @@ fn check_float(x: &Tensor, op: &str) -> Result<()> {
     Ok(())
 }
 
-fn softmax_fwd<T: Element>(x: &Tensor, d: usize, log: bool) -> Tensor {
+/// Float element with native exp/ln, so float32 lanes stay in float32 (sums accumulate in f64).
+trait Sf:
+    Element
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    fn exp_(self) -> Self;
+    fn nan_(self) -> bool;
+}
+
+impl Sf for f32 {
+    #[inline(always)]
+    fn exp_(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn nan_(self) -> bool {
+        self.is_nan()
+    }
+}
+
+impl Sf for f64 {
+    #[inline(always)]
+    fn exp_(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn nan_(self) -> bool {
+        self.is_nan()
+    }
+}
+
+fn softmax_fwd<T: Sf>(x: &Tensor, d: usize, log: bool) -> Tensor {
     let xc = contig(x);
     let xs = xc.as_slice::<T>();
     let dims = split3(x.shape(), d);
@@ -70,59 +109,73 @@ fn softmax_fwd<T: Element>(x: &Tensor, d: usize, log: bool) -> Tensor {
     let n = dims.1;
     for_lanes::<T>(dims, &mut out, |st, stride, po| {
         // Shift by the lane max so exp never overflows (softmax([1000, 1001]) stays finite).
-        let mut m = f64::NEG_INFINITY;
+        let mut m = T::from_f64(f64::NEG_INFINITY);
         for k in 0..n {
-            let v = xs[st + k * stride].to_f64();
-            if v > m || v.is_nan() {
+            let v = xs[st + k * stride];
+            if v.nan_() {
                 m = v;
-                if v.is_nan() {
-                    break;
-                }
+                break;
+            }
+            if v > m {
+                m = v;
             }
         }
-        let mut s = 0.0;
-        for k in 0..n {
-            s += (xs[st + k * stride].to_f64() - m).exp();
-        }
-        let ls = s.ln();
+        let mut s = 0.0f64;
         for k in 0..n {
             let i = st + k * stride;
-            let z = xs[i].to_f64() - m;
-            let y = if log { z - ls } else { z.exp() / s };
-            // SAFETY: each lane owns its own indices.
-            unsafe { *po.add(i) = T::from_f64(y) };
+            let e = (xs[i] - m).exp_();
+            s += e.to_f64();
+            if !log {
+                // SAFETY: each lane owns its own indices.
+                unsafe { *po.add(i) = e };
+            }
+        }
+        if log {
+            let ls = T::from_f64(s.ln());
+            for k in 0..n {
+                let i = st + k * stride;
+                // SAFETY: each lane owns its own indices.
+                unsafe { *po.add(i) = (xs[i] - m) - ls };
+            }
+        } else {
+            let inv = T::from_f64(1.0 / s);
+            for k in 0..n {
+                let i = st + k * stride;
+                // SAFETY: each lane owns its own indices.
+                unsafe { *po.add(i) = *po.add(i) * inv };
+            }
         }
     });
     Tensor::from_vec_unchecked(out, x.shape())
 }
 
 /// softmax: gx = y * (g - Σ g y);  log_softmax: gx = g - exp(y) Σ g.
-fn softmax_bwd<T: Element>(g: &Tensor, y: &Tensor, d: usize, log: bool) -> Tensor {
+fn softmax_bwd<T: Sf>(g: &Tensor, y: &Tensor, d: usize, log: bool) -> Tensor {
     let (gc, yc) = (contig(g), contig(y));
     let (gs, ys) = (gc.as_slice::<T>(), yc.as_slice::<T>());
     let dims = split3(y.shape(), d);
     let n = dims.1;
     let mut out = vec![T::from_f64(0.0); ys.len()];
     for_lanes::<T>(dims, &mut out, |st, stride, po| {
-        let mut s = 0.0;
+        let mut s = 0.0f64;
         for k in 0..n {
             let i = st + k * stride;
             s += if log {
                 gs[i].to_f64()
             } else {
-                gs[i].to_f64() * ys[i].to_f64()
+                (gs[i] * ys[i]).to_f64()
             };
         }
+        let st_ = T::from_f64(s);
         for k in 0..n {
             let i = st + k * stride;
-            let (gv, yv) = (gs[i].to_f64(), ys[i].to_f64());
             let r = if log {
-                gv - yv.exp() * s
+                gs[i] - ys[i].exp_() * st_
             } else {
-                yv * (gv - s)
+                ys[i] * (gs[i] - st_)
             };
             // SAFETY: each lane owns its own indices.
-            unsafe { *po.add(i) = T::from_f64(r) };
+            unsafe { *po.add(i) = r };
         }
     });
     Tensor::from_vec_unchecked(out, y.shape())
@@ -169,13 +222,15 @@ pub fn log_softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
     softmax_impl(x, dim, true)
 }
 
-type F64Fn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
-
-/// A pointwise activation `y = f(x)` with backward `gx = g * df(x)` fused in one loop.
-fn pointwise(x: &Tensor, op: &str, name: &'static str, f: F64Fn, df: F64Fn) -> Result<Tensor> {
+/// A pointwise activation `y = f(x)` with backward `gx = g * df(x)` fused in one loop
+/// (monomorphised per activation, so the math inlines into the loop).
+fn pointwise<F, D>(x: &Tensor, op: &str, name: &'static str, f: F, df: D) -> Result<Tensor>
+where
+    F: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+    D: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+{
     check_float(x, op)?;
-    let ff = f.clone();
-    let out = crate::dispatch_float!(x.dtype(), T => map1::<T, T>(x, move |v| T::from_f64(ff(v.to_f64()))),
+    let out = crate::dispatch_float!(x.dtype(), T => map1::<T, T>(x, move |v| T::from_f64(f(v.to_f64()))),
         _ => unreachable!());
     if needs_grad(&[x]) {
         let sx = x.save();
@@ -186,7 +241,6 @@ fn pointwise(x: &Tensor, op: &str, name: &'static str, f: F64Fn, df: F64Fn) -> R
             } else {
                 g.clone()
             };
-            let df = df.clone();
             let sh = shape::broadcast_shapes(g.shape(), x.shape())?;
             let gx = crate::dispatch_float!(x.dtype(), T => map2::<T, T, T>(&g, x, &sh,
                 move |g, v| T::from_f64(g.to_f64() * df(v.to_f64()))), _ => unreachable!());
@@ -210,24 +264,24 @@ pub fn gelu(x: &Tensor, approximate: &str) -> Result<Tensor> {
             x,
             "GeluKernelImpl",
             "GeluBackward0",
-            Arc::new(|v| v * 0.5 * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))),
+            |v| v * 0.5 * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2)),
             // d/dx x Φ(x) = Φ(x) + x φ(x)
-            Arc::new(|v| {
+            |v| {
                 0.5 * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))
                     + v * INV_SQRT_2PI * (-0.5 * v * v).exp()
-            }),
+            },
         ),
         "tanh" => pointwise(
             x,
             "GeluKernelImpl",
             "GeluBackward0",
-            Arc::new(|v| 0.5 * v * (1.0 + (SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)).tanh())),
+            |v| 0.5 * v * (1.0 + (SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)).tanh()),
             // d/dx ½x(1+t) = ½(1+t) + ½x(1-t²)·√(2/π)(1+3·0.044715x²)
-            Arc::new(|v| {
+            |v| {
                 let t = (SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)).tanh();
                 0.5 * (1.0 + t)
                     + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
-            }),
+            },
         ),
         _ => Err(Error::runtime(
             "approximate argument must be either none or tanh.",
@@ -241,21 +295,21 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
         x,
         "softplus",
         "SoftplusBackward0",
-        Arc::new(move |v| {
+        move |v| {
             if v * beta > threshold {
                 v
             } else {
                 (v * beta).exp().ln_1p() / beta
             }
-        }),
+        },
         // d softplus = sigmoid(βx) (1 above the threshold)
-        Arc::new(move |v| {
+        move |v| {
             if v * beta > threshold {
                 1.0
             } else {
                 1.0 / (1.0 + (-v * beta).exp())
             }
-        }),
+        },
     )
 }
 
@@ -273,12 +327,12 @@ pub fn mish(x: &Tensor) -> Result<Tensor> {
         x,
         "mish",
         "MishBackward0",
-        Arc::new(|v| v * sp(v).tanh()),
+        |v| v * sp(v).tanh(),
         // d mish = tanh(sp) + x σ(x) (1 - tanh²(sp))
-        Arc::new(|v| {
+        |v| {
             let t = sp(v).tanh();
             t + v * (1.0 / (1.0 + (-v).exp())) * (1.0 - t * t)
-        }),
+        },
     )
 }
 
@@ -288,12 +342,12 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
         x,
         "silu",
         "SiluBackward0",
-        Arc::new(|v| v / (1.0 + (-v).exp())),
+        |v| v / (1.0 + (-v).exp()),
         // d silu = σ(x) (1 + x (1 - σ(x)))
-        Arc::new(|v| {
+        |v| {
             let s = 1.0 / (1.0 + (-v).exp());
             s * (1.0 + v * (1.0 - s))
-        }),
+        },
     )
 }
 
@@ -303,9 +357,9 @@ pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
         x,
         "elu",
         "EluBackward0",
-        Arc::new(move |v| if v > 0.0 { v } else { alpha * v.exp_m1() }),
+        move |v| if v > 0.0 { v } else { alpha * v.exp_m1() },
         // d elu = 1 above 0, α eˣ below
-        Arc::new(move |v| if v > 0.0 { 1.0 } else { alpha * v.exp() }),
+        move |v| if v > 0.0 { 1.0 } else { alpha * v.exp() },
     )
 }
 
@@ -315,9 +369,9 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
         x,
         "leaky_relu",
         "LeakyReluBackward0",
-        Arc::new(move |v| if v > 0.0 { v } else { v * slope }),
+        move |v| if v > 0.0 { v } else { v * slope },
         // d = 1 above 0, slope otherwise
-        Arc::new(move |v| if v > 0.0 { 1.0 } else { slope }),
+        move |v| if v > 0.0 { 1.0 } else { slope },
     )
 }
 
@@ -327,10 +381,157 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
         x,
         "hardtanh",
         "HardtanhBackward0",
-        Arc::new(move |v| if v.is_nan() { v } else { v.max(lo).min(hi) }),
+        move |v| if v.is_nan() { v } else { v.max(lo).min(hi) },
         // d = 1 strictly inside (lo, hi), 0 at and beyond the bounds
-        Arc::new(move |v| if v > lo && v < hi { 1.0 } else { 0.0 }),
+        move |v| if v > lo && v < hi { 1.0 } else { 0.0 },
     )
+}
+
+/// Per-row (mean, 1/sqrt(var + eps)) of a contiguous (m, k) view, biased variance as torch.
+fn row_stats<T: Element>(xs: &[T], m: usize, k: usize, eps: f64) -> Vec<(f64, f64)> {
+    let mut st = vec![(0.0, 0.0); m];
+    let p = SendPtr(st.as_mut_ptr());
+    threads::par_ranges(m, (16384 / k.max(1)).max(1), |a, b| {
+        for r in a..b {
+            let row = &xs[r * k..(r + 1) * k];
+            let mean = row.iter().map(|v| v.to_f64()).sum::<f64>() / k as f64;
+            let var = row.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / k as f64;
+            // SAFETY: each row writes only its own slot.
+            unsafe { *p.get().add(r) = (mean, 1.0 / (var + eps).sqrt()) };
+        }
+    });
+    st
+}
+
+fn f64_vec(t: Option<&Tensor>) -> Option<Vec<f64>> {
+    t.map(|t| {
+        let c = contig(&t.to_dtype(crate::dtype::DType::F64));
+        c.as_slice::<f64>().to_vec()
+    })
+}
+
+fn ln_forward<T: Element>(
+    x: &Tensor,
+    k: usize,
+    w: &Option<Vec<f64>>,
+    b: &Option<Vec<f64>>,
+    eps: f64,
+) -> (Tensor, Vec<(f64, f64)>) {
+    let xc = contig(x);
+    let xs = xc.as_slice::<T>();
+    let m = xs.len() / k.max(1);
+    let st = row_stats(xs, m, k, eps);
+    let mut out = vec![T::from_f64(0.0); xs.len()];
+    let p = SendPtr(out.as_mut_ptr());
+    threads::par_ranges(m, (16384 / k.max(1)).max(1), |a, bnd| {
+        for r in a..bnd {
+            let (mean, rstd) = st[r];
+            for j in 0..k {
+                let mut y = (xs[r * k + j].to_f64() - mean) * rstd;
+                if let Some(w) = w {
+                    y *= w[j];
+                }
+                if let Some(b) = b {
+                    y += b[j];
+                }
+                // SAFETY: each row writes only its own slots.
+                unsafe { *p.get().add(r * k + j) = T::from_f64(y) };
+            }
+        }
+    });
+    (Tensor::from_vec_unchecked(out, x.shape()), st)
+}
+
+/// layer_norm over the trailing `k` elements of each row, with optional elementwise affine.
+#[allow(clippy::needless_range_loop)] // row/column index arithmetic is the clearer form here
+pub fn layer_norm(
+    x: &Tensor,
+    k: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    check_float(x, "LayerNormKernelImpl")?;
+    if k == 0 || x.numel() % k != 0 {
+        return Err(Error::runtime(
+            "layer_norm: normalized size must divide the input size",
+        ));
+    }
+    for t in [weight, bias].into_iter().flatten() {
+        if t.numel() != k {
+            return Err(Error::runtime(format!(
+                "layer_norm: expected weight and bias with {k} elements, got {}",
+                crate::shape::fmt_shape(t.shape())
+            )));
+        }
+    }
+    let (w, b) = (f64_vec(weight), f64_vec(bias));
+    let (out, st) = crate::dispatch_float!(x.dtype(), T => ln_forward::<T>(x, k, &w, &b, eps), _ => unreachable!());
+    let mut inputs: Vec<&Tensor> = vec![x];
+    inputs.extend(weight);
+    inputs.extend(bias);
+    if needs_grad(&inputs) {
+        let name = "NativeLayerNormBackward0";
+        let sx = x.save();
+        let (has_w, has_b) = (weight.is_some(), bias.is_some());
+        let (wdt, bdt) = (weight.map(|t| t.dtype()), bias.map(|t| t.dtype()));
+        let (wshape, bshape) = (
+            weight.map(|t| t.shape().to_vec()),
+            bias.map(|t| t.shape().to_vec()),
+        );
+        record_fn(&out, &inputs, name, move |g| {
+            let x = sx.get(name)?;
+            let xc = contig(&x.to_dtype(crate::dtype::DType::F64));
+            let gc = contig(&g.to_dtype(crate::dtype::DType::F64));
+            let (xs, gs) = (xc.as_slice::<f64>(), gc.as_slice::<f64>());
+            let m = xs.len() / k;
+            // gx = rstd (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)) with ĝ = g·w; gw = Σ g x̂; gb = Σ g
+            let mut gx = vec![0.0f64; xs.len()];
+            let p = SendPtr(gx.as_mut_ptr());
+            let wv = &w;
+            threads::par_ranges(m, (16384 / k).max(1), |a, bnd| {
+                let mut gh = vec![0.0f64; k];
+                for r in a..bnd {
+                    let (mean, rstd) = st[r];
+                    let (mut s1, mut s2) = (0.0, 0.0);
+                    for j in 0..k {
+                        let i = r * k + j;
+                        gh[j] = gs[i] * wv.as_ref().map_or(1.0, |w| w[j]);
+                        s1 += gh[j];
+                        s2 += gh[j] * (xs[i] - mean) * rstd;
+                    }
+                    let (s1, s2) = (s1 / k as f64, s2 / k as f64);
+                    for j in 0..k {
+                        let i = r * k + j;
+                        let xh = (xs[i] - mean) * rstd;
+                        // SAFETY: each row writes only its own slots.
+                        unsafe { *p.get().add(i) = rstd * (gh[j] - s1 - xh * s2) };
+                    }
+                }
+            });
+            let gx = Tensor::from_vec_unchecked(gx, x.shape()).to_dtype(x.dtype());
+            let mut grads = vec![Some(gx)];
+            if has_w || has_b {
+                let (mut gw, mut gb) = (vec![0.0f64; k], vec![0.0f64; k]);
+                for r in 0..m {
+                    let (mean, rstd) = st[r];
+                    for j in 0..k {
+                        let i = r * k + j;
+                        gw[j] += gs[i] * (xs[i] - mean) * rstd;
+                        gb[j] += gs[i];
+                    }
+                }
+                if let (Some(dt), Some(sh)) = (wdt, &wshape) {
+                    grads.push(Some(Tensor::from_vec_unchecked(gw, sh).to_dtype(dt)));
+                }
+                if let (Some(dt), Some(sh)) = (bdt, &bshape) {
+                    grads.push(Some(Tensor::from_vec_unchecked(gb, sh).to_dtype(dt)));
+                }
+            }
+            Ok(grads)
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
-use crate::kernels::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, ConvGeom, Float};
+use crate::kernels::conv::{
+    conv2d_backward, conv2d_backward_input, conv2d_backward_weight, conv2d_forward, ConvGeom, Float,
+};
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::record_fn;
 use crate::shape::fmt_shape;
@@ -10,7 +12,9 @@ use crate::tensor::Tensor;
 
 fn pos2(v: &[i64], what: &str) -> Result<[usize; 2]> {
     if v.len() != 2 {
-        return Err(Error::runtime(format!("expected {what} to be a single integer value or a list of 2 values")));
+        return Err(Error::runtime(format!(
+            "expected {what} to be a single integer value or a list of 2 values"
+        )));
     }
     Ok([v[0].max(0) as usize, v[1].max(0) as usize])
 }
@@ -117,7 +121,7 @@ fn bwd_input(g: &ConvGeom, gy: &Tensor, w: &Tensor) -> Tensor {
 
 fn bwd_weight(g: &ConvGeom, x: &Tensor, gy: &Tensor, wshape: &[usize]) -> Tensor {
     crate::dispatch_float!(x.dtype(), T => {
-        let (gw, _) = conv2d_backward_weight::<T>(g, x.as_slice::<T>(), gy.as_slice::<T>(), false);
+        let (gw, _) = conv2d_backward_weight::<T>(g, x.as_slice::<T>(), gy.as_slice::<T>());
         tensor_from(gw, wshape)
     }, _ => unreachable!("checked float"))
 }
@@ -138,7 +142,11 @@ pub fn conv2d(
     groups: i64,
 ) -> Result<Tensor> {
     check_params(stride, padding, dilation, groups)?;
-    let (s, p, d) = (pos2(stride, "stride")?, pos2(padding, "padding")?, pos2(dilation, "dilation")?);
+    let (s, p, d) = (
+        pos2(stride, "stride")?,
+        pos2(padding, "padding")?,
+        pos2(dilation, "dilation")?,
+    );
     let groups = groups as usize;
     if w.ndim() != 4 || x.ndim() != 4 {
         return Err(Error::runtime(format!(
@@ -147,7 +155,9 @@ pub fn conv2d(
         )));
     }
     let (xs, ws) = (x.shape(), w.shape());
-    let expect_c = ws[1].checked_mul(groups).ok_or_else(|| Error::runtime("groups too large"))?;
+    let expect_c = ws[1]
+        .checked_mul(groups)
+        .ok_or_else(|| Error::runtime("groups too large"))?;
     if xs[1] != expect_c {
         return Err(Error::runtime(format!(
             "Given groups={groups}, weight of size {}, expected input{} to have {} channels, but got {} channels instead",
@@ -207,13 +217,30 @@ pub fn conv2d(
         let wshape = ws.to_vec();
         record_fn(&out, &inputs, "ConvolutionBackward0", move |gy| {
             let gy = contiguous(&gy.alias())?;
-            let (x, w) = (sx.get("ConvolutionBackward0")?, sw.get("ConvolutionBackward0")?);
-            // dL/dx = convᵀ(gy, w); dL/dw = Σ gy ⋆ x; dL/db = Σ_{n,h,w} gy
-            let gx = need_x.then(|| bwd_input(&g, &gy, w));
-            let gw = need_w.then(|| bwd_weight(&g, x, &gy, &wshape));
+            let (x, w) = (
+                sx.get("ConvolutionBackward0")?,
+                sw.get("ConvolutionBackward0")?,
+            );
+            // dL/dx = convᵀ(gy, w); dL/dw = Σ gy ⋆ x; dL/db = Σ_{n,h,w} gy — one pass over the batch
+            let gx = need_x.then(|| Tensor::zeros(&[g.n, g.cin, g.h, g.w], gy.dtype()));
+            let (gw, gb) = if gy.numel() == 0 {
+                (
+                    need_w.then(|| Tensor::zeros(&wshape, gy.dtype())),
+                    Tensor::zeros(&[g.cout], gy.dtype()),
+                )
+            } else {
+                crate::dispatch_float!(gy.dtype(), T => {
+                    let r = conv2d_backward::<T>(&g, x.as_slice::<T>(), gy.as_slice::<T>(), w.as_slice::<T>(),
+                        gx.as_ref().map(|t| t.as_mut_slice::<T>()), need_w || need_b);
+                    match r {
+                        Some((gw, gb)) => (need_w.then(|| tensor_from(gw, &wshape)), tensor_from(gb, &[g.cout])),
+                        None => (None, Tensor::zeros(&[g.cout], gy.dtype())),
+                    }
+                }, _ => unreachable!("checked float"))
+            };
             let mut r = vec![gx, gw];
             if need_b {
-                r.push(Some(bias_grad(&gy, g.n, g.cout, g.ho * g.wo)));
+                r.push(Some(gb));
             }
             Ok(r)
         });
@@ -238,7 +265,11 @@ pub fn conv_transpose2d(
     if output_padding.iter().any(|&p| p < 0) {
         return Err(Error::runtime("negative output_padding is not supported"));
     }
-    let (s, p, d) = (pos2(stride, "stride")?, pos2(padding, "padding")?, pos2(dilation, "dilation")?);
+    let (s, p, d) = (
+        pos2(stride, "stride")?,
+        pos2(padding, "padding")?,
+        pos2(dilation, "dilation")?,
+    );
     let op = pos2(output_padding, "output_padding")?;
     let groups = groups as usize;
     if w.ndim() != 4 || x.ndim() != 4 {
@@ -275,7 +306,10 @@ pub fn conv_transpose2d(
     let size = |i: usize, k: usize, s: usize, p: usize, d: usize, op: usize| -> i64 {
         (i as i64 - 1) * s as i64 - 2 * p as i64 + d as i64 * (k as i64 - 1) + op as i64 + 1
     };
-    let (ho, wo) = (size(xs[2], ws[2], s[0], p[0], d[0], op[0]), size(xs[3], ws[3], s[1], p[1], d[1], op[1]));
+    let (ho, wo) = (
+        size(xs[2], ws[2], s[0], p[0], d[0], op[0]),
+        size(xs[3], ws[3], s[1], p[1], d[1], op[1]),
+    );
     if ho <= 0 || wo <= 0 {
         return Err(Error::runtime(format!(
             "Given input size per channel: ({} x {}). Calculated output size per channel: ({ho} x {wo}). Output size is too small",
@@ -328,7 +362,10 @@ pub fn conv_transpose2d(
         let wshape = ws.to_vec();
         record_fn(&out, &inputs, "ConvolutionBackward0", move |gy| {
             let gy = contiguous(&gy.alias())?;
-            let (x, w) = (sx.get("ConvolutionBackward0")?, sw.get("ConvolutionBackward0")?);
+            let (x, w) = (
+                sx.get("ConvolutionBackward0")?,
+                sw.get("ConvolutionBackward0")?,
+            );
             // dL/dx = conv(gy, w); dL/dw = Σ x ⋆ gy (conv's weight grad with roles swapped); dL/db = Σ gy
             let gx = need_x.then(|| fwd(&g, &gy, w, None));
             let gw = need_w.then(|| bwd_weight(&g, &gy, x, &wshape));

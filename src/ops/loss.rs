@@ -33,6 +33,13 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T> SendPtr<T> {
+    /// A method call makes closures capture the whole (Send) wrapper, not the raw field.
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
 fn contig(x: &Tensor) -> Tensor {
     if x.is_contiguous() {
         x.clone()
@@ -73,7 +80,6 @@ fn forward_lanes<T: Element>(x: &[T], g: &Geom) -> (Vec<f64>, Vec<f64>) {
     let (pl, pz) = (SendPtr(loss.as_mut_ptr()), SendPtr(lse.as_mut_ptr()));
     let chunk = (16384 / c.max(1)).max(1);
     threads::par_ranges(lanes, chunk, |a, b| {
-        let (pl, pz) = (pl, pz);
         for l in a..b {
             let t = g.targets[l];
             let st = (l / s) * c * s + l % s;
@@ -113,8 +119,8 @@ fn forward_lanes<T: Element>(x: &[T], g: &Geom) -> (Vec<f64>, Vec<f64>) {
             };
             // SAFETY: each lane writes only its own slot.
             unsafe {
-                *pl.0.add(l) = v;
-                *pz.0.add(l) = z;
+                *pl.get().add(l) = v;
+                *pz.get().add(l) = z;
             }
         }
     });
@@ -130,7 +136,6 @@ fn backward_lanes<T: Element>(x: &[T], g: &Geom, lse: &[f64], coef: &[f64]) -> V
     let chunk = (16384 / c.max(1)).max(1);
     let sum_d_smooth = g.eps / c as f64 * g.wsum();
     threads::par_ranges(lanes, chunk, |a, b| {
-        let p = p;
         for l in a..b {
             let t = g.targets[l];
             if t == g.ignore {
@@ -151,7 +156,7 @@ fn backward_lanes<T: Element>(x: &[T], g: &Geom, lse: &[f64], coef: &[f64]) -> V
                     d -= (x[i].to_f64() - lse[l]).exp() * dsum;
                 }
                 // SAFETY: each lane writes only its own indices.
-                unsafe { *p.0.add(i) = T::from_f64(k0 * d) };
+                unsafe { *p.get().add(i) = T::from_f64(k0 * d) };
             }
         }
     });

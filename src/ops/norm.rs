@@ -10,7 +10,9 @@ use crate::tensor::Tensor;
 /// Reads a 1-D float tensor as f64 values.
 fn read_f64(t: &Tensor) -> Vec<f64> {
     (0..t.numel())
-        .map(|i| crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_f64(t.get_flat::<T>(i))))
+        .map(
+            |i| crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_f64(t.get_flat::<T>(i))),
+        )
         .collect()
 }
 
@@ -31,7 +33,10 @@ fn write_f64(t: &Tensor, v: &[f64]) -> Result<()> {
 fn check_len(t: Option<&Tensor>, name: &str, c: usize) -> Result<()> {
     if let Some(t) = t {
         if t.numel() != c {
-            return Err(Error::runtime(format!("{name} should contain {c} elements not {}", t.numel())));
+            return Err(Error::runtime(format!(
+                "{name} should contain {c} elements not {}",
+                t.numel()
+            )));
         }
     }
     Ok(())
@@ -87,8 +92,16 @@ pub fn batch_norm(
                 let m = (n * sp) as f64;
                 let unbias = if m > 1.0 { m / (m - 1.0) } else { f64::NAN };
                 let (old_m, old_v) = (read_f64(rm), read_f64(rv));
-                let nm: Vec<f64> = old_m.iter().zip(&st).map(|(o, s)| (1.0 - momentum) * o + momentum * s.0).collect();
-                let nv: Vec<f64> = old_v.iter().zip(&st).map(|(o, s)| (1.0 - momentum) * o + momentum * s.1 * unbias).collect();
+                let nm: Vec<f64> = old_m
+                    .iter()
+                    .zip(&st)
+                    .map(|(o, s)| (1.0 - momentum) * o + momentum * s.0)
+                    .collect();
+                let nv: Vec<f64> = old_v
+                    .iter()
+                    .zip(&st)
+                    .map(|(o, s)| (1.0 - momentum) * o + momentum * s.1 * unbias)
+                    .collect();
                 write_f64(rm, &nm)?;
                 write_f64(rv, &nv)?;
             }
@@ -103,7 +116,12 @@ pub fn batch_norm(
     let wv = weight.map(read_f64).unwrap_or_else(|| vec![1.0; c]);
     let bv = bias.map(read_f64).unwrap_or_else(|| vec![0.0; c]);
     let scale: Vec<f64> = wv.iter().zip(&invstd).map(|(w, i)| w * i).collect();
-    let shift: Vec<f64> = bv.iter().zip(&mean).zip(&scale).map(|((b, m), a)| b - m * a).collect();
+    let shift: Vec<f64> = bv
+        .iter()
+        .zip(&mean)
+        .zip(&scale)
+        .map(|((b, m), a)| b - m * a)
+        .collect();
     let out = Tensor::zeros(s, x.dtype());
     crate::dispatch_float!(x.dtype(), T => k::apply::<T>(xc.as_slice::<T>(), dims, &scale, &shift, out.as_mut_slice::<T>()),
         _ => unreachable!("float"));

@@ -13,7 +13,9 @@ fn planes_of(x: &Tensor) -> Result<(usize, usize, usize, usize)> {
     match s.len() {
         3 => Ok((s[0], s[0], s[1], s[2])),
         4 => Ok((s[0] * s[1], s[1], s[2], s[3])),
-        _ => Err(Error::runtime("non-empty 3D or 4D (batch mode) tensor expected for input")),
+        _ => Err(Error::runtime(
+            "non-empty 3D or 4D (batch mode) tensor expected for input",
+        )),
     }
 }
 
@@ -25,7 +27,10 @@ fn out_shape(x: &Tensor, ho: usize, wo: usize) -> Vec<usize> {
 
 fn float_only(x: &Tensor, op: &str) -> Result<()> {
     if !x.dtype().is_float() {
-        return Err(Error::not_implemented(format!("\"{op}\" not implemented for '{}'", x.dtype().scalar_name())));
+        return Err(Error::not_implemented(format!(
+            "\"{op}\" not implemented for '{}'",
+            x.dtype().scalar_name()
+        )));
     }
     Ok(())
 }
@@ -34,7 +39,9 @@ fn pair(v: &[i64], what: &str) -> Result<[i64; 2]> {
     match v.len() {
         1 => Ok([v[0], v[0]]),
         2 => Ok([v[0], v[1]]),
-        _ => Err(Error::runtime(format!("{what} must either be a single int, or a tuple of two ints"))),
+        _ => Err(Error::runtime(format!(
+            "{what} must either be a single int, or a tuple of two ints"
+        ))),
     }
 }
 
@@ -51,7 +58,11 @@ fn geometry(
 ) -> Result<PoolGeom> {
     let (planes, c, h, w) = planes_of(x)?;
     let kk = pair(kernel, "kernel_size")?;
-    let ss = if stride.is_empty() { kk } else { pair(stride, "stride")? };
+    let ss = if stride.is_empty() {
+        kk
+    } else {
+        pair(stride, "stride")?
+    };
     let pp = pair(padding, "padding")?;
     let dd = pair(dilation, "dilation")?;
     if kk[0] <= 0 || kk[1] <= 0 {
@@ -64,7 +75,10 @@ fn geometry(
         return Err(Error::runtime("stride should not be zero"));
     }
     if ss[0] < 0 || ss[1] < 0 {
-        return Err(Error::runtime(format!("stride should be greater than zero, but got dH: {} dW: {}", ss[0], ss[1])));
+        return Err(Error::runtime(format!(
+            "stride should be greater than zero, but got dH: {} dW: {}",
+            ss[0], ss[1]
+        )));
     }
     if dd[0] <= 0 || dd[1] <= 0 {
         return Err(Error::runtime(format!(
@@ -76,7 +90,11 @@ fn geometry(
         return Err(Error::runtime("pad must be non-negative"));
     }
     for i in 0..2 {
-        let eff = if is_max { (kk[i] - 1) * dd[i] + 1 } else { kk[i] };
+        let eff = if is_max {
+            (kk[i] - 1) * dd[i] + 1
+        } else {
+            kk[i]
+        };
         if pp[i] * 2 > eff {
             return Err(Error::runtime(format!(
                 "pad should be at most half of effective kernel size, but got pad={}, kernel_size={} and dilation={}",
@@ -110,10 +128,17 @@ fn geometry(
 }
 
 /// Records the scatter-to-argmax backward shared by max_pool2d and adaptive_max_pool2d.
-fn record_index_scatter(out: &Tensor, x: &Tensor, idx: &Tensor, planes: usize, hw: usize, name: &'static str) {
+fn record_index_scatter(
+    out: &Tensor,
+    x: &Tensor,
+    idx: &Tensor,
+    planes: usize,
+    hw: usize,
+    name: &'static str,
+) {
     let idx = idx.clone();
     let (xshape, dt) = (x.shape().to_vec(), x.dtype());
-    let ohw = if planes == 0 { 0 } else { out.numel() / planes };
+    let ohw = out.numel().checked_div(planes).unwrap_or(0);
     record_fn(out, &[x], name, move |gy| {
         let gy = contiguous(&gy.alias())?;
         let gx = Tensor::zeros(&xshape, dt);
@@ -142,7 +167,14 @@ pub fn max_pool2d(
     crate::dispatch_float!(x.dtype(), T => k::max_pool2d_forward::<T>(&g, xc.as_slice::<T>(), out.as_mut_slice::<T>(), idx.as_mut_slice::<i64>()),
         _ => unreachable!("float"));
     if needs_grad(&[x]) {
-        record_index_scatter(&out, x, &idx, g.planes, g.h * g.w, "MaxPool2DWithIndicesBackward0");
+        record_index_scatter(
+            &out,
+            x,
+            &idx,
+            g.planes,
+            g.h * g.w,
+            "MaxPool2DWithIndicesBackward0",
+        );
     }
     Ok((out, idx))
 }
@@ -180,7 +212,11 @@ pub fn avg_pool2d(
     Ok(out)
 }
 
-fn adaptive_sizes(x: &Tensor, out: &[i64], op: &str) -> Result<(usize, usize, usize, usize, usize)> {
+fn adaptive_sizes(
+    x: &Tensor,
+    out: &[i64],
+    op: &str,
+) -> Result<(usize, usize, usize, usize, usize)> {
     let s = x.shape();
     if !(s.len() == 3 || s.len() == 4) {
         return Err(Error::runtime(format!(

@@ -1,6 +1,8 @@
 //! Adagrad with lr decay and weight decay (torch's `_single_tensor_adagrad`, dense gradients).
 
-use super::{check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, Real, Slot};
+use super::{
+    check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, with_fma, Real, Slot,
+};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -52,8 +54,8 @@ pub fn adagrad_step(
     run(&lens, &addrs, |j, s, e| {
         let (dt, a, clr) = jobs[j];
         match dt {
-            DType::F32 => kernel::<f32>(&o, a, clr, s, e),
-            _ => kernel::<f64>(&o, a, clr, s, e),
+            DType::F32 => with_fma(|| kernel::<f32>(&o, a, clr, s, e)),
+            _ => with_fma(|| kernel::<f64>(&o, a, clr, s, e)),
         }
     });
     finish(&written);
@@ -61,6 +63,7 @@ pub fn adagrad_step(
     Ok(())
 }
 
+#[inline(always)]
 fn kernel<T: Real>(o: &AdagradOptions, a: [usize; 3], clr: f64, s: usize, e: usize) {
     // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
     let (p, g, sm) = unsafe {
@@ -76,9 +79,9 @@ fn kernel<T: Real>(o: &AdagradOptions, a: [usize; 3], clr: f64, s: usize, e: usi
     for k in 0..p.len() {
         let mut gk = if o.maximize { -g[k] } else { g[k] };
         if o.weight_decay != 0.0 {
-            gk = gk + wd * p[k];
+            gk = wd.fma(p[k], gk); // grad.add(param, alpha=weight_decay)
         }
-        let sk = sm[k] + gk * gk; // state_sum.addcmul_(grad, grad, value=1)
+        let sk = gk.fma(gk, sm[k]); // state_sum.addcmul_(grad, grad, value=1)
         sm[k] = sk;
         let std = sk.sqrt() + eps;
         p[k] = p[k] + neg_clr * gk / std; // param.addcdiv_(grad, std, value=-clr)

@@ -1,7 +1,7 @@
 //! Adam and AdamW (`decoupled_weight_decay`), as torch's single-tensor `_single_tensor_adam`.
 
 use super::{
-    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, Real, Slot,
+    check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, with_fma, Real, Slot,
 };
 use crate::dtype::DType;
 use crate::error::Result;
@@ -118,7 +118,7 @@ fn kernel<T: Real>(o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize)
     let lo = (1.0 - o.beta1).abs() < 0.5;
     macro_rules! go {
         ($($w:literal),*) => {
-            match (o.amsgrad, o.maximize, lo, wd) {
+            with_fma(|| match (o.amsgrad, o.maximize, lo, wd) {
                 $(
                     (false, false, true, $w) => kernel_impl::<T, false, false, true, $w>(o, sc, a, s, e),
                     (false, false, false, $w) => kernel_impl::<T, false, false, false, $w>(o, sc, a, s, e),
@@ -130,12 +130,13 @@ fn kernel<T: Real>(o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize)
                     (true, true, false, $w) => kernel_impl::<T, true, true, false, $w>(o, sc, a, s, e),
                 )*
                 _ => unreachable!("weight-decay mode is 0, 1 or 2"),
-            }
+            })
         };
     }
     go!(0, 1, 2)
 }
 
+#[inline(always)]
 fn kernel_impl<T: Real, const AMS: bool, const MAX: bool, const LO: bool, const WD: u8>(
     o: &AdamOptions,
     sc: Scal,
@@ -176,15 +177,15 @@ fn kernel_impl<T: Real, const AMS: bool, const MAX: bool, const LO: bool, const 
         if WD == 2 {
             pk = pk * decay; // param.mul_(1 - lr * weight_decay)
         } else if WD == 1 {
-            gk = gk + wd * pk; // grad.add(param, alpha=weight_decay)
+            gk = wd.fma(pk, gk); // grad.add(param, alpha=weight_decay)
         }
         // exp_avg.lerp_(grad, 1 - beta1), torch's two-sided formula
         let mk = if LO {
-            m[k] + w1 * (gk - m[k])
+            w1.fma(gk - m[k], m[k])
         } else {
-            gk - (gk - m[k]) * one_m_w1
+            (-(gk - m[k])).fma(one_m_w1, gk)
         };
-        let vk = v[k] * b2 + w2 * gk * gk; // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+        let vk = (w2 * gk).fma(gk, v[k] * b2); // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
         m[k] = mk;
         v[k] = vk;
         let den_src = if AMS {

@@ -27,6 +27,8 @@ pub trait Real:
 {
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
+    /// `self * a + b` with one rounding, as torch's vectorised `fmadd` kernels compute it.
+    fn fma(self, a: Self, b: Self) -> Self;
     fn is_nan_(self) -> bool;
     #[inline(always)]
     fn of(v: f64) -> Self {
@@ -54,6 +56,10 @@ impl Real for f32 {
         f32::abs(self)
     }
     #[inline(always)]
+    fn fma(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+    #[inline(always)]
     fn is_nan_(self) -> bool {
         self.is_nan()
     }
@@ -68,19 +74,46 @@ impl Real for f64 {
         f64::abs(self)
     }
     #[inline(always)]
+    fn fma(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+    #[inline(always)]
     fn is_nan_(self) -> bool {
         self.is_nan()
     }
 }
 
-/// torch's `lerp` for a scalar weight (its two-sided formula keeps the ends exact).
+/// torch's `lerp` for a scalar weight: its two-sided formula (which keeps the ends exact), with
+/// the fused multiply-adds of its vectorised kernel.
 #[inline(always)]
 pub fn lerp<T: Real>(a: T, b: T, w: T) -> T {
     if w.abs() < T::of(0.5) {
-        a + w * (b - a)
+        w.fma(b - a, a)
     } else {
-        b - (b - a) * (T::one() - w)
+        (-(b - a)).fma(T::one() - w, b)
     }
+}
+
+/// Runs `f` where fused multiply-add is a single instruction when the CPU has it: torch's CPU
+/// kernels round `a + alpha * b`, `lerp` and `addcmul` once (FMA), so matching its trajectories
+/// bit for bit needs FMA, and without the target feature `mul_add` would be a slow libm call.
+#[inline(always)]
+pub(crate) fn with_fma(f: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the features were just detected on this CPU.
+            unsafe { fma_ctx(f) };
+            return;
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_ctx(f: impl FnOnce()) {
+    f()
 }
 
 /// A tensor the kernel works on: contiguous memory, plus the original to write back to when the

@@ -1,7 +1,8 @@
 //! RMSprop with alpha, eps, momentum and centering (torch's `_single_tensor_rmsprop`).
 
 use super::{
-    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, Real, Slot,
+    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, with_fma, Real,
+    Slot,
 };
 use crate::dtype::DType;
 use crate::error::Result;
@@ -97,19 +98,20 @@ fn kernel<T: Real>(o: &RmspropOptions, a: [usize; 5], s: usize, e: usize) {
     // Loop-invariant options become const parameters so the element loop is branch-free.
     macro_rules! go {
         ($(($c:literal, $m:literal)),*) => {
-            match (o.centered, o.momentum > 0.0, o.maximize, o.weight_decay != 0.0) {
+            with_fma(|| match (o.centered, o.momentum > 0.0, o.maximize, o.weight_decay != 0.0) {
                 $(
                     ($c, $m, false, false) => kernel_impl::<T, $c, $m, false, false>(o, a, s, e),
                     ($c, $m, false, true) => kernel_impl::<T, $c, $m, false, true>(o, a, s, e),
                     ($c, $m, true, false) => kernel_impl::<T, $c, $m, true, false>(o, a, s, e),
                     ($c, $m, true, true) => kernel_impl::<T, $c, $m, true, true>(o, a, s, e),
                 )*
-            }
+            })
         };
     }
     go!((false, false), (false, true), (true, false), (true, true))
 }
 
+#[inline(always)]
 fn kernel_impl<T: Real, const CENTERED: bool, const MOM: bool, const MAX: bool, const WD: bool>(
     o: &RmspropOptions,
     a: [usize; 5],
@@ -147,21 +149,21 @@ fn kernel_impl<T: Real, const CENTERED: bool, const MOM: bool, const MAX: bool, 
     for k in 0..n {
         let mut gk = if MAX { -g[k] } else { g[k] };
         if WD {
-            gk = gk + wd * p[k];
+            gk = wd.fma(p[k], gk); // grad.add(param, alpha=weight_decay)
         }
-        let sk = sq[k] * alpha + w * gk * gk; // square_avg.mul_(alpha).addcmul_(g, g, 1 - alpha)
+        let sk = (w * gk).fma(gk, sq[k] * alpha); // square_avg.mul_(alpha).addcmul_(g, g, 1 - alpha)
         sq[k] = sk;
         let avg = if CENTERED {
             let gak = lerp(ga[k], gk, w); // grad_avg.lerp_(grad, 1 - alpha)
             ga[k] = gak;
-            (sk + neg1 * gak * gak).sqrt() // square_avg.addcmul(ga, ga, value=-1).sqrt_()
+            (neg1 * gak).fma(gak, sk).sqrt() // square_avg.addcmul(ga, ga, value=-1).sqrt_()
         } else {
             sk.sqrt()
         } + eps;
         if MOM {
             let bk = mb[k] * mom + gk / avg; // buf.mul_(momentum).addcdiv_(grad, avg)
             mb[k] = bk;
-            p[k] = p[k] + neg_lr * bk;
+            p[k] = neg_lr.fma(bk, p[k]); // param.add_(buf, alpha=-lr)
         } else {
             p[k] = p[k] + neg_lr * gk / avg; // param.addcdiv_(grad, avg, value=-lr)
         }

@@ -1,6 +1,6 @@
 //! SGD with momentum, dampening, weight decay, Nesterov and maximize (torch's `_single_tensor_sgd`).
 
-use super::{check_len, finish, float_dtype, run, seg, slot, Real, Slot};
+use super::{check_len, finish, float_dtype, run, seg, slot, with_fma, Real, Slot};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::creation::zeros_like;
@@ -74,8 +74,8 @@ pub fn sgd_step(
     run(&lens, &addrs, |j, s, e| {
         let (dt, a, fresh) = jobs[j];
         match dt {
-            DType::F32 => kernel::<f32>(&o, a, fresh, s, e),
-            _ => kernel::<f64>(&o, a, fresh, s, e),
+            DType::F32 => with_fma(|| kernel::<f32>(&o, a, fresh, s, e)),
+            _ => with_fma(|| kernel::<f64>(&o, a, fresh, s, e)),
         }
     });
     finish(&written);
@@ -83,6 +83,7 @@ pub fn sgd_step(
     Ok(out)
 }
 
+#[inline(always)]
 fn kernel<T: Real>(o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usize) {
     // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
     let (p, g) = unsafe { (seg::<T>(a[0], s, e), seg::<T>(a[1], s, e)) };
@@ -98,13 +99,13 @@ fn kernel<T: Real>(o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usiz
     for k in 0..p.len() {
         let mut gk = if o.maximize { -g[k] } else { g[k] };
         if o.weight_decay != 0.0 {
-            gk = gk + wd * p[k]; // grad.add(param, alpha=weight_decay)
+            gk = wd.fma(p[k], gk); // grad.add(param, alpha=weight_decay)
         }
         if let Some(b) = b.as_mut() {
-            let bk = if fresh { gk } else { b[k] * mom + damp * gk }; // buf.mul_(m).add_(grad, alpha=1-d)
+            let bk = if fresh { gk } else { damp.fma(gk, b[k] * mom) }; // buf.mul_(m).add_(grad, alpha=1-d)
             b[k] = bk;
-            gk = if o.nesterov { gk + mom * bk } else { bk };
+            gk = if o.nesterov { mom.fma(bk, gk) } else { bk }; // grad.add(buf, alpha=momentum)
         }
-        p[k] = p[k] + neg_lr * gk; // param.add_(grad, alpha=-lr)
+        p[k] = neg_lr.fma(gk, p[k]); // param.add_(grad, alpha=-lr)
     }
 }

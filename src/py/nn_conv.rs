@@ -46,7 +46,9 @@ fn _conv2d(
     let w = tensor_arg(weight, "conv2d", "weight")?;
     let b = opt_tensor(bias, "conv2d", "bias")?;
     let size = x.numel().saturating_add(w.numel());
-    let r = run(py, size, || conv::conv2d(&x, &w, b.as_ref(), &stride, &padding, &dilation, groups))?;
+    let r = run(py, size, || {
+        conv::conv2d(&x, &w, b.as_ref(), &stride, &padding, &dilation, groups)
+    })?;
     wrap(py, r)
 }
 
@@ -68,7 +70,16 @@ fn _conv_transpose2d(
     let b = opt_tensor(bias, "conv_transpose2d", "bias")?;
     let size = x.numel().saturating_add(w.numel());
     let r = run(py, size, || {
-        conv::conv_transpose2d(&x, &w, b.as_ref(), &stride, &padding, &output_padding, groups, &dilation)
+        conv::conv_transpose2d(
+            &x,
+            &w,
+            b.as_ref(),
+            &stride,
+            &padding,
+            &output_padding,
+            groups,
+            &dilation,
+        )
     })?;
     wrap(py, r)
 }
@@ -85,7 +96,9 @@ fn _max_pool2d(
     ceil_mode: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
     let x = tensor_arg(input, "max_pool2d", "input")?;
-    let (o, i) = run(py, x.numel(), || pool::max_pool2d(&x, &kernel_size, &stride, &padding, &dilation, ceil_mode))?;
+    let (o, i) = run(py, x.numel(), || {
+        pool::max_pool2d(&x, &kernel_size, &stride, &padding, &dilation, ceil_mode)
+    })?;
     Ok((wrap(py, o)?, wrap(py, i)?))
 }
 
@@ -103,22 +116,42 @@ fn _avg_pool2d(
 ) -> PyResult<Py<PyAny>> {
     let x = tensor_arg(input, "avg_pool2d", "input")?;
     let r = run(py, x.numel(), || {
-        pool::avg_pool2d(&x, &kernel_size, &stride, &padding, ceil_mode, count_include_pad, divisor_override)
+        pool::avg_pool2d(
+            &x,
+            &kernel_size,
+            &stride,
+            &padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
     })?;
     wrap(py, r)
 }
 
 #[pyfunction]
-fn _adaptive_avg_pool2d(py: Python<'_>, input: &Bound<'_, PyAny>, output_size: Vec<i64>) -> PyResult<Py<PyAny>> {
+fn _adaptive_avg_pool2d(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    output_size: Vec<i64>,
+) -> PyResult<Py<PyAny>> {
     let x = tensor_arg(input, "adaptive_avg_pool2d", "input")?;
-    let r = run(py, x.numel(), || pool::adaptive_avg_pool2d(&x, &output_size))?;
+    let r = run(py, x.numel(), || {
+        pool::adaptive_avg_pool2d(&x, &output_size)
+    })?;
     wrap(py, r)
 }
 
 #[pyfunction]
-fn _adaptive_max_pool2d(py: Python<'_>, input: &Bound<'_, PyAny>, output_size: Vec<i64>) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+fn _adaptive_max_pool2d(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    output_size: Vec<i64>,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
     let x = tensor_arg(input, "adaptive_max_pool2d", "input")?;
-    let (o, i) = run(py, x.numel(), || pool::adaptive_max_pool2d(&x, &output_size))?;
+    let (o, i) = run(py, x.numel(), || {
+        pool::adaptive_max_pool2d(&x, &output_size)
+    })?;
     Ok((wrap(py, o)?, wrap(py, i)?))
 }
 
@@ -141,7 +174,16 @@ fn _batch_norm(
     let w = opt_tensor(weight, "batch_norm", "weight")?;
     let b = opt_tensor(bias, "batch_norm", "bias")?;
     let r = run(py, x.numel(), || {
-        norm::batch_norm(&x, rm.as_ref(), rv.as_ref(), w.as_ref(), b.as_ref(), training, momentum, eps)
+        norm::batch_norm(
+            &x,
+            rm.as_ref(),
+            rv.as_ref(),
+            w.as_ref(),
+            b.as_ref(),
+            training,
+            momentum,
+            eps,
+        )
     })?;
     wrap(py, r)
 }

@@ -127,6 +127,25 @@ fn _nn_nll(
     .into())
 }
 
+/// layer_norm over the trailing `k` elements, weight/bias optional.
+#[pyfunction]
+#[pyo3(signature = (x, k, weight, bias, eps))]
+fn _nn_layer_norm(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    k: usize,
+    weight: Option<PyRef<'_, PyTensor>>,
+    bias: Option<PyRef<'_, PyTensor>>,
+    eps: f64,
+) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    let (w, b) = (weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
+    Ok(big(py, x.numel(), || {
+        act::layer_norm(&x, k, w.as_ref(), b.as_ref(), eps)
+    })?
+    .into())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_softplus, m)?)?;
@@ -136,5 +155,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_leaky_relu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_hardtanh, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_nll, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
     Ok(())
 }

@@ -1,3 +1,4 @@
+# ruff: noqa: B023, PLC3002, C408  (cases bind loop variables through immediately-called lambdas)
 """Golden values for nn layers, functional ops, losses, init and dropout, from real PyTorch.
 
 The cases are written once against a ``torch``-like module: this script runs them with real torch
@@ -121,6 +122,16 @@ def _layer_cases():
     c["interp_linear"] = lambda torch, F: _run(
         torch, lambda a: F.interpolate(a, size=9, mode="linear"), [_t(torch, xi.reshape(2, 12, 5))]
     )
+    xu = _arr(30, 2, 3, 5, 6)
+    c["unfold"] = lambda torch, F: _run(torch, lambda a: F.unfold(a, (2, 3)), [_t(torch, xu)])
+    c["unfold_args"] = lambda torch, F: _run(
+        torch, lambda a: F.unfold(a, 3, dilation=(1, 2), padding=1, stride=(2, 1)), [_t(torch, xu)])
+    c["unfold_3d"] = lambda torch, F: _run(torch, lambda a: F.unfold(a, 2, stride=2), [_t(torch, xu[0])])
+    xf = _arr(31, 2, 12, 9)
+    c["fold"] = lambda torch, F: _run(torch, lambda a: F.fold(a, (4, 5), (2, 3)), [_t(torch, xf)])
+    c["fold_args"] = lambda torch, F: _run(
+        torch, lambda a: F.fold(a, (5, 4), 2, dilation=(2, 1), padding=(1, 0), stride=(2, 1)),
+        [_t(torch, _arr(32, 2, 8, 9))])
     idx = np.array([[1, 0, 3], [3, 2, 0]])
     emb = _arr(18, 5, 4)
     c["embedding"] = lambda torch, F: _run(torch, lambda ww: F.embedding(torch.tensor(idx), ww), [_t(torch, emb)])
@@ -277,6 +288,38 @@ def all_cases():
 
 CASES = all_cases()
 
+# printed forms (and state_dict keys) of modules, evaluated with `nn` bound to torch.nn / ferrotorch.nn
+REPR_EXPRS = [
+    "nn.Sequential(nn.Linear(13, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))",
+    "nn.Linear(3, 4, bias=False)",
+    "nn.Bilinear(2, 3, 4)",
+    "nn.Embedding(10, 3)",
+    "nn.Embedding(10, 3, padding_idx=-1, max_norm=2.0)",
+    "nn.Dropout()",
+    "nn.Dropout(0.2, inplace=True)",
+    "nn.Dropout2d(0.1)",
+    "nn.LayerNorm(10)",
+    "nn.LayerNorm((4, 5), eps=1e-3, elementwise_affine=False)",
+    "nn.LayerNorm(6, bias=False)",
+    "nn.GroupNorm(2, 4)",
+    "nn.GroupNorm(3, 6, affine=False)",
+    "nn.Softmax(dim=1)",
+    "nn.Softmax()",
+    "nn.LogSoftmax(dim=-1)",
+    "nn.GELU()",
+    "nn.GELU(approximate='tanh')",
+    "nn.Mish()",
+    "nn.Softplus(beta=2, threshold=10)",
+    "nn.ELU(alpha=0.5)",
+    "nn.LeakyReLU(0.2)",
+    "nn.SiLU()",
+    "nn.CrossEntropyLoss(label_smoothing=0.1)",
+    "nn.NLLLoss()",
+    "nn.MSELoss(reduction='sum')",
+    "nn.BCEWithLogitsLoss(pos_weight=torch.ones(2))",
+    "nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU(), nn.Dropout(0.1), nn.Linear(8, 2), nn.LogSoftmax(dim=1))",
+]
+
 
 def main():
     import torch
@@ -286,6 +329,8 @@ def main():
     out = {}
     for name, f in CASES.items():
         out[name] = f(torch, F)
+    out["__reprs__"] = [repr(eval(e, {"nn": torch.nn, "torch": torch})) for e in REPR_EXPRS]
+    out["__state_keys__"] = [list(eval(e, {"nn": torch.nn, "torch": torch}).state_dict().keys()) for e in REPR_EXPRS]
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nn_golden.json")
     with open(path, "w") as fh:
         json.dump(out, fh, allow_nan=True)

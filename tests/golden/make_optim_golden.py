@@ -14,10 +14,8 @@ Outputs (tests/golden/optim/):
 """
 
 import json
-import math
 import os
 import subprocess
-import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -29,31 +27,40 @@ STEPS = 20
 SHAPES = [(3, 4), (5,)]
 
 OPTIMS = {
-    "sgd": ("SGD", dict(lr=0.1)),
-    "sgd_momentum": ("SGD", dict(lr=0.1, momentum=0.9)),
-    "sgd_dampening": ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3)),
-    "sgd_nesterov": ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
-    "sgd_wd": ("SGD", dict(lr=0.1, weight_decay=0.05)),
-    "sgd_all": ("SGD", dict(lr=0.07, momentum=0.5, weight_decay=0.02, nesterov=True, maximize=True)),
-    "sgd_maximize": ("SGD", dict(lr=0.1, momentum=0.9, maximize=True)),
-    "adam": ("Adam", dict(lr=0.01)),
-    "adam_amsgrad": ("Adam", dict(lr=0.02, amsgrad=True)),
-    "adam_wd": ("Adam", dict(lr=0.01, weight_decay=0.1)),
-    "adam_maximize": ("Adam", dict(lr=0.01, maximize=True)),
-    "adam_betas": ("Adam", dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6)),
-    "adam_all": ("Adam", dict(lr=0.03, betas=(0.7, 0.95), weight_decay=0.05, amsgrad=True, maximize=True)),
-    "adamw": ("AdamW", dict(lr=0.01)),
-    "adamw_amsgrad": ("AdamW", dict(lr=0.02, weight_decay=0.1, amsgrad=True)),
-    "adamw_maximize": ("AdamW", dict(lr=0.01, weight_decay=0.3, maximize=True)),
-    "rmsprop": ("RMSprop", dict(lr=0.01)),
-    "rmsprop_centered": ("RMSprop", dict(lr=0.01, centered=True)),
-    "rmsprop_momentum": ("RMSprop", dict(lr=0.01, momentum=0.9)),
-    "rmsprop_all": ("RMSprop", dict(lr=0.005, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.5, centered=True)),
-    "rmsprop_maximize": ("RMSprop", dict(lr=0.01, maximize=True, alpha=0.95)),
-    "adagrad": ("Adagrad", dict(lr=0.1)),
-    "adagrad_decay": ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
-    "adagrad_wd": ("Adagrad", dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.1)),
-    "adagrad_maximize": ("Adagrad", dict(lr=0.1, maximize=True, eps=1e-6)),
+    "sgd": ("SGD", {"lr": 0.1}),
+    "sgd_momentum": ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    "sgd_dampening": ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3}),
+    "sgd_nesterov": ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    "sgd_wd": ("SGD", {"lr": 0.1, "weight_decay": 0.05}),
+    "sgd_all": (
+        "SGD",
+        {"lr": 0.07, "momentum": 0.5, "weight_decay": 0.02, "nesterov": True, "maximize": True},
+    ),
+    "sgd_maximize": ("SGD", {"lr": 0.1, "momentum": 0.9, "maximize": True}),
+    "adam": ("Adam", {"lr": 0.01}),
+    "adam_amsgrad": ("Adam", {"lr": 0.02, "amsgrad": True}),
+    "adam_wd": ("Adam", {"lr": 0.01, "weight_decay": 0.1}),
+    "adam_maximize": ("Adam", {"lr": 0.01, "maximize": True}),
+    "adam_betas": ("Adam", {"lr": 0.05, "betas": (0.8, 0.9), "eps": 1e-6}),
+    "adam_all": (
+        "Adam",
+        {"lr": 0.03, "betas": (0.7, 0.95), "weight_decay": 0.05, "amsgrad": True, "maximize": True},
+    ),
+    "adamw": ("AdamW", {"lr": 0.01}),
+    "adamw_amsgrad": ("AdamW", {"lr": 0.02, "weight_decay": 0.1, "amsgrad": True}),
+    "adamw_maximize": ("AdamW", {"lr": 0.01, "weight_decay": 0.3, "maximize": True}),
+    "rmsprop": ("RMSprop", {"lr": 0.01}),
+    "rmsprop_centered": ("RMSprop", {"lr": 0.01, "centered": True}),
+    "rmsprop_momentum": ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
+    "rmsprop_all": (
+        "RMSprop",
+        {"lr": 0.005, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1, "momentum": 0.5, "centered": True},
+    ),
+    "rmsprop_maximize": ("RMSprop", {"lr": 0.01, "maximize": True, "alpha": 0.95}),
+    "adagrad": ("Adagrad", {"lr": 0.1}),
+    "adagrad_decay": ("Adagrad", {"lr": 0.1, "lr_decay": 0.05}),
+    "adagrad_wd": ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.1}),
+    "adagrad_maximize": ("Adagrad", {"lr": 0.1, "maximize": True, "eps": 1e-6}),
 }
 
 
@@ -100,7 +107,9 @@ def optim_goldens(npz, meta):
                     "kwargs": kw,
                     "param_groups": to_jsonable(sd["param_groups"]),
                     "state_keys": {str(k): list(v.keys()) for k, v in sd["state"].items()},
-                    "step_dtype": str(sd["state"][0]["step"].dtype) if "step" in sd["state"].get(0, {}) else None,
+                    "step_dtype": str(sd["state"][0]["step"].dtype)
+                    if "step" in sd["state"].get(0, {})
+                    else None,
                 }
 
 
@@ -146,24 +155,33 @@ def sched_goldens(meta):
         "OneCycleLR_three_linear": run(
             lambda o: S.OneCycleLR(o, max_lr=0.2, total_steps=30, three_phase=True, anneal_strategy="linear")
         ),
-        "OneCycleLR_adam": run(lambda o: S.OneCycleLR(o, max_lr=0.1, epochs=3, steps_per_epoch=10), opt_cls="Adam"),
+        "OneCycleLR_adam": run(
+            lambda o: S.OneCycleLR(o, max_lr=0.1, epochs=3, steps_per_epoch=10), opt_cls="Adam"
+        ),
         "ReduceLROnPlateau": run(
             lambda o: S.ReduceLROnPlateau(o, patience=2, cooldown=1, factor=0.5), metrics=plateau_metrics
         ),
         "ReduceLROnPlateau_max_abs": run(
-            lambda o: S.ReduceLROnPlateau(o, mode="max", threshold_mode="abs", threshold=0.05, patience=1,
-                                          min_lr=[0.02, 0.001]),
+            lambda o: S.ReduceLROnPlateau(
+                o, mode="max", threshold_mode="abs", threshold=0.05, patience=1, min_lr=[0.02, 0.001]
+            ),
             metrics=[-m for m in plateau_metrics],
         ),
         "SequentialLR": run(
             lambda o: S.SequentialLR(
-                o, [S.LinearLR(o, start_factor=0.1, total_iters=4), S.ExponentialLR(o, gamma=0.9)], milestones=[4]
+                o,
+                [S.LinearLR(o, start_factor=0.1, total_iters=4), S.ExponentialLR(o, gamma=0.9)],
+                milestones=[4],
             )
         ),
         "SequentialLR_three": run(
             lambda o: S.SequentialLR(
                 o,
-                [S.ConstantLR(o, factor=0.5, total_iters=3), S.CosineAnnealingLR(o, T_max=8), S.StepLR(o, 2, 0.5)],
+                [
+                    S.ConstantLR(o, factor=0.5, total_iters=3),
+                    S.CosineAnnealingLR(o, T_max=8),
+                    S.StepLR(o, 2, 0.5),
+                ],
                 milestones=[5, 15],
             )
         ),
@@ -244,8 +262,13 @@ def main():
     fixtures()
     py = os.environ.get("SAFETENSORS_PYTHON", "/work/venv/bin/python")
     subprocess.run(
-        [py, "-c", SAFETENSORS_SNIPPET, os.path.join(HERE, "safetensors_written.safetensors"),
-         os.path.join(HERE, "safetensors_values.npz")],
+        [
+            py,
+            "-c",
+            SAFETENSORS_SNIPPET,
+            os.path.join(HERE, "safetensors_written.safetensors"),
+            os.path.join(HERE, "safetensors_values.npz"),
+        ],
         check=True,
     )
     print("wrote", sorted(os.listdir(HERE)))

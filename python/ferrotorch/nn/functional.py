@@ -33,9 +33,7 @@ def _legacy_reduction(size_average, reduce, reduction):
     if size_average is None and reduce is None:
         return reduction
     warnings.warn(
-        "size_average and reduce args will be deprecated, please use reduction='{}' instead.".format(
-            _legacy_string(size_average, reduce)
-        ),
+        f"size_average and reduce args will be deprecated, please use reduction='{_legacy_string(size_average, reduce)}' instead.",
         stacklevel=3,
     )
     return _legacy_string(size_average, reduce)
@@ -180,19 +178,19 @@ def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
 # linear layers
 
 
-def _mm_error(input, weight):
+def _mm_error(input, weight, bias=None):
     rows = 1
     for s in input.shape[:-1]:
         rows *= s
     k = input.shape[-1] if input.dim() else 1
-    prefix = "addmm: " if input.dim() == 2 else ""
+    prefix = "addmm: " if bias is not None else "mm: "
     return f"{prefix}mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {weight.shape[1]}x{weight.shape[0]})"
 
 
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` as one matmul (weight.t() is a strided view, never copied)."""
     if weight.dim() == 2 and input.dim() >= 1 and input.shape[-1] != weight.shape[1]:
-        raise RuntimeError(_mm_error(input, weight))
+        raise RuntimeError(_mm_error(input, weight, bias))
     if bias is not None and input.dim() == 2 and weight.dim() == 2:
         return bias.addmm(input, weight.t())
     out = input.matmul(weight.t())
@@ -337,6 +335,22 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return out.reshape(tuple(input.shape) + (weight.shape[1],))
 
 
+def _scalar_name(t):
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "int64": "Long",
+        "int32": "Int",
+        "uint8": "Byte",
+        "bool": "Bool",
+    }.get(str(t.dtype).replace("torch.", ""), str(t.dtype))
+
+
+def _check_weight_dtype(input, weight):
+    if weight is not None and weight.dtype != input.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input)} but found {_scalar_name(weight)}")
+
+
 def _type_name(t):
     return {
         "float32": "FloatTensor",
@@ -449,7 +463,7 @@ def _interp_size(input, size, scale_factor, nsp):
     if scale_factor is None:
         raise ValueError("either size or scale_factor should be defined")
     sf = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nsp
-    return [int(math.floor(float(i) * float(s))) for i, s in zip(in_sp, sf)], [float(s) for s in sf]
+    return [math.floor(float(i) * float(s)) for i, s in zip(in_sp, sf)], [float(s) for s in sf]
 
 
 def interpolate(
@@ -517,6 +531,89 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+def _pair(v, name):
+    if isinstance(v, (list, tuple)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a tuple of two ints")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _patch_index(hw, kernel_size, dilation, padding, stride):
+    """Flat indices into the padded (Hp*Wp) plane of every kernel offset at every block position."""
+    import numpy as np
+
+    (h, w), (kh, kw) = hw, kernel_size
+    (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
+    hp, wp = h + 2 * ph, w + 2 * pw
+    oh = (hp - dh * (kh - 1) - 1) // sh + 1
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(
+            f"Given input with spatial size ({h}, {w}), kernel_size=({kh}, {kw}), dilation=({dh}, {dw}), "
+            f"padding=({ph}, {pw}), calculated shape of the array of sliding blocks as ({oh}, {ow}), "
+            "but its components must be at least one."
+        )
+    ki, kj = np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, indexing="ij")
+    oi, oj = np.meshgrid(np.arange(oh) * sh, np.arange(ow) * sw, indexing="ij")
+    rows = ki.reshape(-1, 1) + oi.reshape(1, -1)
+    cols = kj.reshape(-1, 1) + oj.reshape(1, -1)
+    return _C.tensor((rows * wp + cols).reshape(-1).astype(np.int64)), (hp, wp), (oh, ow)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L) as one index_select over the padded plane."""
+    if input.dim() not in (3, 4):
+        raise NotImplementedError(
+            f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)"
+        )
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    k, d, p, st = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"), _pair(padding, "padding"),
+                   _pair(stride, "stride"))
+    n, c, h, w = x.shape
+    idx, (hp, wp), (oh, ow) = _patch_index((h, w), k, d, p, st)
+    blocks = oh * ow
+    if p != (0, 0):
+        x = pad(x, (p[1], p[1], p[0], p[0]))
+    cols = x.reshape(n, c, hp * wp).index_select(2, idx).reshape(n, c * k[0] * k[1], blocks)
+    return cols if batched else cols.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of ``unfold``: overlapping patch values are summed (one index_add)."""
+    if input.dim() not in (2, 3):
+        raise NotImplementedError(
+            f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported (got {input.dim()}D)"
+        )
+    batched = input.dim() == 3
+    x = input if batched else input.unsqueeze(0)
+    k, d, p, st = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"), _pair(padding, "padding"),
+                   _pair(stride, "stride"))
+    h, w = _pair(output_size, "output_size")
+    idx, (hp, wp), (oh, ow) = _patch_index((h, w), k, d, p, st)
+    blocks = oh * ow
+    n, ck, length = x.shape
+    kk = k[0] * k[1]
+    if ck % kk != 0:
+        raise RuntimeError(
+            f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
+            f"input.size(1)={ck} and kernel_size=({k[0]}, {k[1]})"
+        )
+    if length != blocks:
+        raise RuntimeError(
+            f"Given output_size=({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, {d[1]}), "
+            f"padding=({p[0]}, {p[1]}), stride=({st[0]}, {st[1]}), expected size of input's dimension 2 to match "
+            f"the calculated number of sliding blocks {oh} * {ow} = {blocks}, but got input.size(2)={length}."
+        )
+    c = ck // kk
+    out = _C.zeros((n, c, hp * wp), dtype=x.dtype).index_add(2, idx, x.reshape(n, c, kk * length))
+    out = out.reshape(n, c, hp, wp)
+    if p != (0, 0):
+        out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+    return out if batched else out.squeeze(0)
+
+
 # --------------------------------------------------------------------------------------------
 # distances and normalization
 
@@ -547,14 +644,22 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], "
             f"but got input of size{list(input.shape)}"
         )
-    dims = tuple(range(input.dim() - k, input.dim()))
-    var, mean = input.var_mean(dims, keepdim=True, correction=0)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    for t, what in ((weight, "weight"), (bias, "bias")):
+        if t is not None and tuple(t.shape) != ns:
+            raise RuntimeError(
+                f"Expected {what} to be of same shape as normalized_shape, but got {what} of shape "
+                f"{list(t.shape)} and normalized_shape = {list(ns)}"
+            )
+    size = 1
+    for v in ns:
+        size *= v
+    if size == 0:
+        dims = tuple(range(input.dim() - k, input.dim()))
+        var, mean = input.var_mean(dims, keepdim=True, correction=0)
+        out = (input - mean) * (var + eps).rsqrt()
+        return out if weight is None else out * weight + (0 if bias is None else bias)
+    # one fused Rust pass each way (normalisation and affine together)
+    return _C._nn_layer_norm(input, size, weight, bias, float(eps))
 
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
@@ -608,6 +713,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     reduction = _legacy_reduction(size_average, reduce, reduction)
     code = _reduction_code(reduction)
     _nll_checks(input, target)
+    _check_weight_dtype(input, weight)
     return _C._nn_nll(input, target, weight, int(ignore_index), 0.0, code, False)
 
 
@@ -617,8 +723,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     code = _reduction_code(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):
+    if tuple(target.shape) == tuple(input.shape):
         # class-probability targets
+        if not target.is_floating_point():
+            raise RuntimeError(
+                f"Expected floating point type for target with class probabilities, got {_scalar_name(target)}"
+            )
         cdim = 0 if input.dim() == 1 else 1
         c = input.shape[cdim]
         if label_smoothing > 0:
@@ -635,6 +745,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
             return loss.sum()
         return loss
     _nll_checks(input, target)
+    _check_weight_dtype(input, weight)
     return _C._nn_nll(input, target, weight, int(ignore_index), float(label_smoothing), code, True)
 
 
@@ -655,6 +766,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     _check_same_size(input, target, "mse_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _reduction_code(reduction)
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"mse_cpu\" not implemented for '{_scalar_name(input)}'")
     d = input - target
     loss = d * d
     if weight is not None:
@@ -705,6 +818,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             f"Using a target size ({_size_str(target)}) that is different to the input size ({_size_str(input)}) "
             "is deprecated. Please ensure they have the same size."
         )
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"Found dtype {_scalar_name(target)} but expected {_scalar_name(input)}")
     if input.numel() and (bool((input < 0).any()) or bool((input > 1).any())):
         raise RuntimeError("all elements of input should be between 0 and 1")
     # torch clamps each log at -100 so a saturated probability gives a finite loss
@@ -795,6 +910,6 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, 
 
 
 try:  # convolution, pooling and batch-norm live in their own file (another helper's)
-    from .functional_conv import *  # noqa: F401,F403
+    from .functional_conv import *
 except ImportError:  # pragma: no cover
     pass

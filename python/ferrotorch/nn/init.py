@@ -9,19 +9,19 @@ from .. import _C
 
 __all__ = [
     "calculate_gain",
-    "uniform_",
-    "normal_",
-    "trunc_normal_",
     "constant_",
-    "ones_",
-    "zeros_",
-    "eye_",
     "dirac_",
-    "xavier_uniform_",
-    "xavier_normal_",
-    "kaiming_uniform_",
+    "eye_",
     "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
     "orthogonal_",
+    "trunc_normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
 ]
 
 

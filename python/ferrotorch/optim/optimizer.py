@@ -38,7 +38,9 @@ def _typename(obj) -> str:
             "bool": "torch.BoolTensor",
         }.get(str(obj.dtype).replace("torch.", ""), "torch.Tensor")
     t = type(obj)
-    return t.__qualname__ if t.__module__ in ("builtins", "__builtin__") else f"{t.__module__}.{t.__qualname__}"
+    return (
+        t.__qualname__ if t.__module__ in ("builtins", "__builtin__") else f"{t.__module__}.{t.__qualname__}"
+    )
 
 
 def _scalar_dtype():
@@ -129,13 +131,17 @@ class Optimizer:
         named = [p for p in param_group["params"] if isinstance(p, tuple)]
         if named:
             if len(named) != len(param_group["params"]):
-                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are missing"
+                )
             param_group["param_names"] = [n for n, _ in param_group["params"]]
             param_group["params"] = [p for _, p in param_group["params"]]
 
         for param in param_group["params"]:
             if not isinstance(param, Tensor):
-                raise TypeError("optimizer can only optimize Tensors, but one of the params is " + _typename(param))
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is " + _typename(param)
+                )
             if not self.defaults.get("differentiable", None) and not (
                 param.is_leaf or getattr(param, "retains_grad", False)
             ):
@@ -194,9 +200,7 @@ class Optimizer:
             return packed
 
         param_groups = [pack_group(g) for g in self.param_groups]
-        packed_state = {
-            (mappings[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()
-        }
+        packed_state = {(mappings[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
         return {"state": packed_state, "param_groups": param_groups}
 
     @staticmethod

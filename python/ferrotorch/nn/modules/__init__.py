@@ -1,12 +1,12 @@
 """The ``nn`` layer classes, re-exported by ``ferrotorch.nn``."""
 
-from .activation import *  # noqa: F401,F403
+from .activation import *
 from .activation import __all__ as _act_all
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .dropout import *  # noqa: F401,F403
+from .dropout import *
 from .dropout import __all__ as _drop_all
 from .linear import Bilinear, Linear
-from .loss import *  # noqa: F401,F403
+from .loss import *
 from .loss import __all__ as _loss_all
 from .module import Module
 from .normalization import GroupNorm, LayerNorm

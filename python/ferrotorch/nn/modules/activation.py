@@ -10,23 +10,23 @@ from .module import Module
 
 __all__ = [
     "ELU",
+    "GELU",
     "Flatten",
     "Hardtanh",
     "Identity",
     "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
     "ReLU",
     "ReLU6",
     "SiLU",
     "Sigmoid",
-    "Tanh",
-    "Unflatten",
-    "GELU",
-    "LogSigmoid",
-    "LogSoftmax",
-    "Mish",
     "Softmax",
     "Softmin",
     "Softplus",
+    "Tanh",
+    "Unflatten",
 ]
 
 
@@ -297,7 +297,7 @@ class Tanh(Module):
 class GELU(Module):
     r"""``x Φ(x)``, or its tanh approximation with ``approximate='tanh'``."""
 
-    __constants__ = ["approximate"]
+    __constants__ = ("approximate",)
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
@@ -309,13 +309,13 @@ class GELU(Module):
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
-        return f"approximate={repr(self.approximate)}"
+        return f"approximate={self.approximate!r}"
 
 
 class Mish(Module):
     r"""``x tanh(softplus(x))``."""
 
-    __constants__ = ["inplace"]
+    __constants__ = ("inplace",)
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -333,7 +333,7 @@ class Mish(Module):
 class Softplus(Module):
     r"""``log(1 + exp(βx)) / β``, linear where ``βx > threshold``."""
 
-    __constants__ = ["beta", "threshold"]
+    __constants__ = ("beta", "threshold")
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
@@ -359,7 +359,7 @@ class LogSigmoid(Module):
 class Softmax(Module):
     r"""``exp(x) / Σ exp(x)`` along ``dim`` (stable, fused)."""
 
-    __constants__ = ["dim"]
+    __constants__ = ("dim",)
 
     def __init__(self, dim=None) -> None:
         super().__init__()

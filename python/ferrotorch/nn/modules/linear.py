@@ -17,7 +17,7 @@ __all__ = ["Bilinear", "Identity", "Linear"]
 class Linear(Module):
     r"""``y = x Aᵀ + b`` with ``weight`` of shape ``(out_features, in_features)``."""
 
-    __constants__ = ["in_features", "out_features"]
+    __constants__ = ("in_features", "out_features")
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
@@ -41,7 +41,7 @@ class Linear(Module):
     def forward(self, input):
         if input.dim() >= 1 and input.shape[-1] != self.in_features:
             raise RuntimeError(
-                f"{F._mm_error(input, self.weight)} — {self._get_name()}({self.extra_repr_short()}) expects the last "
+                f"{F._mm_error(input, self.weight, self.bias)} — {self._get_name()}({self.extra_repr_short()}) expects the last "
                 f"dimension of its input to be {self.in_features}, but got input of shape {list(input.shape)}; "
                 f"reshape the input or change in_features to {input.shape[-1]}"
             )
@@ -62,7 +62,7 @@ class LazyLinear(Linear):  # pragma: no cover - rarely used; kept for name compa
 class Bilinear(Module):
     r"""``y = x1ᵀ A x2 + b`` with ``weight`` of shape ``(out_features, in1_features, in2_features)``."""
 
-    __constants__ = ["in1_features", "in2_features", "out_features"]
+    __constants__ = ("in1_features", "in2_features", "out_features")
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=None) -> None:

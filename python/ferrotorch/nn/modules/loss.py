@@ -37,21 +37,21 @@ class _WeightedLoss(_Loss):
 
 
 class L1Loss(_Loss):
-    __constants__ = ["reduction"]
+    __constants__ = ("reduction",)
 
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
-    __constants__ = ["reduction"]
+    __constants__ = ("reduction",)
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class NLLLoss(_WeightedLoss):
-    __constants__ = ["ignore_index", "reduction"]
+    __constants__ = ("ignore_index", "reduction")
 
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean") -> None:
@@ -64,7 +64,7 @@ class NLLLoss(_WeightedLoss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    __constants__ = ["ignore_index", "reduction", "label_smoothing"]
+    __constants__ = ("ignore_index", "reduction", "label_smoothing")
 
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean", label_smoothing: float = 0.0) -> None:
@@ -78,7 +78,7 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class BCELoss(_WeightedLoss):
-    __constants__ = ["reduction"]
+    __constants__ = ("reduction",)
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
@@ -97,7 +97,7 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    __constants__ = ["reduction"]
+    __constants__ = ("reduction",)
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(size_average, reduce, reduction)
@@ -108,7 +108,7 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    __constants__ = ["reduction", "delta"]
+    __constants__ = ("reduction", "delta")
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction=reduction)
@@ -119,7 +119,7 @@ class HuberLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    __constants__ = ["reduction"]
+    __constants__ = ("reduction",)
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False) -> None:
         super().__init__(size_average, reduce, reduction)
@@ -130,7 +130,7 @@ class KLDivLoss(_Loss):
 
 
 class CosineEmbeddingLoss(_Loss):
-    __constants__ = ["margin", "reduction"]
+    __constants__ = ("margin", "reduction")
 
     def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
@@ -141,7 +141,7 @@ class CosineEmbeddingLoss(_Loss):
 
 
 class MarginRankingLoss(_Loss):
-    __constants__ = ["margin", "reduction"]
+    __constants__ = ("margin", "reduction")
 
     def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
@@ -152,7 +152,7 @@ class MarginRankingLoss(_Loss):
 
 
 class HingeEmbeddingLoss(_Loss):
-    __constants__ = ["margin", "reduction"]
+    __constants__ = ("margin", "reduction")
 
     def __init__(self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
