@@ -244,7 +244,7 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
                 }
             }
         }
-        let in_grads = if gs.iter().all(|g| g.is_none()) {
+        let mut in_grads = if gs.iter().all(|g| g.is_none()) {
             vec![None; node.next.len()]
         } else {
             // Without retain_graph the backward is taken out, freeing its saved tensors afterwards.
@@ -260,9 +260,12 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
                 f.backward(&gs)?
             }
         };
+        // Release this node's incoming grads so a pass-through gradient is uniquely owned below
+        // (and can become a leaf's .grad without a copy).
+        drop(gs);
         for (i, edge) in node.next.iter().enumerate() {
             let Some(edge) = edge else { continue };
-            let g = match in_grads.get(i).cloned().flatten() {
+            let g = match in_grads.get_mut(i).and_then(Option::take) {
                 Some(g) => Some(reduce_to_input(g, &node.input_meta[i])?),
                 None => None,
             };

@@ -1,8 +1,6 @@
 //! Adagrad with lr decay and weight decay (torch's `_single_tensor_adagrad`, dense gradients).
 
-use super::{
-    check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, with_fma, Real, Slot,
-};
+use super::{check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, Real, Slot};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -54,8 +52,8 @@ pub fn adagrad_step(
     run(&lens, &addrs, |j, s, e| {
         let (dt, a, clr) = jobs[j];
         match dt {
-            DType::F32 => with_fma(|| kernel::<f32>(&o, a, clr, s, e)),
-            _ => with_fma(|| kernel::<f64>(&o, a, clr, s, e)),
+            DType::F32 => kernel::<f32>(&o, a, clr, s, e),
+            _ => kernel::<f64>(&o, a, clr, s, e),
         }
     });
     finish(&written);
@@ -63,8 +61,10 @@ pub fn adagrad_step(
     Ok(())
 }
 
+super::fma_dispatch!(kernel, kernel_fma, body, <>, (o: &AdagradOptions, a: [usize; 3], clr: f64, s: usize, e: usize));
+
 #[inline(always)]
-fn kernel<T: Real>(o: &AdagradOptions, a: [usize; 3], clr: f64, s: usize, e: usize) {
+fn body<T: Real>(o: &AdagradOptions, a: [usize; 3], clr: f64, s: usize, e: usize) {
     // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
     let (p, g, sm) = unsafe {
         (

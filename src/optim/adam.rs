@@ -1,8 +1,6 @@
 //! Adam and AdamW (`decoupled_weight_decay`), as torch's single-tensor `_single_tensor_adam`.
 
-use super::{
-    check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, with_fma, Real, Slot,
-};
+use super::{check_len, commit_steps, finish, float_dtype, next_step, run, seg, slot, Real, Slot};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -118,7 +116,7 @@ fn kernel<T: Real>(o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize)
     let lo = (1.0 - o.beta1).abs() < 0.5;
     macro_rules! go {
         ($($w:literal),*) => {
-            with_fma(|| match (o.amsgrad, o.maximize, lo, wd) {
+            match (o.amsgrad, o.maximize, lo, wd) {
                 $(
                     (false, false, true, $w) => kernel_impl::<T, false, false, true, $w>(o, sc, a, s, e),
                     (false, false, false, $w) => kernel_impl::<T, false, false, false, $w>(o, sc, a, s, e),
@@ -130,14 +128,16 @@ fn kernel<T: Real>(o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize)
                     (true, true, false, $w) => kernel_impl::<T, true, true, false, $w>(o, sc, a, s, e),
                 )*
                 _ => unreachable!("weight-decay mode is 0, 1 or 2"),
-            })
+            }
         };
     }
     go!(0, 1, 2)
 }
 
+super::fma_dispatch!(kernel_impl, kernel_fma, body, <AMS: bool, MAX: bool, LO: bool, WD: u8>, (o: &AdamOptions, sc: Scal, a: [usize; 5], s: usize, e: usize));
+
 #[inline(always)]
-fn kernel_impl<T: Real, const AMS: bool, const MAX: bool, const LO: bool, const WD: u8>(
+fn body<T: Real, const AMS: bool, const MAX: bool, const LO: bool, const WD: u8>(
     o: &AdamOptions,
     sc: Scal,
     a: [usize; 5],

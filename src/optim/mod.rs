@@ -94,27 +94,44 @@ pub fn lerp<T: Real>(a: T, b: T, w: T) -> T {
     }
 }
 
-/// Runs `f` where fused multiply-add is a single instruction when the CPU has it: torch's CPU
-/// kernels round `a + alpha * b`, `lerp` and `addcmul` once (FMA), so matching its trajectories
-/// bit for bit needs FMA, and without the target feature `mul_add` would be a slow libm call.
-#[inline(always)]
-pub(crate) fn with_fma(f: impl FnOnce()) {
+/// Whether fused multiply-add is a hardware instruction here: torch's CPU kernels round
+/// `a + alpha * b`, `lerp` and `addcmul` once (FMA), so matching its trajectories bit for bit needs
+/// FMA; the kernels are compiled twice, with and without the target feature, because without it
+/// `mul_add` is a slow libm call that also stops vectorisation.
+#[inline]
+pub(crate) fn fma_ok() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the features were just detected on this CPU.
-            unsafe { fma_ctx(f) };
-            return;
-        }
+        std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2")
     }
-    f()
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fma_ctx(f: impl FnOnce()) {
-    f()
+/// Defines `$name`, which runs the `#[inline(always)]` kernel `$body` compiled with AVX2+FMA when
+/// the CPU has them, and the portable build otherwise.
+macro_rules! fma_dispatch {
+    ($name:ident, $fast:ident, $body:ident, <$($g:ident : $gt:ty),*>, ($($a:ident : $at:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $fast<T: Real, $(const $g: $gt),*>($($a: $at),*) {
+            $body::<T, $($g),*>($($a),*)
+        }
+        fn $name<T: Real, $(const $g: $gt),*>($($a: $at),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if super::fma_ok() {
+                    // SAFETY: the CPU features were detected at run time.
+                    return unsafe { $fast::<T, $($g),*>($($a),*) };
+                }
+            }
+            $body::<T, $($g),*>($($a),*)
+        }
+    };
 }
+pub(crate) use fma_dispatch;
 
 /// A tensor the kernel works on: contiguous memory, plus the original to write back to when the
 /// caller's tensor was strided.

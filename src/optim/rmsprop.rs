@@ -1,8 +1,7 @@
 //! RMSprop with alpha, eps, momentum and centering (torch's `_single_tensor_rmsprop`).
 
 use super::{
-    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, with_fma, Real,
-    Slot,
+    check_len, commit_steps, finish, float_dtype, lerp, next_step, run, seg, slot, Real, Slot,
 };
 use crate::dtype::DType;
 use crate::error::Result;
@@ -98,21 +97,23 @@ fn kernel<T: Real>(o: &RmspropOptions, a: [usize; 5], s: usize, e: usize) {
     // Loop-invariant options become const parameters so the element loop is branch-free.
     macro_rules! go {
         ($(($c:literal, $m:literal)),*) => {
-            with_fma(|| match (o.centered, o.momentum > 0.0, o.maximize, o.weight_decay != 0.0) {
+            match (o.centered, o.momentum > 0.0, o.maximize, o.weight_decay != 0.0) {
                 $(
                     ($c, $m, false, false) => kernel_impl::<T, $c, $m, false, false>(o, a, s, e),
                     ($c, $m, false, true) => kernel_impl::<T, $c, $m, false, true>(o, a, s, e),
                     ($c, $m, true, false) => kernel_impl::<T, $c, $m, true, false>(o, a, s, e),
                     ($c, $m, true, true) => kernel_impl::<T, $c, $m, true, true>(o, a, s, e),
                 )*
-            })
+            }
         };
     }
     go!((false, false), (false, true), (true, false), (true, true))
 }
 
+super::fma_dispatch!(kernel_impl, kernel_fma, body, <CENTERED: bool, MOM: bool, MAX: bool, WD: bool>, (o: &RmspropOptions, a: [usize; 5], s: usize, e: usize));
+
 #[inline(always)]
-fn kernel_impl<T: Real, const CENTERED: bool, const MOM: bool, const MAX: bool, const WD: bool>(
+fn body<T: Real, const CENTERED: bool, const MOM: bool, const MAX: bool, const WD: bool>(
     o: &RmspropOptions,
     a: [usize; 5],
     s: usize,

@@ -1,6 +1,6 @@
 //! SGD with momentum, dampening, weight decay, Nesterov and maximize (torch's `_single_tensor_sgd`).
 
-use super::{check_len, finish, float_dtype, run, seg, slot, with_fma, Real, Slot};
+use super::{check_len, finish, float_dtype, run, seg, slot, Real, Slot};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::creation::zeros_like;
@@ -74,8 +74,8 @@ pub fn sgd_step(
     run(&lens, &addrs, |j, s, e| {
         let (dt, a, fresh) = jobs[j];
         match dt {
-            DType::F32 => with_fma(|| kernel::<f32>(&o, a, fresh, s, e)),
-            _ => with_fma(|| kernel::<f64>(&o, a, fresh, s, e)),
+            DType::F32 => kernel::<f32>(&o, a, fresh, s, e),
+            _ => kernel::<f64>(&o, a, fresh, s, e),
         }
     });
     finish(&written);
@@ -83,8 +83,10 @@ pub fn sgd_step(
     Ok(out)
 }
 
+super::fma_dispatch!(kernel, kernel_fma, body, <>, (o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usize));
+
 #[inline(always)]
-fn kernel<T: Real>(o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usize) {
+fn body<T: Real>(o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usize) {
     // SAFETY: contiguous distinct buffers of the parameter's numel; each task owns s..e.
     let (p, g) = unsafe { (seg::<T>(a[0], s, e), seg::<T>(a[1], s, e)) };
     let mut b = if o.momentum != 0.0 {
