@@ -69,9 +69,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=30)
     a = ap.parse_args()
-    import torch
-
     import ferrotorch
+    import torch
 
     print(f"threads={a.threads}, loadavg={os.getloadavg()[0]:.2f}, torch {torch.__version__}")
     # interleave the two libraries twice to smooth out noise from the shared machine

@@ -13,9 +13,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import ferrotorch as ft
+import numpy as np
 
 try:
     import torch

@@ -5,11 +5,10 @@ Only the import lines differ from the PyTorch version. Data: the UCI Wine data s
 
 import pathlib
 
-import numpy as np
-
 import ferrotorch as torch
 import ferrotorch.nn as nn
 import ferrotorch.optim as optim
+import numpy as np
 
 torch.manual_seed(0)
 

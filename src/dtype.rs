@@ -222,18 +222,6 @@ macro_rules! dispatch_float {
     };
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn promotion_order() {
-        assert_eq!(promote(DType::U8, DType::I32), DType::I32);
-        assert_eq!(promote(DType::I64, DType::F32), DType::F32);
-        assert_eq!(promote(DType::Bool, DType::U8), DType::U8);
-        assert_eq!(promote(DType::F64, DType::F32), DType::F64);
-    }
-}
-
 static DEFAULT_F64: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// torch.get_default_dtype(): float32 unless set to float64.
@@ -247,8 +235,22 @@ pub fn default_dtype() -> DType {
 
 pub fn set_default_dtype(dt: DType) -> Result<()> {
     if !dt.is_float() {
-        return Err(Error::type_("only floating-point types are supported as the default type"));
+        return Err(Error::type_(
+            "only floating-point types are supported as the default type",
+        ));
     }
     DEFAULT_F64.store(dt == DType::F64, std::sync::atomic::Ordering::Relaxed);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn promotion_order() {
+        assert_eq!(promote(DType::U8, DType::I32), DType::I32);
+        assert_eq!(promote(DType::I64, DType::F32), DType::F32);
+        assert_eq!(promote(DType::Bool, DType::U8), DType::U8);
+        assert_eq!(promote(DType::F64, DType::F32), DType::F64);
+    }
 }

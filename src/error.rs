@@ -27,19 +27,34 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn runtime(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Runtime, msg: msg.into() }
+        Error {
+            kind: ErrorKind::Runtime,
+            msg: msg.into(),
+        }
     }
     pub fn index(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Index, msg: msg.into() }
+        Error {
+            kind: ErrorKind::Index,
+            msg: msg.into(),
+        }
     }
     pub fn value(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Value, msg: msg.into() }
+        Error {
+            kind: ErrorKind::Value,
+            msg: msg.into(),
+        }
     }
     pub fn type_(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Type, msg: msg.into() }
+        Error {
+            kind: ErrorKind::Type,
+            msg: msg.into(),
+        }
     }
     pub fn not_implemented(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::NotImplemented, msg: msg.into() }
+        Error {
+            kind: ErrorKind::NotImplemented,
+            msg: msg.into(),
+        }
     }
 }
 

@@ -5,11 +5,11 @@ pub mod dtype;
 pub mod error;
 pub mod kernels;
 pub mod ops;
+pub mod random;
 pub mod scalar;
 pub mod shape;
 pub mod storage;
 pub mod tensor;
-pub mod random;
 pub mod threads;
 
 #[cfg(feature = "python")]
@@ -19,6 +19,6 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use scalar::Scalar;
 pub use tensor::Tensor;
+pub mod data;
 pub mod optim;
 pub mod serialize;
-pub mod data;

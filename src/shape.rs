@@ -50,7 +50,11 @@ pub fn normalize_dim(dim: i64, ndim: usize) -> Result<usize> {
             dim
         )));
     }
-    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+    Ok(if dim < 0 {
+        (dim + n) as usize
+    } else {
+        dim as usize
+    })
 }
 
 /// Like `normalize_dim` for an op that inserts a dim (unsqueeze, stack): range is ndim + 1.
@@ -63,8 +67,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
     let n = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -83,7 +95,11 @@ pub fn broadcast_strides(shape: &[usize], strides: &[isize], to: &[usize]) -> St
     let lead = to.len() - shape.len();
     let mut out: Strides = SmallVec::from_elem(0, to.len());
     for i in 0..shape.len() {
-        out[lead + i] = if shape[i] == 1 && to[lead + i] != 1 { 0 } else { strides[i] };
+        out[lead + i] = if shape[i] == 1 && to[lead + i] != 1 {
+            0
+        } else {
+            strides[i]
+        };
     }
     out
 }
@@ -103,11 +119,20 @@ pub fn infer_size(requested: &[i64], numel: usize) -> Result<Dims> {
         } else if d < -1 {
             return Err(Error::runtime(format!("invalid shape dimension {d}")));
         } else {
-            known = known.checked_mul(d as usize).ok_or_else(|| Error::runtime("shape is too large"))?;
+            known = known
+                .checked_mul(d as usize)
+                .ok_or_else(|| Error::runtime("shape is too large"))?;
             out.push(d as usize);
         }
     }
-    let shape_str = format!("[{}]", requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    let shape_str = format!(
+        "[{}]",
+        requested
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     match infer {
         Some(i) => {
             if known == 0 || numel % known != 0 {
@@ -129,7 +154,11 @@ pub fn infer_size(requested: &[i64], numel: usize) -> Result<Dims> {
 }
 
 /// Strides for viewing (old shape, old strides) as `new_shape` without a copy, if possible (torch's computeStride).
-pub fn view_strides(old_shape: &[usize], old_strides: &[isize], new_shape: &[usize]) -> Option<Strides> {
+pub fn view_strides(
+    old_shape: &[usize],
+    old_strides: &[isize],
+    new_shape: &[usize],
+) -> Option<Strides> {
     let numel = numel(old_shape);
     let mut new_strides: Strides = SmallVec::from_elem(0, new_shape.len());
     if numel == 0 {
@@ -174,7 +203,14 @@ pub fn view_strides(old_shape: &[usize], old_strides: &[isize], new_shape: &[usi
 
 /// "[2, 3]" as torch prints sizes in messages.
 pub fn fmt_shape(shape: &[usize]) -> String {
-    format!("[{}]", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -182,15 +218,23 @@ mod tests {
     use super::*;
     #[test]
     fn broadcast() {
-        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap().as_slice(), &[2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap().as_slice(),
+            &[2, 4, 3]
+        );
         let e = broadcast_shapes(&[4, 16], &[4, 3]).unwrap_err();
-        assert!(e.msg.contains("(16) must match the size of tensor b (3) at non-singleton dimension 1"));
+        assert!(e
+            .msg
+            .contains("(16) must match the size of tensor b (3) at non-singleton dimension 1"));
     }
     #[test]
     fn dims() {
         assert_eq!(normalize_dim(-1, 2).unwrap(), 1);
         let e = normalize_dim(2, 2).unwrap_err();
-        assert_eq!(e.msg, "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
+        assert_eq!(
+            e.msg,
+            "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+        );
         assert_eq!(normalize_dim(0, 0).unwrap(), 0);
     }
     #[test]
@@ -203,12 +247,23 @@ mod tests {
     fn view() {
         // transposed (3,2) view of a (2,3) buffer cannot flatten
         assert!(view_strides(&[3, 2], &[1, 3], &[6]).is_none());
-        assert_eq!(view_strides(&[2, 3], &[3, 1], &[3, 2]).unwrap().as_slice(), &[2, 1]);
-        assert_eq!(view_strides(&[4, 3], &[6, 2], &[2, 2, 3]).unwrap().as_slice(), &[12, 6, 2]);
+        assert_eq!(
+            view_strides(&[2, 3], &[3, 1], &[3, 2]).unwrap().as_slice(),
+            &[2, 1]
+        );
+        assert_eq!(
+            view_strides(&[4, 3], &[6, 2], &[2, 2, 3])
+                .unwrap()
+                .as_slice(),
+            &[12, 6, 2]
+        );
     }
     #[test]
     fn infer() {
         assert_eq!(infer_size(&[-1, 3], 6).unwrap().as_slice(), &[2, 3]);
-        assert!(infer_size(&[-1, 4], 6).unwrap_err().msg.contains("shape '[-1, 4]' is invalid for input of size 6"));
+        assert!(infer_size(&[-1, 4], 6)
+            .unwrap_err()
+            .msg
+            .contains("shape '[-1, 4]' is invalid for input of size 6"));
     }
 }

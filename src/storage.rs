@@ -24,15 +24,29 @@ impl Storage {
     pub fn from_vec<T: Send + Sync + 'static>(mut v: Vec<T>) -> Storage {
         let ptr = v.as_mut_ptr() as *mut u8;
         let nbytes = v.len() * std::mem::size_of::<T>();
-        Storage { ptr, nbytes, version: AtomicU64::new(0), _owner: Box::new(v) }
+        Storage {
+            ptr,
+            nbytes,
+            version: AtomicU64::new(0),
+            _owner: Box::new(v),
+        }
     }
 
     /// Wraps memory owned by someone else (a NumPy array) that `owner` keeps alive.
     ///
     /// # Safety
     /// `ptr` must be valid for `nbytes` for as long as `owner` lives.
-    pub unsafe fn from_external(ptr: *mut u8, nbytes: usize, owner: Box<dyn Any + Send + Sync>) -> Storage {
-        Storage { ptr, nbytes, version: AtomicU64::new(0), _owner: owner }
+    pub unsafe fn from_external(
+        ptr: *mut u8,
+        nbytes: usize,
+        owner: Box<dyn Any + Send + Sync>,
+    ) -> Storage {
+        Storage {
+            ptr,
+            nbytes,
+            version: AtomicU64::new(0),
+            _owner: owner,
+        }
     }
 
     pub fn nbytes(&self) -> usize {

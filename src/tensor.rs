@@ -29,12 +29,23 @@ pub struct TensorInner {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(shape={:?}, dtype={:?})", self.shape(), self.dtype())
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={:?})",
+            self.shape(),
+            self.dtype()
+        )
     }
 }
 
 impl Tensor {
-    pub fn from_parts(storage: Arc<Storage>, dtype: DType, shape: Dims, strides: Strides, offset: usize) -> Tensor {
+    pub fn from_parts(
+        storage: Arc<Storage>,
+        dtype: DType,
+        shape: Dims,
+        strides: Strides,
+        offset: usize,
+    ) -> Tensor {
         Tensor(Arc::new(TensorInner {
             storage,
             dtype,
@@ -61,7 +72,13 @@ impl Tensor {
 
     pub(crate) fn from_vec_unchecked<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
         let strides = shape::contiguous_strides(shape);
-        Tensor::from_parts(Arc::new(Storage::from_vec(data)), T::DTYPE, SmallVec::from_slice(shape), strides, 0)
+        Tensor::from_parts(
+            Arc::new(Storage::from_vec(data)),
+            T::DTYPE,
+            SmallVec::from_slice(shape),
+            strides,
+            0,
+        )
     }
 
     pub fn scalar<T: Element>(v: T) -> Tensor {
@@ -119,7 +136,13 @@ impl Tensor {
     /// The same data and storage, untracked by autograd (torch's `detach()`).
     pub fn alias(&self) -> Tensor {
         // Not a view for autograd purposes: in-place writes through it are untracked (torch's detach).
-        Tensor::from_parts(self.0.storage.clone(), self.0.dtype, self.0.shape.clone(), self.0.strides.clone(), self.0.offset)
+        Tensor::from_parts(
+            self.0.storage.clone(),
+            self.0.dtype,
+            self.0.shape.clone(),
+            self.0.strides.clone(),
+            self.0.offset,
+        )
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -175,7 +198,10 @@ impl Tensor {
     ///
     /// Callers must hold the only writer (the GIL, or an op's own output).
     pub fn as_slice<T: Element>(&self) -> &[T] {
-        assert!(self.is_contiguous() && T::DTYPE == self.dtype(), "as_slice on non-contiguous tensor");
+        assert!(
+            self.is_contiguous() && T::DTYPE == self.dtype(),
+            "as_slice on non-contiguous tensor"
+        );
         // SAFETY: contiguous layout of numel elements starting at ptr, inside the storage.
         unsafe { std::slice::from_raw_parts(self.ptr::<T>(), self.numel()) }
     }
@@ -183,7 +209,10 @@ impl Tensor {
     /// Mutable elements of a contiguous tensor; bumps nothing (callers decide about versions).
     #[allow(clippy::mut_from_ref)]
     pub fn as_mut_slice<T: Element>(&self) -> &mut [T] {
-        assert!(self.is_contiguous() && T::DTYPE == self.dtype(), "as_mut_slice on non-contiguous tensor");
+        assert!(
+            self.is_contiguous() && T::DTYPE == self.dtype(),
+            "as_mut_slice on non-contiguous tensor"
+        );
         // SAFETY: as above; aliasing writers are serialised by the caller.
         unsafe { std::slice::from_raw_parts_mut(self.ptr::<T>(), self.numel()) }
     }
@@ -204,7 +233,9 @@ impl Tensor {
         self.0.autograd.get()
     }
     pub(crate) fn autograd_meta_or_init(&self) -> &Arc<AutogradMeta> {
-        self.0.autograd.get_or_init(|| Arc::new(AutogradMeta::default()))
+        self.0
+            .autograd
+            .get_or_init(|| Arc::new(AutogradMeta::default()))
     }
 
     /// A new handle on `data`'s storage and layout that keeps this tensor's autograd identity

@@ -15,7 +15,11 @@ fn default_threads() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }
 
 pub fn pool() -> Arc<ThreadPool> {
@@ -23,7 +27,8 @@ pub fn pool() -> Arc<ThreadPool> {
         return p.clone();
     }
     let mut w = POOL.write();
-    w.get_or_insert_with(|| Arc::new(build(default_threads()))).clone()
+    w.get_or_insert_with(|| Arc::new(build(default_threads())))
+        .clone()
 }
 
 fn build(n: usize) -> ThreadPool {
@@ -57,6 +62,8 @@ pub fn par_ranges(n: usize, chunk: usize, f: impl Fn(usize, usize) + Sync + Send
     use rayon::prelude::*;
     let chunks = n.div_ceil(chunk);
     pool().install(|| {
-        (0..chunks).into_par_iter().for_each(|c| f(c * chunk, ((c + 1) * chunk).min(n)));
+        (0..chunks)
+            .into_par_iter()
+            .for_each(|c| f(c * chunk, ((c + 1) * chunk).min(n)));
     });
 }

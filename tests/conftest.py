@@ -3,10 +3,9 @@
 import json
 import pathlib
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 

@@ -2,11 +2,10 @@
 
 import gc
 
+import ferrotorch as torch
 import numpy as np
 import pytest
 from conftest import load_golden
-
-import ferrotorch as torch
 
 GOLD = {n: (c, m) for n, c, m in load_golden("core_golden.json")["errors"]}
 

@@ -4,11 +4,10 @@ checks, NumPy references for the parallel paths, layer init/repr/state_dict, and
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import ferrotorch as torch
 import ferrotorch.nn.functional_conv as F
+import numpy as np
+import pytest
 from ferrotorch.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from ferrotorch.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
 from ferrotorch.nn.modules.pooling import (

@@ -5,11 +5,10 @@ import copy
 import math
 import pickle
 
+import ferrotorch as torch
 import numpy as np
 import pytest
 from conftest import assert_close, load_golden
-
-import ferrotorch as torch
 
 GOLD = load_golden("core_golden.json")
 DT = {"bool": torch.bool, "uint8": torch.uint8, "int32": torch.int32, "int64": torch.int64,
@@ -291,3 +290,12 @@ def test_isclose_allclose_equal():
     assert torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2]))
     assert not torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2, 3]))
     assert torch.tensor([1.0, 2.0]).allclose(torch.tensor([1.0, 2.0 + 1e-9]))
+
+
+def test_numpy_scalars_keep_their_dtype():
+    assert torch.tensor(np.float64(1.5)).dtype == torch.float64
+    assert torch.tensor(np.float32(1.5)).dtype == torch.float32
+    assert torch.tensor(np.int32(3)).dtype == torch.int32
+    assert torch.tensor(np.bool_(True)).dtype == torch.bool
+    assert torch.tensor(np.float64(1.5), dtype=torch.float32).dtype == torch.float32
+    assert (torch.ones(2) * np.float64(2.0)).dtype == torch.float32

@@ -2,12 +2,11 @@
 
 import math
 
+import ferrotorch as torch
 import numpy as np
 import pytest
 from conftest import assert_close, gradcheck, load_golden
 from scipy_free_erf import erf as np_erf
-
-import ferrotorch as torch
 
 GOLD = load_golden("core_golden.json")
 X = [-2.5, -1.0, -0.5, 0.0, 0.5, 1.5, 2.5, 3.7, math.nan, math.inf, -math.inf]

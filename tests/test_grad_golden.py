@@ -3,11 +3,10 @@
 import pathlib
 import sys
 
+import ferrotorch as torch
 import numpy as np
 import pytest
 from conftest import load_golden
-
-import ferrotorch as torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "golden"))
 from grad_cases import cases, run  # noqa: E402

@@ -5,10 +5,9 @@ import os
 import time
 import warnings
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 GOLDEN = json.load(open(os.path.join(os.path.dirname(__file__), "golden", "indexing.json")))
 SETUP = "x = torch.arange(60.).reshape(3, 4, 5)\nv = torch.arange(12.).reshape(3, 4)\n"
@@ -350,7 +349,8 @@ def test_small_index_speed():
 
 # ---------------------------------------------------------------- property test vs NumPy
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 
 @st.composite

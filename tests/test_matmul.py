@@ -4,10 +4,9 @@ import json
 import math
 import pathlib
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 GOLDEN = json.loads((pathlib.Path(__file__).parent / "golden" / "matmul.json").read_text())
 rng = np.random.default_rng(0)

@@ -1,11 +1,10 @@
 """Hypothesis property tests: broadcasting, views and in-place writes agree with NumPy."""
 
+import ferrotorch as torch
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import ferrotorch as torch
 
 SETTINGS = settings(max_examples=60, deadline=None)
 floats = st.floats(-1e3, 1e3, allow_nan=False, width=32)

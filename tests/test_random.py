@@ -9,9 +9,8 @@ import json
 import pathlib
 import pickle
 
-import pytest
-
 import ferrotorch as torch
+import pytest
 
 GOLD = json.loads((pathlib.Path(__file__).parent / "golden" / "random.json").read_text())
 DT = {

@@ -4,10 +4,9 @@ import json
 import math
 import os
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 

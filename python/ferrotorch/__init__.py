@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-from . import _C
+from . import _C, _functions, autograd, backends, cuda  # noqa: F401
 from ._C import *  # noqa: F401,F403  (factories, dtypes, grad-mode switches)
 from ._C import Tensor, device, dtype
 from ._size import Size, strided
-from . import autograd, cuda, backends  # noqa: F401
+from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401
 from .autograd.grad_mode import (  # noqa: F401
     enable_grad,
     inference_mode,
@@ -18,8 +18,6 @@ from .autograd.grad_mode import (  # noqa: F401
     no_grad,
     set_grad_enabled,
 )
-from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401
-from . import _functions
 
 __version__ = "0.1.0"
 
@@ -70,13 +68,13 @@ def concatenate(tensors, dim=0, *, out=None):
     return cat(tensors, dim, out=out)  # noqa: F405
 
 
-from . import nn  # noqa: E402
-
-from . import optim  # noqa: E402
+from . import (
+    nn,  # noqa: E402
+    optim,  # noqa: E402
+    random,  # noqa: E402
+    utils,  # noqa: E402
+)
 from .serialization import load, save  # noqa: E402
-from . import utils  # noqa: E402
-
-from . import random  # noqa: E402
 
 _functions.install(globals())
 del _functions

@@ -40,7 +40,13 @@ pub fn backward(
 ) -> Result<()> {
     let targets = inputs.map(make_targets).transpose()?;
     let n = inputs.map_or(0, |i| i.len());
-    let mut run = Run { retain_graph, create_graph, targets, capture: false, captured: vec![None; n] };
+    let mut run = Run {
+        retain_graph,
+        create_graph,
+        targets,
+        capture: false,
+        captured: vec![None; n],
+    };
     execute(roots, grads, &mut run)
 }
 
@@ -55,11 +61,19 @@ pub fn grad(
 ) -> Result<Vec<Option<Tensor>>> {
     for t in inputs {
         if !t.requires_grad() {
-            return Err(Error::runtime("One of the differentiated Tensors does not require grad"));
+            return Err(Error::runtime(
+                "One of the differentiated Tensors does not require grad",
+            ));
         }
     }
     let targets = Some(make_targets(inputs)?);
-    let mut run = Run { retain_graph, create_graph, targets, capture: true, captured: vec![None; inputs.len()] };
+    let mut run = Run {
+        retain_graph,
+        create_graph,
+        targets,
+        capture: true,
+        captured: vec![None; inputs.len()],
+    };
     execute(roots, grads, &mut run)?;
     if !allow_unused && run.captured.iter().any(|g| g.is_none()) {
         return Err(Error::runtime(
@@ -88,10 +102,16 @@ impl Run {
     fn target_of_leaf(&self, meta: &Arc<AutogradMeta>) -> Option<Option<usize>> {
         let t = self.targets.as_ref()?;
         let p = Arc::as_ptr(meta);
-        Some(t.iter().position(|x| matches!(x, Target::Leaf(q) if *q == p)))
+        Some(
+            t.iter()
+                .position(|x| matches!(x, Target::Leaf(q) if *q == p)),
+        )
     }
     fn target_of_output(&self, node: Key, nr: usize) -> Option<usize> {
-        self.targets.as_ref()?.iter().position(|x| matches!(x, Target::Output(k, i) if *k == node && *i == nr))
+        self.targets
+            .as_ref()?
+            .iter()
+            .position(|x| matches!(x, Target::Output(k, i) if *k == node && *i == nr))
     }
 
     /// Delivers a gradient to a leaf: capture, or run hooks and accumulate into `.grad`.
@@ -104,7 +124,10 @@ impl Run {
             }
             _ => {}
         }
-        if !meta.requires_grad.load(std::sync::atomic::Ordering::Relaxed) {
+        if !meta
+            .requires_grad
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Ok(());
         }
         let mut g = g;
@@ -169,7 +192,9 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
             }
             None => {
                 if r.numel() != 1 {
-                    return Err(Error::runtime("grad can be implicitly created only for scalar outputs"));
+                    return Err(Error::runtime(
+                        "grad can be implicitly created only for scalar outputs",
+                    ));
                 }
                 ops::creation::ones_like(r)
             }
@@ -210,17 +235,24 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
         match node {
             None => run.deliver_leaf(&meta, g)?,
             Some(n) => {
-                let buf = buffers.entry(Arc::as_ptr(&n)).or_insert_with(|| vec![None; n.num_outputs]);
+                let buf = buffers
+                    .entry(Arc::as_ptr(&n))
+                    .or_insert_with(|| vec![None; n.num_outputs]);
                 buf[nr] = Some(accumulate(buf[nr].take(), g)?);
             }
         }
     }
 
-    let mut ready: Vec<Arc<Node>> =
-        nodes.values().filter(|n| !deps.contains_key(&Arc::as_ptr(n))).cloned().collect();
+    let mut ready: Vec<Arc<Node>> = nodes
+        .values()
+        .filter(|n| !deps.contains_key(&Arc::as_ptr(n)))
+        .cloned()
+        .collect();
     while let Some(node) = ready.pop() {
         let key = Arc::as_ptr(&node);
-        let mut gs = buffers.remove(&key).unwrap_or_else(|| vec![None; node.num_outputs]);
+        let mut gs = buffers
+            .remove(&key)
+            .unwrap_or_else(|| vec![None; node.num_outputs]);
         for (i, h) in node.hooks.lock().iter() {
             if let Some(g) = &gs[*i] {
                 if let Some(r) = h(g)? {
@@ -273,7 +305,9 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
                 Edge::Node(m, nr) => {
                     let k = Arc::as_ptr(m);
                     if let Some(g) = g {
-                        let buf = buffers.entry(k).or_insert_with(|| vec![None; m.num_outputs]);
+                        let buf = buffers
+                            .entry(k)
+                            .or_insert_with(|| vec![None; m.num_outputs]);
                         buf[*nr] = Some(accumulate(buf[*nr].take(), g)?);
                     }
                     let d = deps.get_mut(&k).expect("counted");
@@ -295,6 +329,14 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
 
 /// Undo broadcasting (sum over expanded dims) and match the input's dtype.
 fn reduce_to_input(g: Tensor, meta: &(crate::shape::Dims, crate::DType)) -> Result<Tensor> {
-    let g = if g.shape() != meta.0.as_slice() { ops::reduce::sum_to(&g, &meta.0)? } else { g };
-    Ok(if g.dtype() != meta.1 { g.to_dtype(meta.1) } else { g })
+    let g = if g.shape() != meta.0.as_slice() {
+        ops::reduce::sum_to(&g, &meta.0)?
+    } else {
+        g
+    };
+    Ok(if g.dtype() != meta.1 {
+        g.to_dtype(meta.1)
+    } else {
+        g
+    })
 }

@@ -77,16 +77,19 @@ impl Node {
 
 impl Tensor {
     pub fn requires_grad(&self) -> bool {
-        self.autograd_meta().is_some_and(|m| m.requires_grad.load(Ordering::Relaxed))
+        self.autograd_meta()
+            .is_some_and(|m| m.requires_grad.load(Ordering::Relaxed))
     }
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
-        self.autograd_meta().and_then(|m| m.state.lock().grad_fn.clone())
+        self.autograd_meta()
+            .and_then(|m| m.state.lock().grad_fn.clone())
     }
     pub fn is_leaf(&self) -> bool {
         self.grad_fn().is_none()
     }
     pub fn grad(&self) -> Option<Tensor> {
-        self.autograd_meta().and_then(|m| m.state.lock().grad.clone())
+        self.autograd_meta()
+            .and_then(|m| m.state.lock().grad.clone())
     }
     pub fn set_grad(&self, g: Option<Tensor>) -> Result<()> {
         if let Some(g) = &g {
@@ -116,21 +119,28 @@ impl Tensor {
             ));
         }
         if on && !self.dtype().is_float() {
-            return Err(Error::runtime("only Tensors of floating point dtype can require gradients"));
+            return Err(Error::runtime(
+                "only Tensors of floating point dtype can require gradients",
+            ));
         }
         if !on && self.autograd_meta().is_none() {
             return Ok(());
         }
-        self.autograd_meta_or_init().requires_grad.store(on, Ordering::Relaxed);
+        self.autograd_meta_or_init()
+            .requires_grad
+            .store(on, Ordering::Relaxed);
         Ok(())
     }
     pub fn retains_grad(&self) -> bool {
-        self.autograd_meta().is_some_and(|m| m.state.lock().retains_grad)
+        self.autograd_meta()
+            .is_some_and(|m| m.state.lock().retains_grad)
     }
     /// `retain_grad()`: a non-leaf keeps its `.grad` after backward.
     pub fn retain_grad(&self) -> Result<()> {
         if !self.requires_grad() {
-            return Err(Error::runtime("can't retain_grad on Tensor that has requires_grad=False"));
+            return Err(Error::runtime(
+                "can't retain_grad on Tensor that has requires_grad=False",
+            ));
         }
         let meta = self.autograd_meta_or_init();
         let mut st = meta.state.lock();
@@ -139,13 +149,17 @@ impl Tensor {
         }
         st.retains_grad = true;
         let node = st.grad_fn.clone().expect("checked");
-        node.retained.lock().push((st.output_nr, Arc::downgrade(meta)));
+        node.retained
+            .lock()
+            .push((st.output_nr, Arc::downgrade(meta)));
         Ok(())
     }
     /// `register_hook(fn)`: on a leaf it runs before accumulation; on a non-leaf when its grad is ready.
     pub fn register_hook(&self, hook: GradHook) -> Result<()> {
         if !self.requires_grad() {
-            return Err(Error::runtime("cannot register a hook on a tensor that doesn't require gradient"));
+            return Err(Error::runtime(
+                "cannot register a hook on a tensor that doesn't require gradient",
+            ));
         }
         let meta = self.autograd_meta_or_init();
         let mut st = meta.state.lock();
@@ -157,7 +171,10 @@ impl Tensor {
     }
     /// A tensor saved for backward, with the storage version it had when saved.
     pub fn save(&self) -> SavedTensor {
-        SavedTensor { version: self.storage().version(), t: self.clone() }
+        SavedTensor {
+            version: self.storage().version(),
+            t: self.clone(),
+        }
     }
 }
 
@@ -177,7 +194,9 @@ impl SavedTensor {
                 (st.grad_fn.as_ref().map(|n| n.name()), st.output_nr)
             }) {
                 Some((Some(name), nr)) => {
-                    let short = name.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches("Backward");
+                    let short = name
+                        .trim_end_matches(|c: char| c.is_ascii_digit())
+                        .trim_end_matches("Backward");
                     format!(", which is output {nr} of {short}")
                 }
                 _ => String::new(),
@@ -225,7 +244,10 @@ pub fn record(outputs: &[&Tensor], inputs: &[&Tensor], func: impl Backward + 'st
         name: func.name(),
         func: Mutex::new(Some(Box::new(func))),
         next,
-        input_meta: inputs.iter().map(|t| (Dims::from_slice(t.shape()), t.dtype())).collect(),
+        input_meta: inputs
+            .iter()
+            .map(|t| (Dims::from_slice(t.shape()), t.dtype()))
+            .collect(),
         num_outputs: outputs.len(),
         retained: Mutex::new(Vec::new()),
         hooks: Mutex::new(Vec::new()),

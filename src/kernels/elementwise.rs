@@ -114,7 +114,11 @@ pub fn map2<A: Element, B: Element, O: Element>(
 }
 
 /// `dst[i] = f(dst[i], src[i])` with src broadcast to dst's shape; src must not alias dst.
-pub fn update2<A: Element, B: Element>(dst: &Tensor, src: &Tensor, f: impl Fn(A, B) -> A + Sync + Send) {
+pub fn update2<A: Element, B: Element>(
+    dst: &Tensor,
+    src: &Tensor,
+    f: impl Fn(A, B) -> A + Sync + Send,
+) {
     let pd = dst.ptr::<A>();
     let ps = src.ptr::<B>();
     let ss = shape::broadcast_strides(src.shape(), src.strides(), dst.shape());

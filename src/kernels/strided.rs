@@ -49,14 +49,14 @@ pub fn for_each_run<const N: usize>(
             }
             d -= 1;
             idx[d] += 1;
-            for k in 0..N {
-                off[k] += outer[d].1[k];
+            for (o, st) in off.iter_mut().zip(outer[d].1) {
+                *o += st;
             }
             if idx[d] < outer[d].0 {
                 break;
             }
-            for k in 0..N {
-                off[k] -= outer[d].1[k] * outer[d].0 as isize;
+            for (o, st) in off.iter_mut().zip(outer[d].1) {
+                *o -= st * outer[d].0 as isize;
             }
             idx[d] = 0;
         }

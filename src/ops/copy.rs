@@ -69,14 +69,23 @@ pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
             crate::shape::fmt_shape(&b)
         )));
     }
-    let recording = crate::autograd::is_grad_enabled() && (src.requires_grad() || dst.requires_grad());
+    let recording =
+        crate::autograd::is_grad_enabled() && (src.requires_grad() || dst.requires_grad());
     if recording && dst.dtype().is_float() {
         // The copied values, as a differentiable function of src shaped like dst.
         let v = clone(&crate::ops::movement::expand(src, dst.shape())?)?;
-        let v = if v.dtype() != dst.dtype() { to_dtype(&v, dst.dtype(), false)? } else { v };
+        let v = if v.dtype() != dst.dtype() {
+            to_dtype(&v, dst.dtype(), false)?
+        } else {
+            v
+        };
         return crate::ops::elementwise::commit_inplace(dst, &v);
     }
-    let src = if src.shares_storage(dst) { clone_raw(src) } else { src.clone() };
+    let src = if src.shares_storage(dst) {
+        clone_raw(src)
+    } else {
+        src.clone()
+    };
     crate::kernels::elementwise::copy_cast(dst, &src);
     Ok(())
 }

@@ -23,13 +23,20 @@ pub fn check_sizes(op: &str, sizes: &[i64]) -> Result<Vec<usize>> {
         if s < 0 {
             return Err(Error::runtime(format!(
                 "{op}: Dimension size must be non-negative. (got size {} with dimension {s})",
-                crate::shape::fmt_shape(&sizes.iter().map(|&d| d.max(0) as usize).collect::<Vec<_>>())
+                crate::shape::fmt_shape(
+                    &sizes.iter().map(|&d| d.max(0) as usize).collect::<Vec<_>>()
+                )
             )));
         }
         total = total
             .checked_mul(s as usize)
             .filter(|&t| t <= (1usize << 40))
-            .ok_or_else(|| Error::runtime(format!("Trying to create a tensor with {:?} elements: too large", sizes)))?;
+            .ok_or_else(|| {
+                Error::runtime(format!(
+                    "Trying to create a tensor with {:?} elements: too large",
+                    sizes
+                ))
+            })?;
         out.push(s as usize);
     }
     Ok(out)
@@ -45,7 +52,9 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dt: DType) -> Result<Ten
         return Err(Error::runtime(format!("unsupported range: {s} -> {e}")));
     }
     if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
-        return Err(Error::runtime("upper bound and larger bound inconsistent with step sign"));
+        return Err(Error::runtime(
+            "upper bound and larger bound inconsistent with step sign",
+        ));
     }
     let n = ((e - s) / st).ceil().max(0.0) as usize;
     if n > 1usize << 40 {
@@ -69,7 +78,11 @@ pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
         return Err(Error::runtime("number of steps must be non-negative"));
     }
     let n = steps as usize;
-    let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+    let step = if n > 1 {
+        (end - start) / (n - 1) as f64
+    } else {
+        0.0
+    };
     let half = n / 2;
     Ok(crate::dispatch!(dt, T => {
         let v: Vec<T> = (0..n)
@@ -84,10 +97,20 @@ pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
 
 /// torch.linspace in float32 computes in float32; this matches it bit for bit.
 pub fn linspace_f32(start: f32, end: f32, n: usize) -> Vec<f32> {
-    let step = if n > 1 { (end - start) / (n - 1) as f32 } else { 0.0 };
+    let step = if n > 1 {
+        (end - start) / (n - 1) as f32
+    } else {
+        0.0
+    };
     let half = n / 2;
     (0..n)
-        .map(|i| if i < half { start + step * i as f32 } else { end - step * (n - 1 - i) as f32 })
+        .map(|i| {
+            if i < half {
+                start + step * i as f32
+            } else {
+                end - step * (n - 1 - i) as f32
+            }
+        })
         .collect()
 }
 

@@ -10,7 +10,8 @@ use crate::tensor::Tensor;
 
 /// torch.result_type over tensors, honouring dimensioned / 0-d / wrapped-number categories.
 pub fn result_type(ts: &[&Tensor]) -> DType {
-    let (mut dim, mut zero, mut wrapped): (Option<DType>, Option<DType>, Option<DType>) = (None, None, None);
+    let (mut dim, mut zero, mut wrapped): (Option<DType>, Option<DType>, Option<DType>) =
+        (None, None, None);
     let mut wrapped_raw: Option<DType> = None;
     for t in ts {
         let d = t.dtype();
@@ -24,7 +25,11 @@ pub fn result_type(ts: &[&Tensor]) -> DType {
         } else {
             &mut dim
         };
-        let d = if t.is_wrapped_number() && d.is_float() { default_dtype() } else { d };
+        let d = if t.is_wrapped_number() && d.is_float() {
+            default_dtype()
+        } else {
+            d
+        };
         *slot = Some(slot.map_or(d, |s| promote(s, d)));
     }
     if dim.is_none() && zero.is_none() {
@@ -153,14 +158,28 @@ pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let out_shape = shape::broadcast_shapes(a.shape(), b.shape())?;
     let rt = result_type(&[a, b]);
     let ct = op.compute_dtype(rt)?;
-    let a = if a.dtype() != ct { a.to_dtype(ct) } else { a.clone() };
-    let b = if b.dtype() != ct { b.to_dtype(ct) } else { b.clone() };
+    let a = if a.dtype() != ct {
+        a.to_dtype(ct)
+    } else {
+        a.clone()
+    };
+    let b = if b.dtype() != ct {
+        b.to_dtype(ct)
+    } else {
+        b.clone()
+    };
     if ct.is_int() {
-        if matches!(op, Binary::FloorDiv | Binary::TruncDiv | Binary::Rem | Binary::Fmod) && has_zero(&b) {
+        if matches!(
+            op,
+            Binary::FloorDiv | Binary::TruncDiv | Binary::Rem | Binary::Fmod
+        ) && has_zero(&b)
+        {
             return Err(Error::runtime("ZeroDivisionError"));
         }
         if op == Binary::Pow && has_negative(&b) {
-            return Err(Error::runtime("Integers to negative integer powers are not allowed."));
+            return Err(Error::runtime(
+                "Integers to negative integer powers are not allowed.",
+            ));
         }
     }
     let s = &out_shape;
@@ -174,7 +193,7 @@ pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             Binary::TruncDiv => map2::<T, T, T>(&a, &b, s, |x, y| x.trunc_div(y)),
             Binary::Rem => map2::<T, T, T>(&a, &b, s, |x, y| x.rem(y)),
             Binary::Fmod => map2::<T, T, T>(&a, &b, s, |x, y| x.fmod(y)),
-            Binary::Pow => map2::<T, T, T>(&a, &b, s, |x, y| Arith::pow(x, y)),
+            Binary::Pow => map2::<T, T, T>(&a, &b, s, Arith::pow),
             Binary::Maximum => map2::<T, T, T>(&a, &b, s, |x, y| x.max_nan(y)),
             Binary::Minimum => map2::<T, T, T>(&a, &b, s, |x, y| x.min_nan(y)),
             Binary::Atan2 => map2::<T, T, T>(&a, &b, s, |x, y| T::from_f64(x.to_f64().atan2(y.to_f64()))),
@@ -200,7 +219,9 @@ fn bool_binary(op: Binary, a: &Tensor, b: &Tensor, s: &[usize]) -> Result<Tensor
         Binary::Mul | Binary::Minimum | Binary::BitAnd | Binary::LogicalAnd => {
             map2::<bool, bool, bool>(a, b, s, |x, y| x & y)
         }
-        Binary::BitXor | Binary::LogicalXor | Binary::Ne => map2::<bool, bool, bool>(a, b, s, |x, y| x ^ y),
+        Binary::BitXor | Binary::LogicalXor | Binary::Ne => {
+            map2::<bool, bool, bool>(a, b, s, |x, y| x ^ y)
+        }
         Binary::Eq => map2::<bool, bool, bool>(a, b, s, |x, y| x == y),
         Binary::Lt => map2::<bool, bool, bool>(a, b, s, |x, y| !x & y),
         Binary::Le => map2::<bool, bool, bool>(a, b, s, |x, y| x <= y),
@@ -208,7 +229,9 @@ fn bool_binary(op: Binary, a: &Tensor, b: &Tensor, s: &[usize]) -> Result<Tensor
         Binary::Ge => map2::<bool, bool, bool>(a, b, s, |x, y| x >= y),
         Binary::Pow => map2::<bool, bool, bool>(a, b, s, |x, y| x | !y),
         _ => {
-            return Err(Error::runtime(format!("{op:?} is not supported for bool tensors")));
+            return Err(Error::runtime(format!(
+                "{op:?} is not supported for bool tensors"
+            )));
         }
     })
 }
@@ -233,13 +256,20 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
     let (sa, sb) = (a.save(), b.save());
     let n = |x: &'static str| x;
     match op {
-        Binary::Add => record_fn(out, &[a, b], n("AddBackward0"), |g| Ok(vec![Some(g.clone()), Some(g.clone())])),
-        Binary::Sub => record_fn(out, &[a, b], n("SubBackward0"), |g| Ok(vec![Some(g.clone()), Some(neg(g)?)])),
+        Binary::Add => record_fn(out, &[a, b], n("AddBackward0"), |g| {
+            Ok(vec![Some(g.clone()), Some(g.clone())])
+        }),
+        Binary::Sub => record_fn(out, &[a, b], n("SubBackward0"), |g| {
+            Ok(vec![Some(g.clone()), Some(neg(g)?)])
+        }),
         Binary::Mul => {
             // d(ab)/da = b, d(ab)/db = a
             let name = "MulBackward0";
             record_fn(out, &[a, b], name, move |g| {
-                Ok(vec![Some(mul(g, sb.get(name)?)?), Some(mul(g, sa.get(name)?)?)])
+                Ok(vec![
+                    Some(mul(g, sb.get(name)?)?),
+                    Some(mul(g, sa.get(name)?)?),
+                ])
             })
         }
         Binary::Div => {
@@ -258,9 +288,16 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             let so = out.save();
             record_fn(out, &[a, b], name, move |g| {
                 let (a, b, o) = (sa.get(name)?, sb.get(name)?, so.get(name)?);
-                let ga = mul(g, &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?)?;
+                let ga = mul(
+                    g,
+                    &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?,
+                )?;
                 // ln(a) in the output's precision (an integer base would otherwise go through float32)
-                let af = if a.dtype() != o.dtype() { crate::ops::copy::to_dtype(a, o.dtype(), false)? } else { a.clone() };
+                let af = if a.dtype() != o.dtype() {
+                    crate::ops::copy::to_dtype(a, o.dtype(), false)?
+                } else {
+                    a.clone()
+                };
                 let lg = mul(o, &unary(Unary::Log, &af)?)?;
                 let mask = binary(
                     Binary::LogicalAnd,
@@ -273,8 +310,16 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         }
         Binary::Maximum | Binary::Minimum => {
             // the gradient goes to the larger (smaller) input, split evenly on ties
-            let name = if op == Binary::Maximum { "MaximumBackward0" } else { "MinimumBackward0" };
-            let cmp = if op == Binary::Maximum { Binary::Gt } else { Binary::Lt };
+            let name = if op == Binary::Maximum {
+                "MaximumBackward0"
+            } else {
+                "MinimumBackward0"
+            };
+            let cmp = if op == Binary::Maximum {
+                Binary::Gt
+            } else {
+                Binary::Lt
+            };
             record_fn(out, &[a, b], name, move |g| {
                 let (a, b) = (sa.get(name)?, sb.get(name)?);
                 let half = mul(g, &scalar_f(0.5))?;
@@ -284,7 +329,10 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                     let x = crate::ops::indexing::where_(win, g, &zero)?;
                     crate::ops::indexing::where_(&eq, &half, &x)
                 };
-                Ok(vec![Some(w(&binary(cmp, a, b)?)?), Some(w(&binary(cmp, b, a)?)?)])
+                Ok(vec![
+                    Some(w(&binary(cmp, a, b)?)?),
+                    Some(w(&binary(cmp, b, a)?)?),
+                ])
             })
         }
         Binary::Atan2 => {
@@ -306,16 +354,25 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                 (false, true) => "FmodBackward0",
                 (false, false) => "FmodBackward1",
             };
-            let q = if op == Binary::Rem { Binary::FloorDiv } else { Binary::TruncDiv };
+            let q = if op == Binary::Rem {
+                Binary::FloorDiv
+            } else {
+                Binary::TruncDiv
+            };
             record_fn(out, &[a, b], name, move |g| {
                 let (a, b) = (sa.get(name)?, sb.get(name)?);
-                Ok(vec![Some(g.clone()), Some(neg(&mul(g, &binary(q, a, b)?)?)?)])
+                Ok(vec![
+                    Some(g.clone()),
+                    Some(neg(&mul(g, &binary(q, a, b)?)?)?),
+                ])
             })
         }
         Binary::FloorDiv | Binary::TruncDiv => {
             let name = "DivBackward1";
             record_fn(out, &[a, b], name, |_| {
-                Err(Error::not_implemented("the derivative for 'floor_divide' is not implemented."))
+                Err(Error::not_implemented(
+                    "the derivative for 'floor_divide' is not implemented.",
+                ))
             })
         }
         _ => {}
@@ -350,7 +407,9 @@ pub fn check_inplace(dst: &Tensor) -> Result<()> {
         return Ok(());
     }
     if dst.requires_grad() && dst.is_leaf() && !dst.is_view() {
-        return Err(Error::runtime("a leaf Variable that requires grad is being used in an in-place operation."));
+        return Err(Error::runtime(
+            "a leaf Variable that requires grad is being used in an in-place operation.",
+        ));
     }
     if let Some(base) = dst.view_base() {
         if base.requires_grad() && base.is_leaf() {
@@ -391,7 +450,8 @@ pub fn commit_inplace(dst: &Tensor, value: &Tensor) -> Result<()> {
             (st.grad_fn.clone(), st.output_nr)
         };
         let meta = dst.autograd_meta_or_init();
-        meta.requires_grad.store(true, std::sync::atomic::Ordering::Relaxed);
+        meta.requires_grad
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut st = meta.state.lock();
         st.grad_fn = node;
         st.output_nr = nr;
@@ -401,7 +461,10 @@ pub fn commit_inplace(dst: &Tensor, value: &Tensor) -> Result<()> {
 
 /// Whether some element of `t` is reached by two index tuples (an expanded dim).
 fn has_internal_overlap(t: &Tensor) -> bool {
-    t.shape().iter().zip(t.strides()).any(|(&n, &s)| n > 1 && s == 0)
+    t.shape()
+        .iter()
+        .zip(t.strides())
+        .any(|(&n, &s)| n > 1 && s == 0)
 }
 
 /// An in-place write into a view under autograd (torch's CopySlices): the base's history becomes
@@ -438,7 +501,10 @@ fn commit_into_view(dst: &Tensor, value: &Tensor) -> Result<()> {
     // the view's gradient lands in its region of a zero base-shaped tensor
     record_fn(dst, &[&base], "AsStridedBackward0", move |g| {
         let z = Tensor::zeros(&bshape, dt);
-        crate::kernels::elementwise::copy_cast(&z.view_parts(vshape.clone(), vstrides.clone(), rel), g);
+        crate::kernels::elementwise::copy_cast(
+            &z.view_parts(vshape.clone(), vstrides.clone(), rel),
+            g,
+        );
         Ok(vec![Some(z)])
     });
     Ok(())
@@ -470,7 +536,11 @@ pub fn binary_inplace(op: Binary, dst: &Tensor, src: &Tensor) -> Result<()> {
         return Ok(());
     }
     // The old value of dst is snapshotted so the recorded node saves values, not the mutated buffer.
-    let old = if recording { crate::ops::copy::clone(dst)? } else { dst.clone() };
+    let old = if recording {
+        crate::ops::copy::clone(dst)?
+    } else {
+        dst.clone()
+    };
     let v = binary(op, &old, src)?;
     commit_inplace(dst, &v)
 }
@@ -629,8 +699,8 @@ pub fn unary_raw(op: Unary, x: &Tensor) -> Result<Tensor> {
             _ => crate::ops::copy::clone_raw(x),
         },
         _ => crate::dispatch_num!(dt, T => match op {
-            Unary::Neg => map1::<T, T>(x, |v| Arith::neg(v)),
-            Unary::Abs => map1::<T, T>(x, |v| Arith::abs(v)),
+            Unary::Neg => map1::<T, T>(x, Arith::neg),
+            Unary::Abs => map1::<T, T>(x, Arith::abs),
             Unary::Square => map1::<T, T>(x, |v| v.mul(v)),
             Unary::Relu => map1::<T, T>(x, |v| if v > T::zero() { v } else { T::zero() }),
             Unary::Sign => map1::<T, T>(x, |v| {
@@ -675,14 +745,17 @@ fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
             Unary::Cos => neg(&mul(g, &unary(Unary::Sin, x()?)?)?)?,         // -sin x
             Unary::Tan => mul(g, &add(&mul(y()?, y()?)?, &c(1.0))?)?,        // 1 + tan²x
             Unary::Asin => div(g, &unary(Unary::Sqrt, &sub(&c(1.0), &mul(x()?, x()?)?)?)?)?, // 1/sqrt(1-x²)
-            Unary::Acos => neg(&div(g, &unary(Unary::Sqrt, &sub(&c(1.0), &mul(x()?, x()?)?)?)?)?)?, // -1/sqrt(1-x²)
-            Unary::Atan => div(g, &add(&mul(x()?, x()?)?, &c(1.0))?)?,       // 1/(1+x²)
-            Unary::Sinh => mul(g, &unary(Unary::Cosh, x()?)?)?,              // cosh x
-            Unary::Cosh => mul(g, &unary(Unary::Sinh, x()?)?)?,              // sinh x
-            Unary::Tanh => mul(g, &sub(&c(1.0), &mul(y()?, y()?)?)?)?,       // 1 - tanh²x
-            Unary::Sigmoid => mul(g, &mul(y()?, &sub(&c(1.0), y()?)?)?)?,    // s(1-s)
-            Unary::Relu => mul(g, &binary(Binary::Gt, y()?, &c(0.0))?)?,     // 1 where y > 0
-            Unary::Reciprocal => neg(&mul(g, &mul(y()?, y()?)?)?)?,          // -1/x²
+            Unary::Acos => neg(&div(
+                g,
+                &unary(Unary::Sqrt, &sub(&c(1.0), &mul(x()?, x()?)?)?)?,
+            )?)?, // -1/sqrt(1-x²)
+            Unary::Atan => div(g, &add(&mul(x()?, x()?)?, &c(1.0))?)?, // 1/(1+x²)
+            Unary::Sinh => mul(g, &unary(Unary::Cosh, x()?)?)?,        // cosh x
+            Unary::Cosh => mul(g, &unary(Unary::Sinh, x()?)?)?,        // sinh x
+            Unary::Tanh => mul(g, &sub(&c(1.0), &mul(y()?, y()?)?)?)?, // 1 - tanh²x
+            Unary::Sigmoid => mul(g, &mul(y()?, &sub(&c(1.0), y()?)?)?)?, // s(1-s)
+            Unary::Relu => mul(g, &binary(Binary::Gt, y()?, &c(0.0))?)?, // 1 where y > 0
+            Unary::Reciprocal => neg(&mul(g, &mul(y()?, y()?)?)?)?,    // -1/x²
             Unary::Erf => {
                 // 2/sqrt(pi) e^(-x²)
                 let e = unary(Unary::Exp, &neg(&mul(x()?, x()?)?)?)?;
@@ -702,19 +775,37 @@ fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
 pub fn unary_inplace(op: Unary, x: &Tensor) -> Result<()> {
     check_inplace(x)?;
     let recording = autograd::is_grad_enabled() && x.requires_grad();
-    let src = if recording { crate::ops::copy::clone(x)? } else { x.clone() };
+    let src = if recording {
+        crate::ops::copy::clone(x)?
+    } else {
+        x.clone()
+    };
     let v = unary(op, &src)?;
     commit_inplace(x, &v)
 }
 
 /// `clamp(x, min, max)` with scalar bounds (NaN stays NaN, as in torch).
-pub fn clamp_scalar(x: &Tensor, lo: Option<crate::Scalar>, hi: Option<crate::Scalar>) -> Result<Tensor> {
+pub fn clamp_scalar(
+    x: &Tensor,
+    lo: Option<crate::Scalar>,
+    hi: Option<crate::Scalar>,
+) -> Result<Tensor> {
     if lo.is_none() && hi.is_none() {
-        return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
+        return Err(Error::runtime(
+            "torch.clamp: At least one of 'min' or 'max' must not be None",
+        ));
     }
     let bounds_float = lo.is_some_and(|s| s.is_float()) || hi.is_some_and(|s| s.is_float());
-    let dt = if bounds_float && !x.dtype().is_float() { default_dtype() } else { x.dtype() };
-    let xc = if x.dtype() != dt { x.to_dtype(dt) } else { x.clone() };
+    let dt = if bounds_float && !x.dtype().is_float() {
+        default_dtype()
+    } else {
+        x.dtype()
+    };
+    let xc = if x.dtype() != dt {
+        x.to_dtype(dt)
+    } else {
+        x.clone()
+    };
     let out = crate::dispatch_num!(dt, T => {
         let (l, h) = (lo.map(|s| s.to::<T>()), hi.map(|s| s.to::<T>()));
         map1::<T, T>(&xc, move |v| {
@@ -737,7 +828,8 @@ pub fn clamp_scalar(x: &Tensor, lo: Option<crate::Scalar>, hi: Option<crate::Sca
         // d clamp/dx = 1 inside [min, max], 0 outside
         record_fn(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
-            let mut m = crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool);
+            let mut m =
+                crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool);
             if let Some(l) = lo {
                 m = binary(Binary::LogicalAnd, &m, &binary(Binary::Ge, x, &l.wrap())?)?;
             }
@@ -753,7 +845,9 @@ pub fn clamp_scalar(x: &Tensor, lo: Option<crate::Scalar>, hi: Option<crate::Sca
 /// `clamp(x, min, max)` with tensor bounds (torch's ClampBackward0).
 pub fn clamp_tensor(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Result<Tensor> {
     if lo.is_none() && hi.is_none() {
-        return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
+        return Err(Error::runtime(
+            "torch.clamp: At least one of 'min' or 'max' must not be None",
+        ));
     }
     let _raw = autograd::GradModeGuard::new(false);
     let mut r = x.clone();
@@ -774,7 +868,8 @@ pub fn clamp_tensor(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Res
         record_fn(&r, &inputs, name, move |g| {
             let x = sx.get(name)?;
             let zero = scalar_f(0.0);
-            let mut inside = crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool);
+            let mut inside =
+                crate::ops::creation::full(x.shape(), crate::Scalar::Bool(true), DType::Bool);
             let mut grads = vec![];
             let mut lo_mask = None;
             if let Some(l) = &sl {
@@ -834,21 +929,52 @@ pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
         DType::I32 => map1::<i32, i32>(x, |v| !v),
         DType::U8 => map1::<u8, u8>(x, |v| !v),
         d => {
-            return Err(Error::runtime(format!("\"bitwise_not_cpu\" not implemented for '{}'", d.scalar_name())))
+            return Err(Error::runtime(format!(
+                "\"bitwise_not_cpu\" not implemented for '{}'",
+                d.scalar_name()
+            )))
         }
     })
 }
 
 /// `nan_to_num`: NaN, +inf and -inf replaced (defaults: 0, the dtype's max and min).
-pub fn nan_to_num(x: &Tensor, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> Result<Tensor> {
+pub fn nan_to_num(
+    x: &Tensor,
+    nan: f64,
+    posinf: Option<f64>,
+    neginf: Option<f64>,
+) -> Result<Tensor> {
     let out = match x.dtype() {
         DType::F32 => {
-            let (p, n) = (posinf.map_or(f32::MAX, |v| v as f32), neginf.map_or(f32::MIN, |v| v as f32));
-            map1::<f32, f32>(x, move |v| if v.is_nan() { nan as f32 } else if v == f32::INFINITY { p } else if v == f32::NEG_INFINITY { n } else { v })
+            let (p, n) = (
+                posinf.map_or(f32::MAX, |v| v as f32),
+                neginf.map_or(f32::MIN, |v| v as f32),
+            );
+            map1::<f32, f32>(x, move |v| {
+                if v.is_nan() {
+                    nan as f32
+                } else if v == f32::INFINITY {
+                    p
+                } else if v == f32::NEG_INFINITY {
+                    n
+                } else {
+                    v
+                }
+            })
         }
         DType::F64 => {
             let (p, n) = (posinf.unwrap_or(f64::MAX), neginf.unwrap_or(f64::MIN));
-            map1::<f64, f64>(x, move |v| if v.is_nan() { nan } else if v == f64::INFINITY { p } else if v == f64::NEG_INFINITY { n } else { v })
+            map1::<f64, f64>(x, move |v| {
+                if v.is_nan() {
+                    nan
+                } else if v == f64::INFINITY {
+                    p
+                } else if v == f64::NEG_INFINITY {
+                    n
+                } else {
+                    v
+                }
+            })
         }
         _ => crate::ops::copy::clone_raw(x),
     };
@@ -871,18 +997,36 @@ pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
         DType::F32 => {
             let neg = decimals < 0;
             let p = 10f32.powi(decimals.unsigned_abs() as i32);
-            map1::<f32, f32>(x, move |v| if neg { (v / p).round_ties_even() * p } else { (v * p).round_ties_even() / p })
+            map1::<f32, f32>(x, move |v| {
+                if neg {
+                    (v / p).round_ties_even() * p
+                } else {
+                    (v * p).round_ties_even() / p
+                }
+            })
         }
         DType::F64 => {
             let neg = decimals < 0;
             let p = 10f64.powi(decimals.unsigned_abs() as i32);
-            map1::<f64, f64>(x, move |v| if neg { (v / p).round_ties_even() * p } else { (v * p).round_ties_even() / p })
+            map1::<f64, f64>(x, move |v| {
+                if neg {
+                    (v / p).round_ties_even() * p
+                } else {
+                    (v * p).round_ties_even() / p
+                }
+            })
         }
-        _ => return Err(Error::runtime("round_cpu does not support decimals for integer tensors")),
+        _ => {
+            return Err(Error::runtime(
+                "round_cpu does not support decimals for integer tensors",
+            ))
+        }
     };
     if needs_grad(&[x]) {
         // piecewise constant
-        record_fn(&out, &[x], "RoundBackward1", |g| Ok(vec![Some(crate::ops::creation::zeros_like(g))]));
+        record_fn(&out, &[x], "RoundBackward1", |g| {
+            Ok(vec![Some(crate::ops::creation::zeros_like(g))])
+        });
     }
     Ok(out)
 }
@@ -894,9 +1038,17 @@ pub fn lerp(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
         add(start, &mul(weight, &sub(end, start)?)?)?
     };
     let scalar_w = weight.is_wrapped_number();
-    let inputs: Vec<&Tensor> = if scalar_w { vec![start, end] } else { vec![start, end, weight] };
+    let inputs: Vec<&Tensor> = if scalar_w {
+        vec![start, end]
+    } else {
+        vec![start, end, weight]
+    };
     if out.dtype().is_float() && needs_grad(&inputs) {
-        let name = if scalar_w { "LerpBackward0" } else { "LerpBackward1" };
+        let name = if scalar_w {
+            "LerpBackward0"
+        } else {
+            "LerpBackward1"
+        };
         let (ss, se, sw) = (start.save(), end.save(), weight.save());
         // d/dstart = 1 - w, d/dend = w, d/dw = end - start
         record_fn(&out, &inputs, name, move |g| {
@@ -921,16 +1073,18 @@ pub fn isclose(a: &Tensor, b: &Tensor, rtol: f64, atol: f64, equal_nan: bool) ->
         )));
     }
     let s = shape::broadcast_shapes(a.shape(), b.shape())?;
-    Ok(crate::dispatch!(a.dtype(), T => map2::<T, T, bool>(a, b, &s, move |x, y| {
-        let (x, y) = (x.to_f64(), y.to_f64());
-        if x == y {
-            return true;
-        }
-        if x.is_nan() || y.is_nan() {
-            return equal_nan && x.is_nan() && y.is_nan();
-        }
-        x.is_finite() && y.is_finite() && (x - y).abs() <= atol + rtol * y.abs()
-    })))
+    Ok(
+        crate::dispatch!(a.dtype(), T => map2::<T, T, bool>(a, b, &s, move |x, y| {
+            let (x, y) = (x.to_f64(), y.to_f64());
+            if x == y {
+                return true;
+            }
+            if x.is_nan() || y.is_nan() {
+                return equal_nan && x.is_nan() && y.is_nan();
+            }
+            x.is_finite() && y.is_finite() && (x - y).abs() <= atol + rtol * y.abs()
+        })),
+    )
 }
 
 /// `torch.equal`: same shape and every element equal (no broadcasting).

@@ -44,7 +44,12 @@ fn view_of(x: &Tensor, shape: Dims, strides: Strides, offset: usize, name: &'sta
     if needs_grad(&[x]) {
         let in_shape: Vec<usize> = x.shape().to_vec();
         // d view(x)/dx: the same elements, so reshape the gradient
-        record_fn(&out, &[x], name, move |g| Ok(vec![Some(reshape_usize(&g.contiguous_or_clone()?, &in_shape)?)]));
+        record_fn(&out, &[x], name, move |g| {
+            Ok(vec![Some(reshape_usize(
+                &g.contiguous_or_clone()?,
+                &in_shape,
+            )?)])
+        });
     }
     out
 }
@@ -83,7 +88,9 @@ pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
             inv[p] = i as i64;
         }
         // the gradient is permuted back with the inverse permutation
-        record_fn(&out, &[x], "PermuteBackward0", move |g| Ok(vec![Some(permute(g, &inv)?)]));
+        record_fn(&out, &[x], "PermuteBackward0", move |g| {
+            Ok(vec![Some(permute(g, &inv)?)])
+        });
     }
     Ok(out)
 }
@@ -106,14 +113,22 @@ pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     if needs_grad(&[x]) {
         let (a, b) = (a as i64, b as i64);
         // swapping the same two dims undoes it
-        record_fn(&out, &[x], "TransposeBackward0", move |g| Ok(vec![Some(transpose(g, a, b)?)]));
+        record_fn(&out, &[x], "TransposeBackward0", move |g| {
+            Ok(vec![Some(transpose(g, a, b)?)])
+        });
     }
     Ok(out)
 }
 
 /// A view with the same layout, still in the graph (torch's `AliasBackward0`).
 pub fn alias_tracked(x: &Tensor) -> Tensor {
-    view_of(x, SmallVec::from_slice(x.shape()), SmallVec::from_slice(x.strides()), x.offset(), "AliasBackward0")
+    view_of(
+        x,
+        SmallVec::from_slice(x.shape()),
+        SmallVec::from_slice(x.strides()),
+        x.offset(),
+        "AliasBackward0",
+    )
 }
 
 /// `x.expand(sizes)`: -1 keeps a size; new leading dims may be added.
@@ -177,7 +192,11 @@ pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
     let d = shape::normalize_dim_insert(dim, x.ndim())?;
     let mut shape: Dims = SmallVec::from_slice(x.shape());
     let mut strides: Strides = SmallVec::from_slice(x.strides());
-    let st = if d < x.ndim() { strides[d] * shape[d] as isize } else { 1 };
+    let st = if d < x.ndim() {
+        strides[d] * shape[d] as isize
+    } else {
+        1
+    };
     shape.insert(d, 1);
     strides.insert(d, st);
     Ok(view_of(x, shape, strides, x.offset(), "UnsqueezeBackward0"))
@@ -203,14 +222,19 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
         }
     }
     let shape: Dims = (0..n).filter(|&i| !drop[i]).map(|i| x.shape()[i]).collect();
-    let strides: Strides = (0..n).filter(|&i| !drop[i]).map(|i| x.strides()[i]).collect();
+    let strides: Strides = (0..n)
+        .filter(|&i| !drop[i])
+        .map(|i| x.strides()[i])
+        .collect();
     Ok(view_of(x, shape, strides, x.offset(), "SqueezeBackward0"))
 }
 
 /// `narrow(dim, start, length)`: a slice of one dim.
 pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
-        return Err(Error::runtime("narrow() cannot be applied to a 0-dim tensor."));
+        return Err(Error::runtime(
+            "narrow() cannot be applied to a 0-dim tensor.",
+        ));
     }
     let d = normalize_dim(dim, x.ndim())?;
     let size = x.shape()[d] as i64;
@@ -254,7 +278,9 @@ pub fn slice(x: &Tensor, d: usize, start: usize, len: usize, step: usize) -> Res
 /// `select(dim, index)`: drops `dim`, keeping one index.
 pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
-        return Err(Error::index("select() cannot be applied to a 0-dim tensor."));
+        return Err(Error::index(
+            "select() cannot be applied to a 0-dim tensor.",
+        ));
     }
     let d = normalize_dim(dim, x.ndim())?;
     let size = x.shape()[d] as i64;
@@ -290,9 +316,14 @@ pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
         return reshape(x, &[1]);
     }
-    let (s, e) = (normalize_dim(start, x.ndim())?, normalize_dim(end, x.ndim())?);
+    let (s, e) = (
+        normalize_dim(start, x.ndim())?,
+        normalize_dim(end, x.ndim())?,
+    );
     if s > e {
-        return Err(Error::runtime("flatten() has invalid args: start_dim cannot come after end_dim"));
+        return Err(Error::runtime(
+            "flatten() has invalid args: start_dim cannot come after end_dim",
+        ));
     }
     if s == e {
         return Ok(x.clone());

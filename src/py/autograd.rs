@@ -32,7 +32,9 @@ impl PyNode {
             .map(|e| -> PyResult<Bound<'py, PyAny>> {
                 let (obj, nr): (Bound<'py, PyAny>, usize) = match e {
                     None => (py.None().into_bound(py), 0),
-                    Some(Edge::Node(n, nr)) => (Bound::new(py, PyNode { node: n.clone() })?.into_any(), *nr),
+                    Some(Edge::Node(n, nr)) => {
+                        (Bound::new(py, PyNode { node: n.clone() })?.into_any(), *nr)
+                    }
                     Some(Edge::Leaf(_)) => (Bound::new(py, PyAccumulateGrad {})?.into_any(), 0),
                 };
                 Ok(PyTuple::new(py, [obj, nr.into_pyobject(py)?.into_any()])?.into_any())
@@ -41,10 +43,16 @@ impl PyNode {
         PyTuple::new(py, items)
     }
     fn __repr__(slf: &Bound<'_, Self>) -> String {
-        format!("<{} object at {:#x}>", slf.get().node.name(), Arc::as_ptr(&slf.get().node) as usize)
+        format!(
+            "<{} object at {:#x}>",
+            slf.get().node.name(),
+            Arc::as_ptr(&slf.get().node) as usize
+        )
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyNode>().is_ok_and(|o| Arc::ptr_eq(&o.get().node, &self.node))
+        other
+            .cast::<PyNode>()
+            .is_ok_and(|o| Arc::ptr_eq(&o.get().node, &self.node))
     }
     fn __hash__(&self) -> isize {
         Arc::as_ptr(&self.node) as isize
@@ -69,7 +77,9 @@ impl PyAccumulateGrad {
 pub fn py_hook(f: Py<PyAny>) -> autograd::GradHook {
     Box::new(move |g: &Tensor| {
         Python::attach(|py| {
-            let r = f.call1(py, (PyTensor::new(g.clone()),)).map_err(|e| crate::Error::runtime(e.to_string()))?;
+            let r = f
+                .call1(py, (PyTensor::new(g.clone()),))
+                .map_err(|e| crate::Error::runtime(e.to_string()))?;
             let r = r.bind(py);
             if r.is_none() {
                 return Ok(None);
@@ -99,14 +109,20 @@ pub fn tensor_list(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<Tensor
 }
 
 fn opt_tensor_list(obj: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult<Vec<Option<Tensor>>> {
-    let Some(o) = obj.filter(|o| !o.is_none()) else { return Ok(vec![None; n]) };
+    let Some(o) = obj.filter(|o| !o.is_none()) else {
+        return Ok(vec![None; n]);
+    };
     if let Ok(t) = o.cast::<PyTensor>() {
         return Ok(vec![Some(t.borrow().t.clone())]);
     }
     let mut v = vec![];
     for item in o.try_iter()? {
         let item = item?;
-        v.push(if item.is_none() { None } else { Some(convert::tensor_arg(&item, "autograd", "grad_tensors")?) });
+        v.push(if item.is_none() {
+            None
+        } else {
+            Some(convert::tensor_arg(&item, "autograd", "grad_tensors")?)
+        });
     }
     Ok(v)
 }
@@ -123,7 +139,13 @@ fn _backward(
     let roots = tensor_list(Some(tensors))?.unwrap_or_default();
     let grads = opt_tensor_list(grad_tensors, roots.len())?;
     let inputs = tensor_list(inputs)?;
-    autograd::backward(&roots, &grads, retain_graph.unwrap_or(create_graph), create_graph, inputs.as_deref())?;
+    autograd::backward(
+        &roots,
+        &grads,
+        retain_graph.unwrap_or(create_graph),
+        create_graph,
+        inputs.as_deref(),
+    )?;
     Ok(())
 }
 

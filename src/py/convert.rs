@@ -51,7 +51,10 @@ pub fn operand_or_err(obj: &Bound<'_, PyAny>, op: &str) -> PyResult<Tensor> {
     operand(obj).ok_or_else(|| {
         PyTypeError::new_err(format!(
             "{op}(): argument 'other' must be Tensor or Number, not {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })
 }
@@ -61,7 +64,10 @@ pub fn tensor_arg(obj: &Bound<'_, PyAny>, op: &str, arg: &str) -> PyResult<Tenso
         Ok(t) => Ok(t.borrow().t.clone()),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{op}(): argument '{arg}' (position 1) must be Tensor, not {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))),
     }
 }
@@ -83,7 +89,10 @@ pub fn dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     }
     Err(PyTypeError::new_err(format!(
         "dtype must be a torch.dtype (e.g. torch.float32), not {}",
-        obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        obj.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default()
     )))
 }
 
@@ -96,20 +105,30 @@ pub fn opt_dtype(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
 
 fn int_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
     if obj.is_instance_of::<PyFloat>() {
-        return Err(PyTypeError::new_err(format!("{what} must be int, not float")));
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be int, not float"
+        )));
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
         let t = &t.borrow().t;
         if t.numel() == 1 && !t.dtype().is_float() {
-            return Ok(crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_i64(t.get_flat::<T>(0))));
+            return Ok(
+                crate::dispatch!(t.dtype(), T => crate::dtype::Element::to_i64(t.get_flat::<T>(0))),
+            );
         }
     }
     obj.extract::<i64>()
-        .or_else(|_| obj.call_method0("__index__").and_then(|v| v.extract::<i64>()))
+        .or_else(|_| {
+            obj.call_method0("__index__")
+                .and_then(|v| v.extract::<i64>())
+        })
         .map_err(|_| {
             PyTypeError::new_err(format!(
                 "{what} must be a sequence of ints, not {}",
-                obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                obj.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })
 }
@@ -134,7 +153,9 @@ pub fn seq_ints(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<i64>> {
     let seq = obj
         .cast::<PySequence>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be a tuple of ints")))?;
-    (0..seq.len()?).map(|i| int_of(&seq.get_item(i)?, what)).collect()
+    (0..seq.len()?)
+        .map(|i| int_of(&seq.get_item(i)?, what))
+        .collect()
 }
 
 /// A `dim` argument: None, an int, or a tuple/list of ints.
@@ -156,6 +177,14 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dt: Option<DType>) -> PyResult<T
     if let Ok(arr) = obj.cast::<PyUntypedArray>() {
         let t = from_numpy(arr, true)?;
         return Ok(t.to_dtype(dt.unwrap_or(t.dtype())));
+    }
+    if obj.hasattr("dtype").unwrap_or(false) && obj.hasattr("item").unwrap_or(false) {
+        // A NumPy scalar keeps its dtype (np.float64(1.0) -> float64), as in torch.
+        let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
+        if let Ok(arr) = arr.cast::<PyUntypedArray>() {
+            let t = from_numpy(arr, true)?;
+            return Ok(t.to_dtype(dt.unwrap_or(t.dtype())));
+        }
     }
     if let Some(s) = scalar(obj) {
         let d = dt.unwrap_or_else(|| match s {
@@ -197,7 +226,12 @@ struct Flat {
     has_bool: bool,
 }
 
-fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut Flat) -> PyResult<()> {
+fn walk(
+    obj: &Bound<'_, PyAny>,
+    depth: usize,
+    shape: &mut Vec<usize>,
+    out: &mut Flat,
+) -> PyResult<()> {
     if let Some(s) = scalar(obj) {
         if depth < shape.len() {
             return Err(PyValueError::new_err(format!(
@@ -231,7 +265,10 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut 
     let Ok(seq) = obj.cast::<PySequence>() else {
         return Err(PyTypeError::new_err(format!(
             "Could not infer dtype of {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         )));
     };
     let n = seq.len()?;
@@ -320,7 +357,12 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, copy: bool) -> PyResult<Tenso
     let extent = if n == 0 {
         0
     } else {
-        shape.iter().zip(&strides).map(|(&d, &s)| (d as isize - 1) * s).sum::<isize>() as usize + 1
+        shape
+            .iter()
+            .zip(&strides)
+            .map(|(&d, &s)| (d as isize - 1) * s)
+            .sum::<isize>() as usize
+            + 1
     };
     // SAFETY: a NumPy array's data pointer is valid for its extent while the array object lives.
     let data = unsafe { (*arr.as_array_ptr()).fields.data as *mut u8 };
@@ -351,8 +393,13 @@ pub fn to_numpy<'py>(slf: &Bound<'py, PyTensor>) -> PyResult<Bound<'py, PyAny>> 
         DType::Bool => numpy::dtype::<bool>(py),
     };
     let item = t.dtype().size() as isize;
-    let mut dims: Vec<npyffi::npy_intp> = t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
-    let mut strides: Vec<npyffi::npy_intp> = t.strides().iter().map(|&s| (s * item) as npyffi::npy_intp).collect();
+    let mut dims: Vec<npyffi::npy_intp> =
+        t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
+    let mut strides: Vec<npyffi::npy_intp> = t
+        .strides()
+        .iter()
+        .map(|&s| (s * item) as npyffi::npy_intp)
+        .collect();
     static NDARRAY: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
     let nd = NDARRAY.import(py, "numpy", "ndarray")?;
     // SAFETY: standard NumPy C-API calls; the array views memory kept alive by its base object (the tensor).

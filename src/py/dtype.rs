@@ -11,12 +11,29 @@ pub struct PyDType {
     pub code: u8,
 }
 
-const UNSUPPORTED: [&str; 7] = ["float16", "bfloat16", "int8", "int16", "complex64", "complex128", "uint16"];
-const SUPPORTED: [DType; 6] = [DType::Bool, DType::U8, DType::I32, DType::I64, DType::F32, DType::F64];
+const UNSUPPORTED: [&str; 7] = [
+    "float16",
+    "bfloat16",
+    "int8",
+    "int16",
+    "complex64",
+    "complex128",
+    "uint16",
+];
+const SUPPORTED: [DType; 6] = [
+    DType::Bool,
+    DType::U8,
+    DType::I32,
+    DType::I64,
+    DType::F32,
+    DType::F64,
+];
 
 impl PyDType {
     pub fn of(dt: DType) -> PyDType {
-        PyDType { code: SUPPORTED.iter().position(|&d| d == dt).unwrap_or(0) as u8 }
+        PyDType {
+            code: SUPPORTED.iter().position(|&d| d == dt).unwrap_or(0) as u8,
+        }
     }
     pub fn name(&self) -> &'static str {
         match SUPPORTED.get(self.code as usize) {
@@ -73,15 +90,30 @@ pub fn dtype_table() -> Vec<(&'static str, PyDType)> {
         v.push((d.name(), PyDType { code: i as u8 }));
     }
     for (i, n) in UNSUPPORTED.iter().enumerate() {
-        v.push((*n, PyDType { code: (SUPPORTED.len() + i) as u8 }));
+        v.push((
+            *n,
+            PyDType {
+                code: (SUPPORTED.len() + i) as u8,
+            },
+        ));
     }
     let alias = |a: &'static str, d: DType| (a, PyDType::of(d));
     v.push(alias("float", DType::F32));
     v.push(alias("double", DType::F64));
     v.push(alias("long", DType::I64));
     v.push(alias("int", DType::I32));
-    v.push(("half", PyDType { code: SUPPORTED.len() as u8 }));
-    v.push(("short", PyDType { code: (SUPPORTED.len() + 3) as u8 }));
+    v.push((
+        "half",
+        PyDType {
+            code: SUPPORTED.len() as u8,
+        },
+    ));
+    v.push((
+        "short",
+        PyDType {
+            code: (SUPPORTED.len() + 3) as u8,
+        },
+    ));
     v
 }
 
@@ -105,7 +137,9 @@ impl PyDevice {
         let (kind, idx) = match s.split_once(':') {
             Some((k, i)) => (
                 k.to_string(),
-                Some(i.parse::<i64>().map_err(|_| PyRuntimeError::new_err(format!("Invalid device string: '{s}'")))?),
+                Some(i.parse::<i64>().map_err(|_| {
+                    PyRuntimeError::new_err(format!("Invalid device string: '{s}'"))
+                })?),
             ),
             None => (s.clone(), index),
         };
@@ -152,7 +186,9 @@ pub fn check_device(dev: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let _ = i;
         "cuda".to_string()
     } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err("device must be a string or a torch.device"));
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "device must be a string or a torch.device",
+        ));
     };
     match kind.as_str() {
         "cpu" => Ok(()),

@@ -1,7 +1,9 @@
 //! Maps the core's errors to torch's Python exception classes.
 
 use crate::error::{Error, ErrorKind};
-use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::PyErr;
 
 impl From<Error> for PyErr {

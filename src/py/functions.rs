@@ -36,13 +36,23 @@ fn tensor(
 
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None))]
-fn as_tensor(py: Python<'_>, data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn as_tensor(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     check_device(device)?;
     let dt = convert::opt_dtype(dtype)?;
     if let Ok(t) = data.cast::<PyTensor>() {
         let tt = t.borrow().t.clone();
         return match dt {
-            Some(d) if d != tt.dtype() => Ok(Bound::new(py, PyTensor::new(crate::ops::copy::to_dtype(&tt, d, false)?))?.into_any().unbind()),
+            Some(d) if d != tt.dtype() => Ok(Bound::new(
+                py,
+                PyTensor::new(crate::ops::copy::to_dtype(&tt, d, false)?),
+            )?
+            .into_any()
+            .unbind()),
             _ => Ok(t.clone().into_any().unbind()),
         };
     }
@@ -54,7 +64,11 @@ fn as_tensor(py: Python<'_>, data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, P
         };
         return Ok(Bound::new(py, PyTensor::new(t))?.into_any().unbind());
     }
-    Ok(Bound::new(py, PyTensor::new(convert::tensor_from_data(data, dt)?))?.into_any().unbind())
+    Ok(
+        Bound::new(py, PyTensor::new(convert::tensor_from_data(data, dt)?))?
+            .into_any()
+            .unbind(),
+    )
 }
 
 #[pyfunction]
@@ -62,7 +76,11 @@ fn from_numpy(ndarray: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let arr = ndarray.cast::<PyUntypedArray>().map_err(|_| {
         PyTypeError::new_err(format!(
             "expected np.ndarray (got {})",
-            ndarray.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ndarray
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })?;
     Ok(convert::from_numpy(arr, false)?.into())
@@ -81,31 +99,74 @@ fn factory_args(
 
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
-fn zeros(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> PyResult<PyTensor> {
+fn zeros(
+    size: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory);
     let (s, dt) = factory_args("zeros", size, dtype, device)?;
-    finish(Tensor::zeros(&s, dt.unwrap_or_else(default_dtype)), requires_grad)
+    finish(
+        Tensor::zeros(&s, dt.unwrap_or_else(default_dtype)),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
-fn ones(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> PyResult<PyTensor> {
+fn ones(
+    size: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory);
     let (s, dt) = factory_args("ones", size, dtype, device)?;
-    finish(creation::full(&s, Scalar::Int(1), dt.unwrap_or_else(default_dtype)), requires_grad)
+    finish(
+        creation::full(&s, Scalar::Int(1), dt.unwrap_or_else(default_dtype)),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
-fn empty(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn empty(
+    size: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory, memory_format);
     let (s, dt) = factory_args("empty", size, dtype, device)?;
-    finish(Tensor::empty(&s, dt.unwrap_or_else(default_dtype)), requires_grad)
+    finish(
+        Tensor::empty(&s, dt.unwrap_or_else(default_dtype)),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
-fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> PyResult<PyTensor> {
+fn full(
+    size: &Bound<'_, PyAny>,
+    fill_value: &Bound<'_, PyAny>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+) -> PyResult<PyTensor> {
     let _ = (out, layout, pin_memory);
     check_device(device)?;
     let s = creation::check_sizes("full", &convert::seq_ints(size, "size")?)?;
@@ -131,7 +192,11 @@ fn fill_scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
     Err(PyTypeError::new_err("fill_value must be a number"))
 }
 
-fn like_args(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<(Tensor, DType)> {
+fn like_args(
+    input: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Tensor, DType)> {
     check_device(device)?;
     let t = convert::tensor_arg(input, "like", "input")?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or(t.dtype());
@@ -140,7 +205,14 @@ fn like_args(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device:
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, layout=None, device=None, requires_grad=false, memory_format=None))]
-fn zeros_like(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn zeros_like(
+    input: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let _ = (layout, memory_format);
     let (t, dt) = like_args(input, dtype, device)?;
     finish(Tensor::zeros(t.shape(), dt), requires_grad)
@@ -148,7 +220,14 @@ fn zeros_like(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, layout=None, device=None, requires_grad=false, memory_format=None))]
-fn ones_like(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn ones_like(
+    input: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let _ = (layout, memory_format);
     let (t, dt) = like_args(input, dtype, device)?;
     finish(creation::full(t.shape(), Scalar::Int(1), dt), requires_grad)
@@ -156,7 +235,14 @@ fn ones_like(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout:
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, layout=None, device=None, requires_grad=false, memory_format=None))]
-fn empty_like(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn empty_like(
+    input: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let _ = (layout, memory_format);
     let (t, dt) = like_args(input, dtype, device)?;
     finish(Tensor::empty(t.shape(), dt), requires_grad)
@@ -164,19 +250,41 @@ fn empty_like(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout
 
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=false, memory_format=None))]
-fn full_like(input: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn full_like(
+    input: &Bound<'_, PyAny>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let _ = (layout, memory_format);
     let (t, dt) = like_args(input, dtype, device)?;
-    finish(creation::full(t.shape(), fill_scalar(fill_value)?, dt), requires_grad)
+    finish(
+        creation::full(t.shape(), fill_scalar(fill_value)?, dt),
+        requires_grad,
+    )
 }
 
 /// `arange(end)`, `arange(start, end)`, `arange(start, end, step)`.
 #[pyfunction]
 #[pyo3(signature = (*args, out=None, dtype=None, layout=None, device=None, requires_grad=false, **kwargs))]
-fn arange(args: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+fn arange(
+    args: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyTensor> {
     let _ = (out, layout);
     check_device(device)?;
-    let mut vals: Vec<Scalar> = args.iter().map(|a| fill_scalar(&a)).collect::<PyResult<_>>()?;
+    let mut vals: Vec<Scalar> = args
+        .iter()
+        .map(|a| fill_scalar(&a))
+        .collect::<PyResult<_>>()?;
     if let Some(k) = kwargs {
         for name in ["start", "end", "step"] {
             if let Some(v) = k.get_item(name)? {
@@ -192,22 +300,41 @@ fn arange(args: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Opti
         [e] => (Scalar::Int(0), *e, Scalar::Int(1)),
         [s, e] => (*s, *e, Scalar::Int(1)),
         [s, e, st] => (*s, *e, *st),
-        _ => return Err(PyTypeError::new_err("arange() received an invalid combination of arguments")),
+        _ => {
+            return Err(PyTypeError::new_err(
+                "arange() received an invalid combination of arguments",
+            ))
+        }
     };
     let any_float = start.is_float() || end.is_float() || step.is_float();
-    let dt = convert::opt_dtype(dtype)?.unwrap_or(if any_float { default_dtype() } else { DType::I64 });
+    let dt = convert::opt_dtype(dtype)?.unwrap_or(if any_float {
+        default_dtype()
+    } else {
+        DType::I64
+    });
     finish(creation::arange(start, end, step, dt)?, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=false))]
-fn linspace(start: f64, end: f64, steps: i64, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn linspace(
+    start: f64,
+    end: f64,
+    steps: i64,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let _ = (out, layout);
     check_device(device)?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
     let t = if dt == DType::F32 {
         if steps < 0 {
-            return Err(PyRuntimeError::new_err("number of steps must be non-negative"));
+            return Err(PyRuntimeError::new_err(
+                "number of steps must be non-negative",
+            ));
         }
         let n = steps as usize;
         Tensor::from_vec(creation::linspace_f32(start as f32, end as f32, n), &[n])?
@@ -219,24 +346,49 @@ fn linspace(start: f64, end: f64, steps: i64, out: Option<&Bound<'_, PyAny>>, dt
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=false))]
-fn logspace(start: f64, end: f64, steps: i64, base: f64, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn logspace(
+    start: f64,
+    end: f64,
+    steps: i64,
+    base: f64,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let _ = (out, layout);
     check_device(device)?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
     let lin = creation::linspace(start, end, steps, DType::F64)?;
-    let v: Vec<f64> = lin.as_slice::<f64>().iter().map(|&e| base.powf(e)).collect();
+    let v: Vec<f64> = lin
+        .as_slice::<f64>()
+        .iter()
+        .map(|&e| base.powf(e))
+        .collect();
     let n = v.len();
     finish(Tensor::from_vec(v, &[n])?.to_dtype(dt), requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=false))]
-fn eye(n: i64, m: Option<i64>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn eye(
+    n: i64,
+    m: Option<i64>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let _ = (out, layout);
     check_device(device)?;
     let m = m.unwrap_or(n);
     if n < 0 || m < 0 {
-        return Err(PyRuntimeError::new_err(format!("n must be greater or equal to 0, got {}", n.min(m))));
+        return Err(PyRuntimeError::new_err(format!(
+            "n must be greater or equal to 0, got {}",
+            n.min(m)
+        )));
     }
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
     finish(creation::eye(n as usize, m as usize, dt), requires_grad)
@@ -250,7 +402,9 @@ fn is_tensor(obj: &Bound<'_, PyAny>) -> bool {
 #[pyfunction]
 fn set_num_threads(n: i64) -> PyResult<()> {
     if n <= 0 {
-        return Err(PyRuntimeError::new_err("Expected number of threads to be positive"));
+        return Err(PyRuntimeError::new_err(
+            "Expected number of threads to be positive",
+        ));
     }
     crate::threads::set_num_threads(n as usize);
     Ok(())
@@ -280,28 +434,49 @@ fn result_type(tensor1: &Bound<'_, PyAny>, tensor2: &Bound<'_, PyAny>) -> PyResu
 
 #[pyfunction]
 fn promote_types(type1: &Bound<'_, PyAny>, type2: &Bound<'_, PyAny>) -> PyResult<PyDType> {
-    Ok(PyDType::of(crate::dtype::promote(convert::dtype(type1)?, convert::dtype(type2)?)))
+    Ok(PyDType::of(crate::dtype::promote(
+        convert::dtype(type1)?,
+        convert::dtype(type2)?,
+    )))
 }
 
 #[pyfunction]
 fn can_cast(from_: &Bound<'_, PyAny>, to: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(crate::ops::elementwise::can_cast(convert::dtype(from_)?, convert::dtype(to)?))
+    Ok(crate::ops::elementwise::can_cast(
+        convert::dtype(from_)?,
+        convert::dtype(to)?,
+    ))
 }
 
 /// `torch.where(cond, input, other)`; the one-argument form is `nonzero(as_tuple=True)`.
 #[pyfunction]
 #[pyo3(name = "where", signature = (condition, input=None, other=None, *, out=None))]
-fn where_(py: Python<'_>, condition: &Bound<'_, PyAny>, input: Option<&Bound<'_, PyAny>>, other: Option<&Bound<'_, PyAny>>, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn where_(
+    py: Python<'_>,
+    condition: &Bound<'_, PyAny>,
+    input: Option<&Bound<'_, PyAny>>,
+    other: Option<&Bound<'_, PyAny>>,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let _ = out;
     let c = convert::tensor_arg(condition, "where", "condition")?;
     match (input, other) {
         (Some(a), Some(b)) => {
             let a = convert::operand_or_err(a, "where")?;
             let b = convert::operand_or_err(b, "where")?;
-            Ok(Bound::new(py, PyTensor::new(crate::ops::indexing::where_(&c, &a, &b)?))?.into_any().unbind())
+            Ok(
+                Bound::new(py, PyTensor::new(crate::ops::indexing::where_(&c, &a, &b)?))?
+                    .into_any()
+                    .unbind(),
+            )
         }
-        (None, None) => Ok(condition.call_method1("nonzero", ())?.call_method1("unbind", (1,))?.unbind()),
-        _ => Err(PyTypeError::new_err("where() expects condition, input and other, or only condition")),
+        (None, None) => Ok(condition
+            .call_method1("nonzero", ())?
+            .call_method1("unbind", (1,))?
+            .unbind()),
+        _ => Err(PyTypeError::new_err(
+            "where() expects condition, input and other, or only condition",
+        )),
     }
 }
 

@@ -14,9 +14,21 @@ fn new_obj(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
 }
 
 /// `a op b` for a dunder: NotImplemented for operands that are neither tensors nor numbers.
-fn dunder(py: Python<'_>, op: Binary, a: &Tensor, other: &Bound<'_, PyAny>, reflected: bool) -> PyResult<Py<PyAny>> {
-    let Some(b) = operand(other) else { return Ok(py.NotImplemented()) };
-    let r = if reflected { ew::binary(op, &b, a)? } else { ew::binary(op, a, &b)? };
+fn dunder(
+    py: Python<'_>,
+    op: Binary,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    reflected: bool,
+) -> PyResult<Py<PyAny>> {
+    let Some(b) = operand(other) else {
+        return Ok(py.NotImplemented());
+    };
+    let r = if reflected {
+        ew::binary(op, &b, a)?
+    } else {
+        ew::binary(op, a, &b)?
+    };
     new_obj(py, r)
 }
 
@@ -237,11 +249,21 @@ impl PyTensor {
     fn __imod__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
         inplace(Binary::Rem, &self.t, o)
     }
-    fn __pow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = modulo;
         dunder(py, Binary::Pow, &self.t, o, false)
     }
-    fn __rpow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = modulo;
         dunder(py, Binary::Pow, &self.t, o, true)
     }
@@ -287,7 +309,12 @@ impl PyTensor {
     fn __invert__(&self) -> PyResult<PyTensor> {
         Ok(ew::bitwise_not(&self.t)?.into())
     }
-    fn __richcmp__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
         let b = match op {
             CompareOp::Eq => Binary::Eq,
             CompareOp::Ne => Binary::Ne,
@@ -302,7 +329,13 @@ impl PyTensor {
     // ---- arithmetic methods with extra arguments ----
 
     #[pyo3(signature = (other, *, alpha=None, out=None))]
-    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn add(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         let b = operand_or_err(other, "add")?;
         let r = match alpha.and_then(convert::scalar) {
             Some(a) => ew::add_alpha(&self.t, &b, &a.wrap())?,
@@ -311,7 +344,11 @@ impl PyTensor {
         with_out(py, r, out)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add_<'py>(slf: Bound<'py, Self>, other: &Bound<'py, PyAny>, alpha: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, Self>> {
+    fn add_<'py>(
+        slf: Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
         let b = operand_or_err(other, "add_")?;
         let b = match alpha.and_then(convert::scalar) {
             Some(a) => ew::mul(&b, &a.wrap())?,
@@ -321,7 +358,13 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (other, *, alpha=None, out=None))]
-    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn sub(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         let b = operand_or_err(other, "sub")?;
         let r = match alpha.and_then(convert::scalar) {
             Some(a) => ew::sub(&self.t, &ew::mul(&b, &a.wrap())?)?,
@@ -330,7 +373,11 @@ impl PyTensor {
         with_out(py, r, out)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub_<'py>(slf: Bound<'py, Self>, other: &Bound<'py, PyAny>, alpha: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, Self>> {
+    fn sub_<'py>(
+        slf: Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
         let b = operand_or_err(other, "sub_")?;
         let b = match alpha.and_then(convert::scalar) {
             Some(a) => ew::mul(&b, &a.wrap())?,
@@ -340,43 +387,89 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (other, *, alpha=None, out=None))]
-    fn subtract(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn subtract(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         self.sub(py, other, alpha, out)
     }
     #[pyo3(signature = (other, *, rounding_mode=None, out=None))]
-    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn div(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        rounding_mode: Option<&str>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         let b = operand_or_err(other, "div")?;
         with_out(py, ew::binary(div_op(rounding_mode)?, &self.t, &b)?, out)
     }
     #[pyo3(signature = (other, *, rounding_mode=None))]
-    fn div_<'py>(slf: Bound<'py, Self>, other: &Bound<'py, PyAny>, rounding_mode: Option<&str>) -> PyResult<Bound<'py, Self>> {
+    fn div_<'py>(
+        slf: Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        rounding_mode: Option<&str>,
+    ) -> PyResult<Bound<'py, Self>> {
         let b = operand_or_err(other, "div_")?;
         ew::binary_inplace(div_op(rounding_mode)?, &slf.borrow().t, &b)?;
         Ok(slf)
     }
     #[pyo3(signature = (other, *, rounding_mode=None, out=None))]
-    fn divide(&self, py: Python<'_>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn divide(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        rounding_mode: Option<&str>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         self.div(py, other, rounding_mode, out)
     }
     #[pyo3(signature = (min=None, max=None, *, out=None))]
-    fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn clamp(
+        &self,
+        py: Python<'_>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         with_out(py, clamp_impl(&self.t, min, max)?, out)
     }
     #[pyo3(signature = (min=None, max=None, *, out=None))]
-    fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>, out: Option<&Bound<'_, PyTensor>>) -> PyResult<Py<PyAny>> {
+    fn clip(
+        &self,
+        py: Python<'_>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+        out: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<Py<PyAny>> {
         with_out(py, clamp_impl(&self.t, min, max)?, out)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp_<'py>(slf: Bound<'py, Self>, min: Option<&Bound<'py, PyAny>>, max: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, Self>> {
+    fn clamp_<'py>(
+        slf: Bound<'py, Self>,
+        min: Option<&Bound<'py, PyAny>>,
+        max: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
         let t = slf.borrow().t.clone();
         ew::check_inplace(&t)?;
-        let src = if crate::autograd::needs_grad(&[&t]) { crate::ops::copy::clone(&t)? } else { t.clone() };
+        let src = if crate::autograd::needs_grad(&[&t]) {
+            crate::ops::copy::clone(&t)?
+        } else {
+            t.clone()
+        };
         let v = clamp_impl(&src, min, max)?;
         ew::commit_inplace(&t, &v)?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clip_<'py>(slf: Bound<'py, Self>, min: Option<&Bound<'py, PyAny>>, max: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, Self>> {
+    fn clip_<'py>(
+        slf: Bound<'py, Self>,
+        min: Option<&Bound<'py, PyAny>>,
+        max: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
         Self::clamp_(slf, min, max)
     }
     fn clamp_min(&self, min: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -393,7 +486,11 @@ impl PyTensor {
     fn round_(slf: Bound<'_, Self>, decimals: i64) -> PyResult<Bound<'_, Self>> {
         let t = slf.borrow().t.clone();
         ew::check_inplace(&t)?;
-        let src = if crate::autograd::needs_grad(&[&t]) { crate::ops::copy::clone(&t)? } else { t.clone() };
+        let src = if crate::autograd::needs_grad(&[&t]) {
+            crate::ops::copy::clone(&t)?
+        } else {
+            t.clone()
+        };
         ew::commit_inplace(&t, &ew::round_decimals(&src, decimals)?)?;
         Ok(slf)
     }
@@ -410,7 +507,12 @@ impl PyTensor {
         Ok(ew::binary(Binary::Eq, &self.t, &Scalar::Float(f64::INFINITY).wrap())?.into())
     }
     fn isneginf(&self) -> PyResult<PyTensor> {
-        Ok(ew::binary(Binary::Eq, &self.t, &Scalar::Float(f64::NEG_INFINITY).wrap())?.into())
+        Ok(ew::binary(
+            Binary::Eq,
+            &self.t,
+            &Scalar::Float(f64::NEG_INFINITY).wrap(),
+        )?
+        .into())
     }
     fn logical_not(&self) -> PyTensor {
         ew::logical_not(&self.t).into()
@@ -428,7 +530,12 @@ impl PyTensor {
         Ok(ew::nan_to_num(&self.t, nan, posinf, neginf)?.into())
     }
     #[pyo3(signature = (nan=0.0, posinf=None, neginf=None))]
-    fn nan_to_num_(slf: Bound<'_, Self>, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> PyResult<Bound<'_, Self>> {
+    fn nan_to_num_(
+        slf: Bound<'_, Self>,
+        nan: f64,
+        posinf: Option<f64>,
+        neginf: Option<f64>,
+    ) -> PyResult<Bound<'_, Self>> {
         let t = slf.borrow().t.clone();
         ew::check_inplace(&t)?;
         ew::commit_inplace(&t, &ew::nan_to_num(&t, nan, posinf, neginf)?)?;
@@ -439,12 +546,20 @@ impl PyTensor {
         let w = operand_or_err(weight, "lerp")?;
         Ok(ew::lerp(&self.t, &e, &w)?.into())
     }
-    fn lerp_<'py>(slf: Bound<'py, Self>, end: &Bound<'py, PyAny>, weight: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+    fn lerp_<'py>(
+        slf: Bound<'py, Self>,
+        end: &Bound<'py, PyAny>,
+        weight: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
         let t = slf.borrow().t.clone();
         ew::check_inplace(&t)?;
         let e = convert::tensor_arg(end, "lerp_", "end")?;
         let w = operand_or_err(weight, "lerp_")?;
-        let src = if crate::autograd::needs_grad(&[&t, &e, &w]) { crate::ops::copy::clone(&t)? } else { t.clone() };
+        let src = if crate::autograd::needs_grad(&[&t, &e, &w]) {
+            crate::ops::copy::clone(&t)?
+        } else {
+            t.clone()
+        };
         ew::commit_inplace(&t, &ew::lerp(&src, &e, &w)?)?;
         Ok(slf)
     }
@@ -482,10 +597,16 @@ fn div_op(mode: Option<&str>) -> PyResult<Binary> {
     })
 }
 
-fn clamp_impl(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+fn clamp_impl(
+    t: &Tensor,
+    min: Option<&Bound<'_, PyAny>>,
+    max: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Tensor> {
     let (lo, hi) = (scalar_or_tensor(min)?, scalar_or_tensor(max)?);
     match (lo, hi) {
-        (None, None) => Err(PyRuntimeError::new_err("torch.clamp: At least one of 'min' or 'max' must not be None")),
+        (None, None) => Err(PyRuntimeError::new_err(
+            "torch.clamp: At least one of 'min' or 'max' must not be None",
+        )),
         (Some(Ok(l)), None) => Ok(ew::clamp_scalar(t, Some(l), None)?),
         (None, Some(Ok(h))) => Ok(ew::clamp_scalar(t, None, Some(h))?),
         (Some(Ok(l)), Some(Ok(h))) => Ok(ew::clamp_scalar(t, Some(l), Some(h))?),
@@ -497,19 +618,38 @@ fn clamp_impl(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_,
     }
 }
 
-
 #[pymethods]
 impl PyTensor {
     #[pyo3(signature = (other, rtol=1e-05, atol=1e-08, equal_nan=false))]
-    fn isclose(&self, other: &Bound<'_, PyAny>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<PyTensor> {
+    fn isclose(
+        &self,
+        other: &Bound<'_, PyAny>,
+        rtol: f64,
+        atol: f64,
+        equal_nan: bool,
+    ) -> PyResult<PyTensor> {
         let b = operand_or_err(other, "isclose")?;
-        let b = if b.is_wrapped_number() { b.to_dtype(self.t.dtype()) } else { b };
+        let b = if b.is_wrapped_number() {
+            b.to_dtype(self.t.dtype())
+        } else {
+            b
+        };
         Ok(ew::isclose(&self.t, &b, rtol, atol, equal_nan)?.into())
     }
     #[pyo3(signature = (other, rtol=1e-05, atol=1e-08, equal_nan=false))]
-    fn allclose(&self, other: &Bound<'_, PyAny>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<bool> {
+    fn allclose(
+        &self,
+        other: &Bound<'_, PyAny>,
+        rtol: f64,
+        atol: f64,
+        equal_nan: bool,
+    ) -> PyResult<bool> {
         let b = operand_or_err(other, "allclose")?;
-        let b = if b.is_wrapped_number() { b.to_dtype(self.t.dtype()) } else { b };
+        let b = if b.is_wrapped_number() {
+            b.to_dtype(self.t.dtype())
+        } else {
+            b
+        };
         let c = ew::isclose(&self.t, &b, rtol, atol, equal_nan)?;
         Ok((0..c.numel()).all(|i| c.get_flat::<bool>(i)))
     }

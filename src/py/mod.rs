@@ -2,22 +2,22 @@
 
 pub mod autograd;
 pub mod convert;
+pub mod data;
 pub mod dtype;
 pub mod error;
 pub mod functions;
 pub mod indexing;
-pub mod math;
-pub mod reduce;
-pub mod tensor;
-pub mod random;
-pub mod views;
-pub mod matmul;
 pub mod join;
+pub mod math;
+pub mod matmul;
 pub mod nn_conv;
-pub mod data;
-pub mod optim;
-pub mod serialize;
 pub mod nn_ops;
+pub mod optim;
+pub mod random;
+pub mod reduce;
+pub mod serialize;
+pub mod tensor;
+pub mod views;
 
 use pyo3::prelude::*;
 

@@ -57,19 +57,31 @@ pub fn item_of<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> 
     Ok(match t.dtype() {
         DType::F32 => (t.get_flat::<f32>(0) as f64).into_pyobject(py)?.into_any(),
         DType::F64 => t.get_flat::<f64>(0).into_pyobject(py)?.into_any(),
-        DType::Bool => pyo3::types::PyBool::new(py, t.get_flat::<bool>(0)).to_owned().into_any(),
+        DType::Bool => pyo3::types::PyBool::new(py, t.get_flat::<bool>(0))
+            .to_owned()
+            .into_any(),
         dt => crate::dispatch!(dt, T => t.get_flat::<T>(0).to_i64().into_pyobject(py)?.into_any()),
     })
 }
 
-fn tolist_rec<'py>(py: Python<'py>, t: &Tensor, dim: usize, off: isize) -> PyResult<Bound<'py, PyAny>> {
+fn tolist_rec<'py>(
+    py: Python<'py>,
+    t: &Tensor,
+    dim: usize,
+    off: isize,
+) -> PyResult<Bound<'py, PyAny>> {
     if dim == t.ndim() {
         let one = t.view_parts(Default::default(), Default::default(), off as usize);
         return item_of(py, &one);
     }
     let list = pyo3::types::PyList::empty(py);
     for i in 0..t.shape()[dim] {
-        list.append(tolist_rec(py, t, dim + 1, off + i as isize * t.strides()[dim])?)?;
+        list.append(tolist_rec(
+            py,
+            t,
+            dim + 1,
+            off + i as isize * t.strides()[dim],
+        )?)?;
     }
     Ok(list.into_any())
 }
@@ -158,7 +170,10 @@ impl PyTensor {
     }
     #[getter(device)]
     fn device_attr(&self) -> PyDevice {
-        PyDevice { kind: "cpu".into(), index: None }
+        PyDevice {
+            kind: "cpu".into(),
+            index: None,
+        }
     }
     #[getter]
     fn is_cuda(&self) -> bool {
@@ -276,7 +291,9 @@ impl PyTensor {
     }
     #[getter]
     fn grad_fn(&self) -> Option<super::autograd::PyNode> {
-        self.t.grad_fn().map(|n| super::autograd::PyNode { node: n })
+        self.t
+            .grad_fn()
+            .map(|n| super::autograd::PyNode { node: n })
     }
     #[getter]
     fn get_data(&self) -> PyTensor {
@@ -337,7 +354,9 @@ impl PyTensor {
     // ---- Python protocols ----
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        py_helper(slf.py(), "ferrotorch._tensor_str", "_str")?.call1((slf,))?.extract()
+        py_helper(slf.py(), "ferrotorch._tensor_str", "_str")?
+            .call1((slf,))?
+            .extract()
     }
     fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
         Self::__repr__(slf)
@@ -345,7 +364,9 @@ impl PyTensor {
     fn __format__(slf: &Bound<'_, Self>, spec: &str) -> PyResult<String> {
         let me = slf.borrow();
         if me.t.ndim() == 0 {
-            return item_of(slf.py(), &me.t)?.call_method1("__format__", (spec,))?.extract();
+            return item_of(slf.py(), &me.t)?
+                .call_method1("__format__", (spec,))?
+                .extract();
         }
         drop(me);
         Self::__repr__(slf)
@@ -364,15 +385,22 @@ impl PyTensor {
         if t.ndim() == 0 {
             return Err(PyTypeError::new_err("iteration over a 0-d tensor"));
         }
-        let items: Vec<PyTensor> =
-            (0..t.shape()[0]).map(|i| ops::movement::select(&t, 0, i as i64).map(PyTensor::new)).collect::<Result<_, _>>()?;
-        pyo3::types::PyList::new(slf.py(), items)?.try_iter().map(|i| i.into_any())
+        let items: Vec<PyTensor> = (0..t.shape()[0])
+            .map(|i| ops::movement::select(&t, 0, i as i64).map(PyTensor::new))
+            .collect::<Result<_, _>>()?;
+        pyo3::types::PyList::new(slf.py(), items)?
+            .try_iter()
+            .map(|i| i.into_any())
     }
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
                 "Boolean value of Tensor with more than one value is ambiguous{}",
-                if self.t.numel() == 0 { " (the tensor is empty)" } else { "" }
+                if self.t.numel() == 0 {
+                    " (the tensor is empty)"
+                } else {
+                    ""
+                }
             )));
         }
         Ok(crate::dispatch!(self.t.dtype(), T => self.t.get_flat::<T>(0).to_bool()))
@@ -462,13 +490,34 @@ impl PyTensor {
         let rebuild = py_helper(py, "ferrotorch._size", "_rebuild_tensor")?;
         let me = slf.borrow();
         let arr = convert::to_numpy(&Bound::new(py, PyTensor::new(me.t.deep_clone()))?)?;
-        Ok(PyTuple::new(py, [rebuild, PyTuple::new(py, [arr, me.t.requires_grad().into_pyobject(py)?.to_owned().into_any()])?.into_any()])?.into_any())
+        Ok(PyTuple::new(
+            py,
+            [
+                rebuild,
+                PyTuple::new(
+                    py,
+                    [
+                        arr,
+                        me.t.requires_grad()
+                            .into_pyobject(py)?
+                            .to_owned()
+                            .into_any(),
+                    ],
+                )?
+                .into_any(),
+            ],
+        )?
+        .into_any())
     }
 
     // ---- conversions ----
 
     #[pyo3(signature = (*args, **kwargs))]
-    fn to<'py>(slf: Bound<'py, Self>, args: &Bound<'py, PyTuple>, kwargs: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
+    fn to<'py>(
+        slf: Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut dt: Option<DType> = None;
         let mut copy = false;
         let mut check = |a: &Bound<'_, PyAny>| -> PyResult<()> {
@@ -502,16 +551,20 @@ impl PyTensor {
                     "copy" => copy = v.extract()?,
                     "non_blocking" | "memory_format" => {}
                     other => {
-                        return Err(PyTypeError::new_err(format!("to() got an unexpected keyword argument '{other}'")))
+                        return Err(PyTypeError::new_err(format!(
+                            "to() got an unexpected keyword argument '{other}'"
+                        )))
                     }
                 }
             }
         }
         let t = slf.borrow().t.clone();
         match dt {
-            Some(d) if d != t.dtype() || copy => {
-                Ok(Bound::new(slf.py(), PyTensor::new(ops::copy::to_dtype(&t, d, copy)?))?.into_any())
-            }
+            Some(d) if d != t.dtype() || copy => Ok(Bound::new(
+                slf.py(),
+                PyTensor::new(ops::copy::to_dtype(&t, d, copy)?),
+            )?
+            .into_any()),
             _ if copy => Ok(Bound::new(slf.py(), PyTensor::new(ops::copy::clone(&t)?))?.into_any()),
             _ => Ok(slf.into_any()),
         }
@@ -538,7 +591,11 @@ impl PyTensor {
         if target == t.dtype() {
             return Ok(slf.into_any());
         }
-        Ok(Bound::new(slf.py(), PyTensor::new(ops::copy::to_dtype(&t, target, false)?))?.into_any())
+        Ok(Bound::new(
+            slf.py(),
+            PyTensor::new(ops::copy::to_dtype(&t, target, false)?),
+        )?
+        .into_any())
     }
     fn float(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
         cast_method(slf, DType::F32)
@@ -564,21 +621,36 @@ impl PyTensor {
         ))
     }
     #[pyo3(signature = (memory_format=None))]
-    fn cpu<'py>(slf: Bound<'py, Self>, memory_format: Option<&Bound<'py, PyAny>>) -> Bound<'py, Self> {
+    fn cpu<'py>(
+        slf: Bound<'py, Self>,
+        memory_format: Option<&Bound<'py, PyAny>>,
+    ) -> Bound<'py, Self> {
         let _ = memory_format;
         slf
     }
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn cuda(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
-        check_device(Some(&pyo3::types::PyString::new(_args.py(), "cuda").into_any()))?;
+    fn cuda(
+        &self,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyTensor> {
+        check_device(Some(
+            &pyo3::types::PyString::new(_args.py(), "cuda").into_any(),
+        ))?;
         unreachable!()
     }
-    fn type_as<'py>(slf: Bound<'py, Self>, other: PyRef<'py, PyTensor>) -> PyResult<Bound<'py, PyAny>> {
+    fn type_as<'py>(
+        slf: Bound<'py, Self>,
+        other: PyRef<'py, PyTensor>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let d = other.t.dtype();
         cast_method(slf, d)
     }
     #[pyo3(signature = (memory_format=None))]
-    fn contiguous<'py>(slf: Bound<'py, Self>, memory_format: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn contiguous<'py>(
+        slf: Bound<'py, Self>,
+        memory_format: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let _ = memory_format;
         let t = slf.borrow().t.clone();
         if t.is_contiguous() {
@@ -592,7 +664,11 @@ impl PyTensor {
         Ok(ops::copy::clone(&self.t)?.into())
     }
     #[pyo3(signature = (src, non_blocking=false))]
-    fn copy_<'py>(slf: Bound<'py, Self>, src: &Bound<'py, PyAny>, non_blocking: bool) -> PyResult<Bound<'py, Self>> {
+    fn copy_<'py>(
+        slf: Bound<'py, Self>,
+        src: &Bound<'py, PyAny>,
+        non_blocking: bool,
+    ) -> PyResult<Bound<'py, Self>> {
         let _ = non_blocking;
         let s = convert::operand_or_err(src, "copy_")?;
         ops::copy::copy_(&slf.borrow().t, &s)?;

@@ -12,7 +12,9 @@ impl PyTensor {
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         if shape.len() == 1 && shape.get_item(0)?.cast::<super::dtype::PyDType>().is_ok() {
-            return Err(PyNotImplementedError::new_err("ferrotorch does not support view(dtype) yet"));
+            return Err(PyNotImplementedError::new_err(
+                "ferrotorch does not support view(dtype) yet",
+            ));
         }
         Ok(mv::view(&self.t, &convert::sizes(shape)?)?.into())
     }

@@ -9,7 +9,6 @@ import json
 import os
 import warnings
 
-import numpy as np
 import torch
 
 warnings.simplefilter("ignore")

@@ -496,7 +496,7 @@ class Module:
             for module in self.children():
                 module._apply(fn)
 
-        for key, param in self._parameters.items():
+        for param in self._parameters.values():
             if param is None:
                 continue
             with no_grad():
