@@ -1,12 +1,22 @@
 """ferrotorch vs PyTorch, side by side in one process: medians of interleaved repetitions, as time ratios.
 
-Usage:  python bench/compare.py [--threads 1 2] [--json bench/results.json]
-PyTorch is optional: without it only ferrotorch's absolute times are printed.
+Usage:  python bench/compare.py [--threads 1 2] [--json bench/results.json] [--markdown]
+PyTorch is optional: without it only ferrotorch's absolute times are printed. `--markdown` prints the
+README's performance table.
+
+Both libraries share the process, so idle thread pools must not spin: PyTorch's OpenMP workers and
+NumPy's OpenBLAS workers busy-wait after each op by default and would steal the cores ferrotorch's
+pool is about to use (and the reverse). Both are told to sleep when idle.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import json
 import statistics
 import subprocess
@@ -100,10 +110,22 @@ BENCHES = [
 ]
 
 
+def markdown(rows):
+    """The README's performance table: one row per benchmark and thread count."""
+    out = ["| benchmark | threads | ferrotorch | PyTorch | ratio |", "|---|---|---|---|---|"]
+    for r in rows:
+        t = f"{r['torch_s'] * 1e6:.2f} µs" if r["torch_s"] else "-"
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] else "-"
+        threads = r["threads"] or "-"
+        out.append(f"| {r['benchmark']} | {threads} | {r['ferrotorch_s'] * 1e6:.2f} µs | {t} | {ratio} |")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--json", default=None)
+    ap.add_argument("--markdown", action="store_true", help="print the README table")
     args = ap.parse_args()
     rows = []
     for n in args.threads:
@@ -128,6 +150,8 @@ def main():
         tt = f"{r['torch_s'] * 1e6:12.2f}us" if r["torch_s"] else f"{'-':>14}"
         ratio = f"{r['ratio']:8.3f}" if r["ratio"] else f"{'-':>8}"
         print(f"{r['benchmark']:<24}{r['threads']:>8}{r['ferrotorch_s'] * 1e6:12.2f}us{tt}{ratio}")
+    if args.markdown:
+        print(markdown(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -41,8 +41,23 @@ class layout:
 strided = layout("strided")
 
 
-def _rebuild_tensor(array, requires_grad):
-    """Unpickling a tensor: rebuilt from its NumPy data (no code runs beyond this function)."""
-    from . import tensor
+def _reduce_tensor(t):
+    """Pickling a tensor stores safetensors bytes: unpickling runs no code but the safe reader."""
+    import io
 
-    return tensor(array, requires_grad=requires_grad)
+    from .serialization import save
+
+    buf = io.BytesIO()
+    save(t.detach(), buf)
+    return (_rebuild_tensor, (buf.getvalue(), t.requires_grad))
+
+
+def _rebuild_tensor(data, requires_grad):
+    import io
+
+    from .serialization import load
+
+    t = load(io.BytesIO(data))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

@@ -159,7 +159,8 @@ fn shift_span(
     (a, (b.max(0) as usize).max(a))
 }
 
-/// Zeroes, in rows oh_lo..oh_hi, the columns outside ow_lo..ow_hi (padding positions).
+/// Zeroes, in rows oh_lo..oh_hi, the columns outside ow_lo..ow_hi (padding positions). Walks each
+/// padded column down the rows: a per-row loop of 0–1 elements would become a libc memset call each.
 #[inline]
 fn zero_wrapped<T: Float>(
     row: &mut [T],
@@ -169,19 +170,24 @@ fn zero_wrapped<T: Float>(
     ow_lo: usize,
     ow_hi: usize,
 ) {
-    for oh in oh_lo..oh_hi {
-        let r = &mut row[oh * wo..(oh + 1) * wo];
-        for v in &mut r[..ow_lo] {
-            *v = T::zero();
-        }
-        for v in &mut r[ow_hi..] {
-            *v = T::zero();
+    if oh_hi <= oh_lo {
+        return;
+    }
+    let rows = &mut row[oh_lo * wo..oh_hi * wo];
+    for j in (0..ow_lo).chain(ow_hi..wo) {
+        let mut idx = j;
+        while idx < rows.len() {
+            rows[idx] = T::zero();
+            idx += wo;
         }
     }
 }
 
-/// Unfolds one group of one image (`cin_g` planes of h×w) into `col` [k × ho·wo].
-fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T]) {
+/// Unfolds one group of one image (`cin_g` planes of h×w) into `col` [k × ho·wo]. With `prezeroed`,
+/// `col` holds zeros or an earlier im2col of the same geometry: its padding positions are then
+/// already zero, so only the taps that land inside the image are written (the zero fills were
+/// hundreds of small memset calls per image).
+fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T], prezeroed: bool) {
     let (ho, wo, hwo) = (g.ho, g.wo, g.hw_out());
     let mut row = 0;
     for c in 0..g.cin_g() {
@@ -198,8 +204,10 @@ fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T]) {
                     // padded rows and the columns that wrapped around from neighbouring rows
                     let (a, b) = shift_span(g, oh_lo, oh_hi, offh, offw);
                     let shift = offh * g.w as isize + offw;
-                    dst[..a].fill(T::zero());
-                    dst[b..].fill(T::zero());
+                    if !prezeroed {
+                        dst[..a].fill(T::zero());
+                        dst[b..].fill(T::zero());
+                    }
                     if b > a {
                         let s0 = (a as isize + shift) as usize;
                         dst[a..b].copy_from_slice(&plane[s0..s0 + (b - a)]);
@@ -208,18 +216,22 @@ fn im2col<T: Float>(g: &ConvGeom, x: &[T], col: &mut [T]) {
                     row += 1;
                     continue;
                 }
-                dst[..oh_lo * wo].fill(T::zero());
-                dst[oh_hi * wo..].fill(T::zero());
+                if !prezeroed {
+                    dst[..oh_lo * wo].fill(T::zero());
+                    dst[oh_hi * wo..].fill(T::zero());
+                }
                 for oh in oh_lo..oh_hi {
                     let ih = (oh * g.sh) as isize + offh;
                     let src = &plane[ih as usize * g.w..(ih as usize + 1) * g.w];
                     let d = &mut dst[oh * wo..(oh + 1) * wo];
                     // rows are short (a feature-map width): inline moves beat memcpy/memset calls
-                    for v in &mut d[..ow_lo] {
-                        *v = T::zero();
-                    }
-                    for v in &mut d[ow_hi..] {
-                        *v = T::zero();
+                    if !prezeroed {
+                        for v in &mut d[..ow_lo] {
+                            *v = T::zero();
+                        }
+                        for v in &mut d[ow_hi..] {
+                            *v = T::zero();
+                        }
                     }
                     if g.sw == 1 {
                         let s0 = (ow_lo as isize + offw) as usize;
@@ -301,11 +313,17 @@ fn for_each_image<T: Float>(
             f(i, &mut col, Parallelism::None);
         }
     } else if g.n >= threads {
+        // a few contiguous image ranges, each allocating its scratch once (for_each_init would
+        // re-run its init per rayon split, i.e. zero a fresh col buffer for nearly every image)
+        let tasks = (2 * threads).min(g.n);
+        let per = g.n.div_ceil(tasks);
         crate::threads::pool().install(|| {
-            (0..g.n).into_par_iter().with_max_len(1).for_each_init(
-                || vec![T::zero(); col_len],
-                |col, i| f(i, col, Parallelism::None),
-            );
+            (0..tasks).into_par_iter().with_max_len(1).for_each(|t| {
+                let mut col = vec![T::zero(); col_len];
+                for i in (t * per)..((t + 1) * per).min(g.n) {
+                    f(i, &mut col, Parallelism::None);
+                }
+            });
         });
     } else {
         crate::threads::pool().install(|| {
@@ -320,8 +338,8 @@ fn for_each_image<T: Float>(
 /// `y = conv(x, w) + bias`; x [n, cin, h, w], w [cout, cin/g, kh, kw], y [n, cout, ho, wo], all contiguous.
 pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[T]>, y: &mut [T]) {
     let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
-    let col_len = if g.direct() { 0 } else { k * hwo };
     let yp = SendPtr(y.as_mut_ptr());
+    let col_len = if g.direct() { 0 } else { k * hwo };
     for_each_image::<T>(g, col_len, |i, col, par| {
         // SAFETY: image i owns y[i*cout*hwo ..][..cout*hwo]; no other worker touches it.
         let yi =
@@ -331,7 +349,8 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
             let rhs: &[T] = if g.direct() {
                 xg
             } else {
-                im2col(g, xg, col);
+                // col starts zeroed and only im2col (same geometry) writes it
+                im2col(g, xg, col, true);
                 col
             };
             let dst = &mut yi[gi * cout_g * hwo..(gi + 1) * cout_g * hwo];
@@ -388,7 +407,7 @@ fn transpose_weight<T: Float>(g: &ConvGeom, wt: &[T]) -> Vec<T> {
     out
 }
 
-/// gx_i (zeroed) += col2im(Wᵀ · gy_i) for one image.
+/// gx_i = col2im(Wᵀ · gy_i) for one image (gx_i need not be zeroed).
 fn input_grad_image<T: Float>(
     g: &ConvGeom,
     i: usize,
@@ -434,13 +453,16 @@ fn input_grad_image<T: Float>(
             )
         };
         if !g.direct() {
+            // zeroed here, per image in the worker, so callers may pass an unzeroed gx
+            gxg.fill(T::zero());
             col2im(g, col, gxg);
         }
     }
 }
 
 /// gwᵀ [k × cout] += im2col(x_i) · gy_iᵀ for one image (the transposed product is the faster GEMM
-/// shape: both big operands are read row-major), and gb += Σ_hw gy_i.
+/// shape: both big operands are read row-major), and gb += Σ_hw gy_i. `col` must hold zeros or an
+/// im2col of this geometry (see `im2col`'s `prezeroed`).
 fn weight_grad_image<T: Float>(
     g: &ConvGeom,
     i: usize,
@@ -458,7 +480,7 @@ fn weight_grad_image<T: Float>(
         let lhs: &[T] = if g.direct() {
             xg
         } else {
-            im2col(g, xg, col);
+            im2col(g, xg, col, true);
             col
         };
         let a = Operand {
@@ -490,12 +512,26 @@ fn weight_grad_image<T: Float>(
         };
     }
     for (c, b) in gb.iter_mut().enumerate() {
-        let mut s = T::zero();
-        for &v in &gy[(i * g.cout + c) * hwo..][..hwo] {
-            s += v;
-        }
-        *b += s;
+        *b += sum_lanes(&gy[(i * g.cout + c) * hwo..][..hwo]);
     }
+}
+
+/// Σ v with 8 independent accumulators (one serial add chain would bound the loop by FP-add
+/// latency), combined in a fixed order so the result does not depend on anything but `v`.
+#[inline]
+fn sum_lanes<T: Float>(v: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let mut it = v.chunks_exact(8);
+    for c in &mut it {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut tail = T::zero();
+    for &x in it.remainder() {
+        tail += x;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 /// Images per backward chunk: the split depends only on the batch size, so summing the per-chunk
@@ -504,7 +540,7 @@ fn chunks_for(n: usize) -> usize {
     n.clamp(1, 8)
 }
 
-/// Backward of conv2d in one pass over fixed batch chunks: `gx` (zeroed, when given) = convᵀ(gy, w);
+/// Backward of conv2d in one pass over fixed batch chunks: `gx` (when given; need not be zeroed) = convᵀ(gy, w);
 /// returns `(gw, gb)` when `want_w` (gw [cout, cin/g, kh, kw] = Σ_n gy_n · im2col(x_n)ᵀ, gb = Σ gy).
 pub fn conv2d_backward<T: Float>(
     g: &ConvGeom,
@@ -527,39 +563,57 @@ pub fn conv2d_backward<T: Float>(
     };
     let xp = gx.map(|s| SendPtr(s.as_mut_ptr()));
     let in_len = g.cin * g.hw_in();
-    let one_chunk = |c: usize, par: Parallelism| -> (Vec<T>, Vec<T>) {
+    // scratch: (col, gcol). A separate gcol for the input-grad product keeps `col` holding only
+    // im2col output, so its padding zeros survive from image to image (and chunk to chunk)
+    let scratch = || {
+        (
+            vec![T::zero(); if want_w { col_len } else { 0 }],
+            vec![T::zero(); if xp.is_some() { col_len } else { 0 }],
+        )
+    };
+    let one_chunk = |c: usize, (col, gcol): &mut (Vec<T>, Vec<T>), par: Parallelism| {
         let mut gwt = vec![T::zero(); if want_w { wlen } else { 0 }];
         let mut gb = vec![T::zero(); if want_w { g.cout } else { 0 }];
-        let mut col = vec![T::zero(); col_len];
         for i in (c * per)..((c + 1) * per).min(g.n) {
             if let Some(xp) = xp {
                 // SAFETY: image i (in this chunk only) owns gx[i*in_len..][..in_len].
                 let gxi =
                     unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
-                input_grad_image(g, i, gy, &wt_t, gxi, &mut col, par);
+                input_grad_image(g, i, gy, &wt_t, gxi, gcol, par);
             }
             if want_w {
-                weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, &mut col, par);
+                weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, col, par);
             }
         }
         (gwt, gb)
     };
     let parts: Vec<(Vec<T>, Vec<T>)> = if g.macs() < PAR_MIN_MACS || threads == 1 {
+        let mut sc = scratch();
         (0..chunks)
-            .map(|c| one_chunk(c, Parallelism::None))
+            .map(|c| one_chunk(c, &mut sc, Parallelism::None))
             .collect()
     } else if chunks >= threads {
-        crate::threads::pool().install(|| {
-            (0..chunks)
+        // one task per thread over contiguous chunk ranges, sharing its scratch; every chunk still
+        // returns its own partial, so the sums below do not depend on the thread count
+        let per_task = chunks.div_ceil(threads);
+        let nested: Vec<Vec<(Vec<T>, Vec<T>)>> = crate::threads::pool().install(|| {
+            (0..chunks.div_ceil(per_task))
                 .into_par_iter()
                 .with_max_len(1)
-                .map(|c| one_chunk(c, Parallelism::None))
+                .map(|t| {
+                    let mut sc = scratch();
+                    ((t * per_task)..((t + 1) * per_task).min(chunks))
+                        .map(|c| one_chunk(c, &mut sc, Parallelism::None))
+                        .collect()
+                })
                 .collect()
-        })
+        });
+        nested.into_iter().flatten().collect()
     } else {
         crate::threads::pool().install(|| {
+            let mut sc = scratch();
             (0..chunks)
-                .map(|c| one_chunk(c, Parallelism::Rayon(threads)))
+                .map(|c| one_chunk(c, &mut sc, Parallelism::Rayon(threads)))
                 .collect()
         })
     };

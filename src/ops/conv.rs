@@ -94,17 +94,36 @@ fn tensor_from<T: Float>(v: Vec<T>, shape: &[usize]) -> Tensor {
     Tensor::from_vec_unchecked(v, shape)
 }
 
+/// A `len`-element buffer filled by `fill`, which must write every element: skips the memset of a
+/// zeroed allocation (a serial pass over the whole output on the calling thread).
+fn filled_vec<T: Float>(len: usize, fill: impl FnOnce(&mut [T])) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    // SAFETY: the spare capacity holds `len` elements; f32/f64 have no invalid bit patterns, and
+    // `fill` writes each element before anything reads it, so set_len exposes only written values.
+    unsafe {
+        fill(std::slice::from_raw_parts_mut(
+            v.spare_capacity_mut().as_mut_ptr().cast::<T>(),
+            len,
+        ));
+        v.set_len(len);
+    }
+    v
+}
+
 /// The kernels on contiguous tensors, dispatched on float dtype.
 fn fwd(g: &ConvGeom, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     let shape = [g.n, g.cout, g.ho, g.wo];
-    let out = Tensor::zeros(&shape, x.dtype());
-    if out.numel() == 0 {
-        return out;
+    let numel = shape.iter().product::<usize>();
+    if numel == 0 {
+        return Tensor::zeros(&shape, x.dtype());
     }
     crate::dispatch_float!(x.dtype(), T => {
-        conv2d_forward::<T>(g, x.as_slice::<T>(), w.as_slice::<T>(), b.map(|b| b.as_slice::<T>()), out.as_mut_slice::<T>())
-    }, _ => unreachable!("checked float"));
-    out
+        // the forward kernel writes every output element (gemm without read_dst, or bias + gemm)
+        let v = filled_vec::<T>(numel, |y| {
+            conv2d_forward::<T>(g, x.as_slice::<T>(), w.as_slice::<T>(), b.map(|b| b.as_slice::<T>()), y)
+        });
+        tensor_from(v, &shape)
+    }, _ => unreachable!("checked float"))
 }
 
 /// conv's input gradient (= conv_transpose's forward) as a fresh [n, cin, h, w] tensor.
@@ -222,19 +241,28 @@ pub fn conv2d(
                 sw.get("ConvolutionBackward0")?,
             );
             // dL/dx = convᵀ(gy, w); dL/dw = Σ gy ⋆ x; dL/db = Σ_{n,h,w} gy — one pass over the batch
-            let gx = need_x.then(|| Tensor::zeros(&[g.n, g.cin, g.h, g.w], gy.dtype()));
-            let (gw, gb) = if gy.numel() == 0 {
+            let gx_shape = [g.n, g.cin, g.h, g.w];
+            let (gx, gw, gb) = if gy.numel() == 0 {
                 (
+                    need_x.then(|| Tensor::zeros(&gx_shape, gy.dtype())),
                     need_w.then(|| Tensor::zeros(&wshape, gy.dtype())),
                     Tensor::zeros(&[g.cout], gy.dtype()),
                 )
             } else {
                 crate::dispatch_float!(gy.dtype(), T => {
-                    let r = conv2d_backward::<T>(&g, x.as_slice::<T>(), gy.as_slice::<T>(), w.as_slice::<T>(),
-                        gx.as_ref().map(|t| t.as_mut_slice::<T>()), need_w || need_b);
+                    let run = |gx: Option<&mut [T]>| conv2d_backward::<T>(&g, x.as_slice::<T>(), gy.as_slice::<T>(),
+                        w.as_slice::<T>(), gx, need_w || need_b);
+                    // the kernel writes every gx element (each image's slice is zeroed in its worker)
+                    let (gx, r) = if need_x {
+                        let mut r = None;
+                        let v = filled_vec::<T>(gx_shape.iter().product(), |s| r = run(Some(s)));
+                        (Some(tensor_from(v, &gx_shape)), r)
+                    } else {
+                        (None, run(None))
+                    };
                     match r {
-                        Some((gw, gb)) => (need_w.then(|| tensor_from(gw, &wshape)), tensor_from(gb, &[g.cout])),
-                        None => (None, Tensor::zeros(&[g.cout], gy.dtype())),
+                        Some((gw, gb)) => (gx, need_w.then(|| tensor_from(gw, &wshape)), tensor_from(gb, &[g.cout])),
+                        None => (gx, None, Tensor::zeros(&[g.cout], gy.dtype())),
                     }
                 }, _ => unreachable!("checked float"))
             };

@@ -486,28 +486,7 @@ impl PyTensor {
         Ok(c.into())
     }
     fn __reduce_ex__<'py>(slf: &Bound<'py, Self>, _proto: i64) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let rebuild = py_helper(py, "ferrotorch._size", "_rebuild_tensor")?;
-        let me = slf.borrow();
-        let arr = convert::to_numpy(&Bound::new(py, PyTensor::new(me.t.deep_clone()))?)?;
-        Ok(PyTuple::new(
-            py,
-            [
-                rebuild,
-                PyTuple::new(
-                    py,
-                    [
-                        arr,
-                        me.t.requires_grad()
-                            .into_pyobject(py)?
-                            .to_owned()
-                            .into_any(),
-                    ],
-                )?
-                .into_any(),
-            ],
-        )?
-        .into_any())
+        py_helper(slf.py(), "ferrotorch._size", "_reduce_tensor")?.call1((slf,))
     }
 
     // ---- conversions ----
