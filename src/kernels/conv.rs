@@ -1,6 +1,7 @@
 //! 2-D convolution kernels (forward, grad-input, grad-weight) as im2col + GEMM, parallel over the batch.
 
 use crate::kernels::gemm::{MatElem, Operand};
+use crate::kernels::send_ptr::SendPtr;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -90,18 +91,6 @@ impl ConvGeom {
             .saturating_mul(self.cout)
             .saturating_mul(self.k())
             .saturating_mul(self.hw_out())
-    }
-}
-
-/// Raw pointer shared by pool workers; each writes a disjoint region.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    #[inline(always)]
-    fn get(self) -> *mut T {
-        self.0
     }
 }
 

@@ -2,15 +2,10 @@
 
 use super::strided::for_each_run;
 use crate::dtype::Element;
+use crate::kernels::send_ptr::SendPtr;
 use crate::shape;
 use crate::tensor::Tensor;
 use crate::threads;
-
-/// Raw pointer that may cross into pool threads; each thread writes a disjoint range.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
 
 const CHUNK: usize = 1 << 15;
 

@@ -2,6 +2,7 @@
 
 use crate::dtype::Element;
 use crate::kernels::arith::Arith;
+use crate::kernels::send_ptr::SendPtr;
 use gemm::Parallelism;
 
 /// Below this many flops a product runs inline on the calling thread: entering the pool
@@ -15,12 +16,6 @@ pub struct Operand<T> {
     pub rs: isize,
     pub cs: isize,
 }
-
-/// Raw pointer handed to pool threads; each batch writes a disjoint block of the output.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
 
 /// Element types with a matrix-product kernel.
 pub trait MatElem: Element + Arith {

@@ -7,5 +7,6 @@ pub mod gemm;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod send_ptr;
 pub mod special;
 pub mod strided;

@@ -1,20 +1,10 @@
 //! Batch-norm kernels over contiguous [n, c, s] data: per-channel statistics, fused apply, fused backward.
 
 use crate::kernels::conv::Float;
+use crate::kernels::send_ptr::SendPtr;
 use rayon::prelude::*;
 
 const PAR_MIN_ELEMS: usize = 1 << 17;
-
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    #[inline(always)]
-    fn get(self) -> *mut T {
-        self.0
-    }
-}
 
 /// Runs `f(channel)` for every channel, in the pool when the tensor is big.
 fn map_channels<R: Send>(c: usize, elems: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {

@@ -1,6 +1,7 @@
 //! 2-D pooling kernels over contiguous [planes, h, w] data: max (with argmax indices), average, adaptive.
 
 use crate::kernels::conv::Float;
+use crate::kernels::send_ptr::SendPtr;
 use rayon::prelude::*;
 
 /// Below this many input elements a pooling op runs on the calling thread.
@@ -22,17 +23,6 @@ pub struct PoolGeom {
     pub pw: usize,
     pub dh: usize,
     pub dw: usize,
-}
-
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    #[inline(always)]
-    fn get(self) -> *mut T {
-        self.0
-    }
 }
 
 /// Runs `f(plane)` for every plane, in the pool when the op is big enough.

@@ -2,6 +2,7 @@
 
 use super::strided::for_each_run;
 use crate::dtype::Element;
+use crate::kernels::send_ptr::SendPtr;
 use crate::tensor::Tensor;
 use crate::threads;
 use smallvec::SmallVec;
@@ -60,18 +61,6 @@ pub fn reduce<T: Element, A: Copy, O>(
         }
     });
     out
-}
-
-/// Raw pointer that may cross into pool threads; each thread writes a disjoint range.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    /// Through a method so closures capture the whole (Send) wrapper, not the raw field.
-    fn get(self) -> *mut T {
-        self.0
-    }
 }
 
 /// A float element summed in f64 (f32 and f64 only).

@@ -4,23 +4,11 @@ use crate::autograd::needs_grad;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::{map1, map2};
+use crate::kernels::send_ptr::SendPtr;
 use crate::ops::elementwise::record_fn;
 use crate::shape;
 use crate::tensor::Tensor;
 use crate::threads;
-
-/// Raw pointer that may cross into pool threads; each thread writes disjoint lanes.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    /// A method call makes closures capture the whole (Send) wrapper, not the raw field.
-    fn get(&self) -> *mut T {
-        self.0
-    }
-}
 
 fn contig(x: &Tensor) -> Tensor {
     if x.is_contiguous() {

@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::send_ptr::SendPtr;
 use crate::ops::elementwise::record_fn;
 use crate::tensor::Tensor;
 use crate::threads;
@@ -25,18 +26,6 @@ impl Reduction {
                 "{v} is not a valid value for reduction"
             ))),
         }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    /// A method call makes closures capture the whole (Send) wrapper, not the raw field.
-    fn get(&self) -> *mut T {
-        self.0
     }
 }
 
