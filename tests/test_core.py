@@ -299,3 +299,19 @@ def test_numpy_scalars_keep_their_dtype():
     assert torch.tensor(np.bool_(True)).dtype == torch.bool
     assert torch.tensor(np.float64(1.5), dtype=torch.float32).dtype == torch.float32
     assert (torch.ones(2) * np.float64(2.0)).dtype == torch.float32
+
+
+def test_out_argument_on_functions():
+    x = torch.arange(12.0).reshape(3, 4)
+    o = torch.empty(4)
+    assert torch.sum(x, 0, out=o) is o and o.tolist() == [12.0, 15.0, 18.0, 21.0]
+    e = torch.empty(0)
+    torch.exp(torch.zeros(2, 2), out=e)
+    assert e.shape == (2, 2) and e.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    v, i = torch.empty(3), torch.empty(3, dtype=torch.int64)
+    torch.max(x, 1, out=(v, i))
+    assert v.tolist() == [3.0, 7.0, 11.0] and i.tolist() == [3, 3, 3]
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type Long"):
+        torch.sqrt(x, out=torch.empty(3, 4, dtype=torch.int64))
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        torch.exp(torch.ones(2, requires_grad=True), out=torch.empty(2))

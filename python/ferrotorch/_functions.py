@@ -20,11 +20,36 @@ _NOT_FUNCTIONS = {
 }
 
 
+def _write_out(name, result, out):
+    """torch's `out=`: the result lands in `out` (resized when its shape differs), returned as is."""
+    if isinstance(result, tuple):
+        for r, o in zip(result, out):
+            _write_out(name, r, o)
+        return out
+    if _C.is_grad_enabled() and result.requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if not _C.can_cast(result.dtype, out.dtype):
+        raise RuntimeError(f"result type {_TYPE_NAMES[str(result.dtype)]} can't be cast to the desired "
+                           f"output type {_TYPE_NAMES[str(out.dtype)]}")
+    if tuple(out.shape) != tuple(result.shape):
+        out.data = result.to(out.dtype)
+    else:
+        out.copy_(result)
+    return out
+
+
+_TYPE_NAMES = {"torch.float32": "Float", "torch.float64": "Double", "torch.int64": "Long",
+               "torch.int32": "Int", "torch.uint8": "Byte", "torch.bool": "Bool"}
+
+
 def _forward(name: str):
     method = getattr(_C.Tensor, name)
 
-    def fn(input, *args, **kwargs):
-        return method(input, *args, **kwargs)
+    def fn(input, *args, out=None, **kwargs):
+        if out is None:
+            return method(input, *args, **kwargs)
+        return _write_out(name, method(input, *args, **kwargs), out)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"torch.{name}(input, ...) is input.{name}(...)."
