@@ -72,9 +72,17 @@ from . import (
     nn,  # noqa: E402
     optim,  # noqa: E402
     random,  # noqa: E402
-    utils,  # noqa: E402
 )
 from .serialization import load, save  # noqa: E402
 
 _functions.install(globals())
 del _functions
+
+
+def __getattr__(name):
+    # torch.utils (DataLoader and friends, which need NumPy) loads on first use: `import ferrotorch` stays fast.
+    if name == "utils":
+        import importlib
+
+        return importlib.import_module(".utils", __name__)
+    raise AttributeError(f"module 'ferrotorch' has no attribute '{name}'")

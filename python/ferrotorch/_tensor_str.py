@@ -22,7 +22,7 @@ import math
 import sys
 from typing import Any
 
-import numpy as np
+from ._lazy import np
 
 # `printoptions` stays out of __all__: torch has it only as torch._tensor_str.printoptions.
 __all__ = ["get_printoptions", "set_printoptions"]

@@ -19,10 +19,9 @@ import pickle
 import zipfile
 from collections import OrderedDict
 
-import numpy as np
-
 from . import _C
 from ._C import Tensor
+from ._lazy import np
 
 __all__ = ["load", "save"]
 
@@ -233,22 +232,22 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
 
 
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32,
-    "DoubleStorage": np.float64,
-    "LongStorage": np.int64,
-    "IntStorage": np.int32,
-    "ByteStorage": np.uint8,
-    "BoolStorage": np.bool_,
-    "HalfStorage": np.float16,
-    "ShortStorage": np.int16,
-    "CharStorage": np.int8,
+    "FloatStorage": "float32",
+    "DoubleStorage": "float64",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
+    "HalfStorage": "float16",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
 }
 
 
 class _StorageType:
     def __init__(self, name):
         self.name = name
-        self.np_dtype = _STORAGE_DTYPES[name]
+        self.np_dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
 def _to_tensor(arr):

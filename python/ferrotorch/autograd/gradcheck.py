@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _C
+from .._lazy import np
 
 
 class GradcheckError(RuntimeError):
