@@ -396,11 +396,6 @@ pub fn neg(a: &Tensor) -> Result<Tensor> {
     unary(Unary::Neg, a)
 }
 
-/// `a + alpha * b` (torch.add with alpha).
-pub fn add_alpha(a: &Tensor, b: &Tensor, alpha: &Tensor) -> Result<Tensor> {
-    add(a, &mul(b, alpha)?)
-}
-
 /// Refuses in-place writes autograd cannot follow, with torch's messages.
 pub fn check_inplace(dst: &Tensor) -> Result<()> {
     if !autograd::is_grad_enabled() {

@@ -336,12 +336,8 @@ impl PyTensor {
         alpha: Option<&Bound<'_, PyAny>>,
         out: Option<&Bound<'_, PyTensor>>,
     ) -> PyResult<Py<PyAny>> {
-        let b = operand_or_err(other, "add")?;
-        let r = match alpha.and_then(convert::scalar) {
-            Some(a) => ew::add_alpha(&self.t, &b, &a.wrap())?,
-            None => ew::add(&self.t, &b)?,
-        };
-        with_out(py, r, out)
+        let b = alpha_operand(other, alpha, "add")?;
+        with_out(py, ew::add(&self.t, &b)?, out)
     }
     #[pyo3(signature = (other, *, alpha=None))]
     fn add_<'py>(
@@ -349,11 +345,7 @@ impl PyTensor {
         other: &Bound<'py, PyAny>,
         alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        let b = operand_or_err(other, "add_")?;
-        let b = match alpha.and_then(convert::scalar) {
-            Some(a) => ew::mul(&b, &a.wrap())?,
-            None => b,
-        };
+        let b = alpha_operand(other, alpha, "add_")?;
         ew::binary_inplace(Binary::Add, &slf.borrow().t, &b)?;
         Ok(slf)
     }
@@ -365,12 +357,8 @@ impl PyTensor {
         alpha: Option<&Bound<'_, PyAny>>,
         out: Option<&Bound<'_, PyTensor>>,
     ) -> PyResult<Py<PyAny>> {
-        let b = operand_or_err(other, "sub")?;
-        let r = match alpha.and_then(convert::scalar) {
-            Some(a) => ew::sub(&self.t, &ew::mul(&b, &a.wrap())?)?,
-            None => ew::sub(&self.t, &b)?,
-        };
-        with_out(py, r, out)
+        let b = alpha_operand(other, alpha, "sub")?;
+        with_out(py, ew::sub(&self.t, &b)?, out)
     }
     #[pyo3(signature = (other, *, alpha=None))]
     fn sub_<'py>(
@@ -378,11 +366,7 @@ impl PyTensor {
         other: &Bound<'py, PyAny>,
         alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        let b = operand_or_err(other, "sub_")?;
-        let b = match alpha.and_then(convert::scalar) {
-            Some(a) => ew::mul(&b, &a.wrap())?,
-            None => b,
-        };
+        let b = alpha_operand(other, alpha, "sub_")?;
         ew::binary_inplace(Binary::Sub, &slf.borrow().t, &b)?;
         Ok(slf)
     }
@@ -582,6 +566,19 @@ impl PyTensor {
         crate::kernels::elementwise::copy_cast(&t, &v);
         Ok(slf)
     }
+}
+
+/// `alpha * other` for add/sub's `alpha=` keyword (just `other` without it).
+fn alpha_operand(
+    other: &Bound<'_, PyAny>,
+    alpha: Option<&Bound<'_, PyAny>>,
+    op: &str,
+) -> PyResult<Tensor> {
+    let b = operand_or_err(other, op)?;
+    Ok(match alpha.and_then(convert::scalar) {
+        Some(a) => ew::mul(&b, &a.wrap())?,
+        None => b,
+    })
 }
 
 fn div_op(mode: Option<&str>) -> PyResult<Binary> {
