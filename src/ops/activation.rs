@@ -10,14 +10,6 @@ use crate::shape;
 use crate::tensor::Tensor;
 use crate::threads;
 
-fn contig(x: &Tensor) -> Tensor {
-    if x.is_contiguous() {
-        x.clone()
-    } else {
-        crate::ops::copy::clone_raw(x)
-    }
-}
-
 /// (outer, n, inner) of a contiguous tensor split around dim `d`.
 fn split3(shape: &[usize], d: usize) -> (usize, usize, usize) {
     if shape.is_empty() {
@@ -90,7 +82,7 @@ impl Sf for f64 {
 }
 
 fn softmax_fwd<T: Sf>(x: &Tensor, d: usize, log: bool) -> Tensor {
-    let xc = contig(x);
+    let xc = x.contiguous_raw();
     let xs = xc.as_slice::<T>();
     let dims = split3(x.shape(), d);
     let mut out = vec![T::from_f64(0.0); xs.len()];
@@ -139,7 +131,7 @@ fn softmax_fwd<T: Sf>(x: &Tensor, d: usize, log: bool) -> Tensor {
 
 /// softmax: gx = y * (g - Σ g y);  log_softmax: gx = g - exp(y) Σ g.
 fn softmax_bwd<T: Sf>(g: &Tensor, y: &Tensor, d: usize, log: bool) -> Tensor {
-    let (gc, yc) = (contig(g), contig(y));
+    let (gc, yc) = (g.contiguous_raw(), y.contiguous_raw());
     let (gs, ys) = (gc.as_slice::<T>(), yc.as_slice::<T>());
     let dims = split3(y.shape(), d);
     let n = dims.1;
@@ -393,7 +385,7 @@ fn row_stats<T: Element>(xs: &[T], m: usize, k: usize, eps: f64) -> Vec<(f64, f6
 
 fn f64_vec(t: Option<&Tensor>) -> Option<Vec<f64>> {
     t.map(|t| {
-        let c = contig(&t.to_dtype(crate::dtype::DType::F64));
+        let c = t.to_dtype(crate::dtype::DType::F64);
         c.as_slice::<f64>().to_vec()
     })
 }
@@ -405,7 +397,7 @@ fn ln_forward<T: Element>(
     b: &Option<Vec<f64>>,
     eps: f64,
 ) -> (Tensor, Vec<(f64, f64)>) {
-    let xc = contig(x);
+    let xc = x.contiguous_raw();
     let xs = xc.as_slice::<T>();
     let m = xs.len() / k.max(1);
     let st = row_stats(xs, m, k, eps);
@@ -469,8 +461,8 @@ pub fn layer_norm(
         );
         record_fn(&out, &inputs, name, move |g| {
             let x = sx.get(name)?;
-            let xc = contig(&x.to_dtype(crate::dtype::DType::F64));
-            let gc = contig(&g.to_dtype(crate::dtype::DType::F64));
+            let xc = x.to_dtype(crate::dtype::DType::F64);
+            let gc = g.to_dtype(crate::dtype::DType::F64);
             let (xs, gs) = (xc.as_slice::<f64>(), gc.as_slice::<f64>());
             let m = xs.len() / k;
             // gx = rstd (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)) with ĝ = g·w; gw = Σ g x̂; gb = Σ g

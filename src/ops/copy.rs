@@ -17,6 +17,14 @@ impl Tensor {
     pub fn deep_clone(&self) -> Tensor {
         clone_raw(self)
     }
+    /// This tensor when already contiguous, else a contiguous copy; untracked (for kernels).
+    pub fn contiguous_raw(&self) -> Tensor {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            clone_raw(self)
+        }
+    }
     /// Casts into a new contiguous tensor (always a copy), untracked.
     pub fn to_dtype(&self, dt: DType) -> Tensor {
         if dt == self.dtype() {

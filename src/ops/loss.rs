@@ -29,14 +29,6 @@ impl Reduction {
     }
 }
 
-fn contig(x: &Tensor) -> Tensor {
-    if x.is_contiguous() {
-        x.clone()
-    } else {
-        crate::ops::copy::clone_raw(x)
-    }
-}
-
 /// Everything the backward needs, shared with the forward.
 struct Geom {
     n: usize,
@@ -193,7 +185,7 @@ pub fn nll(
             crate::shape::fmt_shape(target.shape())
         )));
     }
-    let tc = contig(&target.to_dtype(DType::I64));
+    let tc = target.to_dtype(DType::I64);
     let targets = tc.as_slice::<i64>().to_vec();
     for &t in &targets {
         if t != ignore_index && (t < 0 || t as usize >= c) {
@@ -210,7 +202,7 @@ pub fn nll(
                     crate::shape::fmt_shape(w.shape())
                 )));
             }
-            let wc = contig(&w.to_dtype(DType::F64));
+            let wc = w.to_dtype(DType::F64);
             Some(wc.as_slice::<f64>().to_vec())
         }
     };
@@ -224,7 +216,7 @@ pub fn nll(
         eps: label_smoothing,
         fused,
     });
-    let xc = contig(input);
+    let xc = input.contiguous_raw();
     let (loss, lse) = crate::dispatch_float!(dt, T => forward_lanes::<T>(xc.as_slice::<T>(), &g), _ => unreachable!());
     // Mean divides by the summed weight of the non-ignored targets (torch's nll_loss rule).
     let wtot: f64 = g
@@ -254,8 +246,8 @@ pub fn nll(
         let sx = input.save();
         let in_shape = sh.to_vec();
         record_fn(&out, &[input], name, move |gy| {
-            let x = contig(sx.get(name)?);
-            let gyc = contig(&gy.to_dtype(DType::F64));
+            let x = sx.get(name)?.contiguous_raw();
+            let gyc = gy.to_dtype(DType::F64);
             let gv = gyc.as_slice::<f64>();
             let coef: Vec<f64> = match reduction {
                 Reduction::None => gv.to_vec(),
