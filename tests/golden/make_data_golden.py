@@ -4,10 +4,8 @@ The dataset files are written in the real on-disk formats by the same helpers th
 reads exactly what ferrotorch reads.
 """
 
-import gzip
 import json
 import os
-import pickle
 import sys
 import tempfile
 
@@ -28,81 +26,7 @@ from torchvision import transforms as T
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def cifar_arrays(n_train=40, n_test=12, classes=10, seed=0):
-    rng = np.random.default_rng(seed)
-    tr = rng.integers(0, 256, size=(n_train, 3072), dtype=np.uint8)
-    te = rng.integers(0, 256, size=(n_test, 3072), dtype=np.uint8)
-    ytr = rng.integers(0, classes, size=n_train).tolist()
-    yte = rng.integers(0, classes, size=n_test).tolist()
-    return tr, ytr, te, yte
-
-
-def write_cifar10(root, protocol=2):
-    tr, ytr, te, yte = cifar_arrays()
-    d = os.path.join(root, "cifar-10-batches-py")
-    os.makedirs(d, exist_ok=True)
-    per = len(tr) // 5
-    for i in range(5):
-        with open(os.path.join(d, f"data_batch_{i + 1}"), "wb") as f:
-            pickle.dump(
-                {
-                    "batch_label": f"training batch {i + 1} of 5",
-                    "labels": ytr[i * per : (i + 1) * per],
-                    "data": tr[i * per : (i + 1) * per],
-                    "filenames": [f"img{j}.png" for j in range(per)],
-                },
-                f,
-                protocol=protocol,
-            )
-    with open(os.path.join(d, "test_batch"), "wb") as f:
-        pickle.dump({"batch_label": "testing batch 1 of 1", "labels": yte, "data": te}, f, protocol=protocol)
-    with open(os.path.join(d, "batches.meta"), "wb") as f:
-        pickle.dump(
-            {
-                "label_names": [
-                    "airplane",
-                    "automobile",
-                    "bird",
-                    "cat",
-                    "deer",
-                    "dog",
-                    "frog",
-                    "horse",
-                    "ship",
-                    "truck",
-                ],
-                "num_cases_per_batch": per,
-                "num_vis": 3072,
-            },
-            f,
-            protocol=protocol,
-        )
-
-
-def mnist_arrays(n=30, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), rng.integers(0, 10, size=n, dtype=np.uint8)
-
-
-def idx_bytes(a):
-    head = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
-    return head + a.tobytes()
-
-
-def write_mnist(root, name="MNIST", gz=False):
-    x, y = mnist_arrays()
-    d = os.path.join(root, name, "raw")
-    os.makedirs(d, exist_ok=True)
-    for prefix in ("train", "t10k"):
-        for kind, arr in (("images-idx3-ubyte", x), ("labels-idx1-ubyte", y)):
-            p = os.path.join(d, f"{prefix}-{kind}")
-            data = idx_bytes(arr)
-            if gz:
-                with gzip.open(p + ".gz", "wb") as f:
-                    f.write(data)
-            else:
-                with open(p, "wb") as f:
-                    f.write(data)
+from data_files import write_cifar10, write_mnist  # noqa: E402
 
 
 def main():
