@@ -3,6 +3,7 @@
 pub mod autograd;
 pub mod dtype;
 pub mod error;
+pub mod graph;
 pub mod kernels;
 pub mod ops;
 pub mod random;

@@ -25,6 +25,9 @@ pub struct TensorInner {
     pub base: Option<Tensor>,
     /// Allocated on first use (requires_grad, grad, grad_fn), so plain tensors stay small.
     pub(crate) autograd: OnceLock<Arc<AutogradMeta>>,
+    /// The capture generation this tensor was made in (0 = outside any capture); `fit` uses it to
+    /// tell tensors that existed before capture (parameters, constants) from untraced results.
+    pub(crate) born: u32,
 }
 
 impl std::fmt::Debug for Tensor {
@@ -55,6 +58,7 @@ impl Tensor {
             wrapped_number: false,
             base: None,
             autograd: OnceLock::new(),
+            born: crate::graph::capture::generation(),
         }))
     }
 
@@ -96,6 +100,7 @@ impl Tensor {
             wrapped_number: true,
             base: None,
             autograd: OnceLock::new(),
+            born: crate::graph::capture::generation(),
         }))
     }
 
@@ -123,10 +128,15 @@ impl Tensor {
             wrapped_number: false,
             base: Some(self.0.base.clone().unwrap_or_else(|| self.clone())),
             autograd: OnceLock::new(),
+            born: crate::graph::capture::generation(),
         }))
     }
     pub fn is_view(&self) -> bool {
         self.0.base.is_some()
+    }
+    /// The capture generation the tensor was created in (0 when created outside capture).
+    pub fn born(&self) -> u32 {
+        self.0.born
     }
     /// The tensor a view was taken from.
     pub fn view_base(&self) -> Option<&Tensor> {

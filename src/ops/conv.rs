@@ -2,6 +2,7 @@
 
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::conv::{
     conv2d_backward, conv2d_backward_input, conv2d_backward_weight, conv2d_forward, ConvGeom, Float,
 };
@@ -151,7 +152,7 @@ fn bias_grad(gy: &Tensor, n: usize, c: usize, hw: usize) -> Tensor {
 }
 
 /// `F.conv2d(input[n, cin, h, w], weight[cout, cin/groups, kh, kw], bias, stride, padding, dilation, groups)`.
-pub fn conv2d(
+fn conv2d_eager(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
@@ -279,7 +280,7 @@ pub fn conv2d(
 /// `F.conv_transpose2d(input[n, cin, h, w], weight[cin, cout/groups, kh, kw], bias, stride, padding,
 /// output_padding, groups, dilation)`: the adjoint of conv2d, run through the same kernels.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_transpose2d(
+fn conv_transpose2d_eager(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
@@ -402,6 +403,83 @@ pub fn conv_transpose2d(
                 r.push(Some(bias_grad(&gy, g.n, g.cin, g.h * g.w)));
             }
             Ok(r)
+        });
+    }
+    Ok(out)
+}
+
+/// `conv2d`, recorded for `fit`'s replay (see graph::capture).
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    groups: i64,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = conv2d_eager(x, w, bias, stride, padding, dilation, groups)?;
+    if scope.on() {
+        let (ins, m) = capture::with_optional(&[x, w], &[bias]);
+        let (s, p, d) = (stride.to_vec(), padding.to_vec(), dilation.to_vec());
+        scope.record1("conv2d", &ins, &out, move |i| {
+            conv2d_eager(
+                &i[0],
+                &i[1],
+                capture::optional_at(i, 2, m, 0),
+                &s,
+                &p,
+                &d,
+                groups,
+            )
+        });
+    }
+    Ok(out)
+}
+
+/// `conv_transpose2d`, recorded for `fit`'s replay.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_transpose2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: &[i64],
+    padding: &[i64],
+    output_padding: &[i64],
+    groups: i64,
+    dilation: &[i64],
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = conv_transpose2d_eager(
+        x,
+        w,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )?;
+    if scope.on() {
+        let (ins, m) = capture::with_optional(&[x, w], &[bias]);
+        let (s, p, op, d) = (
+            stride.to_vec(),
+            padding.to_vec(),
+            output_padding.to_vec(),
+            dilation.to_vec(),
+        );
+        scope.record1("conv_transpose2d", &ins, &out, move |i| {
+            conv_transpose2d_eager(
+                &i[0],
+                &i[1],
+                capture::optional_at(i, 2, m, 0),
+                &s,
+                &p,
+                &op,
+                groups,
+                &d,
+            )
         });
     }
     Ok(out)

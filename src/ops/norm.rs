@@ -2,6 +2,7 @@
 
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::norm as k;
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::record_fn;
@@ -46,7 +47,7 @@ fn check_len(t: Option<&Tensor>, name: &str, c: usize) -> Result<()> {
 /// Training (or no running stats): normalise by the batch mean and biased variance and, when
 /// running stats exist, blend them in with `momentum` (variance unbiased). Eval: running stats.
 #[allow(clippy::too_many_arguments)]
-pub fn batch_norm(
+fn batch_norm_eager(
     x: &Tensor,
     running_mean: Option<&Tensor>,
     running_var: Option<&Tensor>,
@@ -156,6 +157,44 @@ pub fn batch_norm(
                 r.push(need_b.then(|| mk(sums.iter().map(|s| s.0).collect())));
             }
             Ok(r)
+        });
+    }
+    Ok(out)
+}
+
+/// `batch_norm`, recorded for `fit`'s replay (it writes the running statistics in training).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm(
+    x: &Tensor,
+    running_mean: Option<&Tensor>,
+    running_var: Option<&Tensor>,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<Tensor> {
+    let written: Vec<&Tensor> = if training {
+        running_mean.into_iter().chain(running_var).collect()
+    } else {
+        Vec::new()
+    };
+    let scope = capture::scope_mut(&written);
+    let out = batch_norm_eager(
+        x,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training,
+        momentum,
+        eps,
+    )?;
+    if scope.on() {
+        let (ins, m) = capture::with_optional(&[x], &[running_mean, running_var, weight, bias]);
+        scope.record1("batch_norm", &ins, &out, move |i| {
+            let o = |k| capture::optional_at(i, 1, m, k);
+            batch_norm_eager(&i[0], o(0), o(1), o(2), o(3), training, momentum, eps)
         });
     }
     Ok(out)

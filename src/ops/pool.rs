@@ -2,6 +2,7 @@
 
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::pool::{self as k, PoolGeom};
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::record_fn;
@@ -150,7 +151,7 @@ fn record_index_scatter(
 }
 
 /// `F.max_pool2d(..., return_indices=True)`: values and flat (h·w) argmax indices.
-pub fn max_pool2d(
+fn max_pool2d_eager(
     x: &Tensor,
     kernel: &[i64],
     stride: &[i64],
@@ -180,7 +181,7 @@ pub fn max_pool2d(
 }
 
 /// `F.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
-pub fn avg_pool2d(
+fn avg_pool2d_eager(
     x: &Tensor,
     kernel: &[i64],
     stride: &[i64],
@@ -241,7 +242,7 @@ fn adaptive_sizes(
 }
 
 /// `F.adaptive_avg_pool2d(input, output_size)`.
-pub fn adaptive_avg_pool2d(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
+fn adaptive_avg_pool2d_eager(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
     let (planes, h, w, ho, wo) = adaptive_sizes(x, output_size, "adaptive_avg_pool2d")?;
     float_only(x, "adaptive_avg_pool2d")?;
     let out = Tensor::zeros(&out_shape(x, ho, wo), x.dtype());
@@ -263,7 +264,7 @@ pub fn adaptive_avg_pool2d(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
 }
 
 /// `F.adaptive_max_pool2d(input, output_size, return_indices=True)`.
-pub fn adaptive_max_pool2d(x: &Tensor, output_size: &[i64]) -> Result<(Tensor, Tensor)> {
+fn adaptive_max_pool2d_eager(x: &Tensor, output_size: &[i64]) -> Result<(Tensor, Tensor)> {
     let (planes, h, w, ho, wo) = adaptive_sizes(x, output_size, "adaptive_max_pool2d")?;
     float_only(x, "adaptive_max_pool2d")?;
     let shape = out_shape(x, ho, wo);
@@ -274,6 +275,78 @@ pub fn adaptive_max_pool2d(x: &Tensor, output_size: &[i64]) -> Result<(Tensor, T
         _ => unreachable!("float"));
     if needs_grad(&[x]) {
         record_index_scatter(&out, x, &idx, planes, h * w, "AdaptiveMaxPool2DBackward0");
+    }
+    Ok((out, idx))
+}
+
+// The public pooling ops: the eager ops above, recorded for `fit`'s replay (see graph::capture).
+
+pub fn max_pool2d(
+    x: &Tensor,
+    kernel: &[i64],
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    ceil: bool,
+) -> Result<(Tensor, Tensor)> {
+    let scope = capture::scope();
+    let (out, idx) = max_pool2d_eager(x, kernel, stride, padding, dilation, ceil)?;
+    if scope.on() {
+        let (k, s, p, d) = (
+            kernel.to_vec(),
+            stride.to_vec(),
+            padding.to_vec(),
+            dilation.to_vec(),
+        );
+        scope.record("max_pool2d", &[x], &[&out, &idx], move |i| {
+            let (o, ix) = max_pool2d_eager(&i[0], &k, &s, &p, &d, ceil)?;
+            Ok(vec![o, ix])
+        });
+    }
+    Ok((out, idx))
+}
+
+pub fn avg_pool2d(
+    x: &Tensor,
+    kernel: &[i64],
+    stride: &[i64],
+    padding: &[i64],
+    ceil: bool,
+    count_include_pad: bool,
+    divisor: Option<i64>,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = avg_pool2d_eager(x, kernel, stride, padding, ceil, count_include_pad, divisor)?;
+    if scope.on() {
+        let (k, s, p) = (kernel.to_vec(), stride.to_vec(), padding.to_vec());
+        scope.record1("avg_pool2d", &[x], &out, move |i| {
+            avg_pool2d_eager(&i[0], &k, &s, &p, ceil, count_include_pad, divisor)
+        });
+    }
+    Ok(out)
+}
+
+pub fn adaptive_avg_pool2d(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = adaptive_avg_pool2d_eager(x, output_size)?;
+    if scope.on() {
+        let o = output_size.to_vec();
+        scope.record1("adaptive_avg_pool2d", &[x], &out, move |i| {
+            adaptive_avg_pool2d_eager(&i[0], &o)
+        });
+    }
+    Ok(out)
+}
+
+pub fn adaptive_max_pool2d(x: &Tensor, output_size: &[i64]) -> Result<(Tensor, Tensor)> {
+    let scope = capture::scope();
+    let (out, idx) = adaptive_max_pool2d_eager(x, output_size)?;
+    if scope.on() {
+        let o = output_size.to_vec();
+        scope.record("adaptive_max_pool2d", &[x], &[&out, &idx], move |i| {
+            let (a, b) = adaptive_max_pool2d_eager(&i[0], &o)?;
+            Ok(vec![a, b])
+        });
     }
     Ok((out, idx))
 }

@@ -1,0 +1,7 @@
+//! Captured programs for `fit`: record the ops of one forward pass, replay them on new batches.
+
+pub mod capture;
+pub mod program;
+
+pub use capture::{begin, finish, Scope};
+pub use program::Program;

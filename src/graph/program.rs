@@ -1,0 +1,119 @@
+//! `Program`: a captured list of ops over numbered slots, replayed on new inputs.
+
+use crate::error::Result;
+use crate::tensor::Tensor;
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+/// Re-runs one op on new inputs (the op's own forward, so autograd records as in eager code).
+pub type ReplayFn = Arc<dyn Fn(&[Tensor]) -> Result<Vec<Tensor>> + Send + Sync>;
+
+pub struct Instr {
+    pub name: &'static str,
+    pub f: ReplayFn,
+    pub inputs: SmallVec<[usize; 4]>,
+    pub outputs: SmallVec<[usize; 2]>,
+}
+
+/// Slots `0..n_inputs` are the inputs; constants (parameters, buffers, Python numbers) are
+/// held by reference; every other slot is written by exactly one instruction.
+pub struct Program {
+    n_inputs: usize,
+    n_slots: usize,
+    consts: Vec<(usize, Tensor)>,
+    instrs: Vec<Instr>,
+    outputs: Vec<usize>,
+    /// Per instruction: slots whose last reader it is, dropped after it runs (frees memory early).
+    frees: Vec<SmallVec<[usize; 4]>>,
+}
+
+impl Program {
+    pub(crate) fn new(
+        n_inputs: usize,
+        n_slots: usize,
+        consts: Vec<(usize, Tensor)>,
+        instrs: Vec<Instr>,
+        outputs: Vec<usize>,
+    ) -> Program {
+        let mut last = vec![usize::MAX; n_slots];
+        for (i, ins) in instrs.iter().enumerate() {
+            for &s in &ins.inputs {
+                last[s] = i;
+            }
+        }
+        for &s in &outputs {
+            last[s] = usize::MAX;
+        }
+        for &(s, _) in &consts {
+            last[s] = usize::MAX;
+        }
+        let mut frees = vec![SmallVec::new(); instrs.len()];
+        for (s, &l) in last.iter().enumerate() {
+            if l != usize::MAX {
+                frees[l].push(s);
+            }
+        }
+        Program {
+            n_inputs,
+            n_slots,
+            consts,
+            instrs,
+            outputs,
+            frees,
+        }
+    }
+
+    pub fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+    pub fn len(&self) -> usize {
+        self.instrs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.instrs.is_empty()
+    }
+    /// The recorded op names, in order (for tests and error messages).
+    pub fn op_names(&self) -> Vec<&'static str> {
+        self.instrs.iter().map(|i| i.name).collect()
+    }
+
+    /// Runs the program on `inputs` (same shapes and dtypes as at capture) and returns its outputs.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        if inputs.len() != self.n_inputs {
+            return Err(crate::Error::runtime(format!(
+                "captured program takes {} inputs, got {}",
+                self.n_inputs,
+                inputs.len()
+            )));
+        }
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.n_slots];
+        for (s, t) in inputs.iter().enumerate() {
+            slots[s] = Some(t.clone());
+        }
+        for (s, t) in &self.consts {
+            slots[*s] = Some(t.clone());
+        }
+        let mut args: Vec<Tensor> = Vec::with_capacity(4);
+        for (ins, frees) in self.instrs.iter().zip(&self.frees) {
+            args.clear();
+            args.extend(ins.inputs.iter().map(|&s| {
+                slots[s]
+                    .clone()
+                    .expect("a slot is written before it is read")
+            }));
+            let outs = (ins.f)(&args)?;
+            for (&s, t) in ins.outputs.iter().zip(outs) {
+                slots[s] = Some(t);
+            }
+            for &s in frees {
+                slots[s] = None;
+            }
+        }
+        args.clear();
+        Ok(self
+            .outputs
+            .iter()
+            .map(|&s| slots[s].clone().expect("outputs are written"))
+            .collect())
+    }
+}
