@@ -1,0 +1,122 @@
+"""Timing machinery shared by every benchmark: library loading, thread settings, interleaved medians.
+
+Both libraries share one process, so idle thread pools must not spin: PyTorch's OpenMP workers and
+NumPy's OpenBLAS workers busy-wait after each op by default and would steal the cores the other
+library's pool is about to use. `configure_environment()` tells both to sleep when idle; it must run
+before numpy or torch is imported (bench/run.py calls it first thing).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def configure_environment():
+    for k, v in ENV.items():
+        os.environ.setdefault(k, v)
+
+
+def load_libraries():
+    """{"ferrotorch": module, "torch": module or None}; PyTorch is optional."""
+    import ferrotorch
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    return {"ferrotorch": ferrotorch, "torch": torch}
+
+
+def set_threads(libs, n):
+    for lib in libs.values():
+        if lib is not None:
+            lib.set_num_threads(n)
+
+
+@dataclass
+class Context:
+    """What a benchmark needs to know about the run it is part of."""
+
+    libs: dict
+    threads: int
+    quick: bool
+    reps: int
+    scratch: dict = field(default_factory=dict)  # shared across thread counts (e.g. written data files)
+
+    @property
+    def present(self):
+        return {name: lib for name, lib in self.libs.items() if lib is not None}
+
+
+@dataclass
+class Measurement:
+    """Median value per library (seconds, or bytes when unit == "bytes") plus the raw samples."""
+
+    values: dict
+    samples: dict
+    unit: str = "s"
+    work: float | None = None  # units of work per timed call, for rates (flop, images)
+    note: str = ""
+
+
+def timed(fn, number):
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def interleaved(fns: dict[str, Callable[[], object]], number: int, reps: int, warmup: int | None = None):
+    """Time each callable `reps` times (`number` calls per repetition, seconds per call), alternating the
+    libraries repetition by repetition and flipping the order every repetition so neither always runs
+    second; returns (medians, samples)."""
+    warmup = max(1, number // 5) if warmup is None else warmup
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    names = list(fns)
+    samples = {n: [] for n in names}
+    for r in range(reps):
+        for n in names if r % 2 == 0 else names[::-1]:
+            gc.collect()
+            samples[n].append(timed(fns[n], number))
+    return {n: statistics.median(v) for n, v in samples.items()}, samples
+
+
+@dataclass
+class Case:
+    """One row of the table.
+
+    `make(lib)` builds inputs outside the timing and returns the zero-argument callable that is timed
+    (`number` calls per repetition; `quick_number` under --quick). Cases that are not a callable in this
+    process (subprocesses, data files) set `custom(ctx) -> Measurement` instead.
+    `rate(work, seconds)` turns a time into a throughput string (GFLOP/s, images/s).
+    """
+
+    key: str
+    title: str
+    target: float | None = None
+    make: Callable | None = None
+    number: int = 1
+    quick_number: int | None = None
+    custom: Callable | None = None
+    work: float | None = None
+    rate_unit: str | None = None
+    per_thread: bool = True  # False: measured once, at the largest requested thread count
+    threadless: bool = False  # True: thread count does not apply (import time)
+    requires: Callable | None = None  # returns a reason string when the case cannot run here
+
+    def measure(self, ctx: Context) -> Measurement:
+        if self.custom is not None:
+            return self.custom(ctx)
+        number = (self.quick_number or max(1, self.number // 5)) if ctx.quick else self.number
+        fns = {name: self.make(lib) for name, lib in ctx.present.items()}
+        values, samples = interleaved(fns, number, ctx.reps)
+        return Measurement(values, samples, work=self.work)
