@@ -1,18 +1,22 @@
-"""The CIFAR-10 ConvNet tutorial as a script: only the import lines differ from the PyTorch version.
+"""The CIFAR-10 ConvNet tutorial: only the import lines differ from the PyTorch version.
 
 A small VGG-style ConvNet (Conv2d + BatchNorm2d + ReLU, max pooling, global average pooling) trained
 with Adam, with the tutorial's ``train``/``validate``/``accuracy`` functions, the class that wraps
 them, and tqdm progress bars.
 
-Data: real CIFAR-10 when ``<root>/cifar-10-batches-py`` exists (``--root`` or the ``CIFAR10_ROOT``
-environment variable), otherwise the handwritten digits that ship with ferrotorch, written in
-CIFAR-10's on-disk format and read through ``torchvision.datasets.CIFAR10`` all the same.
+Data: real CIFAR-10 when ``$CIFAR10_ROOT/cifar-10-batches-py`` exists, otherwise the handwritten digits
+that ship with ferrotorch, written in CIFAR-10's on-disk format and read through
+``torchvision.datasets.CIFAR10`` all the same. Settings come from environment variables:
 
-    python examples/cifar10_convnet.py [--epochs 10] [--subset N] [--root DIR] [--plot loss.png]
+    EPOCHS=10 SUBSET=0 CIFAR10_ROOT=~/data python examples/cifar10_convnet.py
+
+(``SUBSET=N`` trains on the first N training images; 0 means all.) The notebook of the same name is
+generated from this script (cells marked `# %%`) by tools/make_notebooks.py.
 """
 
-import argparse
+# %%
 import os
+import pathlib
 import tempfile
 import time
 
@@ -25,7 +29,49 @@ import ferrotorch.vision.transforms as transforms
 from ferrotorch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+HERE = pathlib.Path(__file__).parent if "__file__" in globals() else pathlib.Path.cwd()  # script or notebook
 
+EPOCHS = int(os.environ.get("EPOCHS", 10))
+SUBSET = int(os.environ.get("SUBSET", 0))
+BATCH_SIZE = 64
+LEARNING_RATE = 0.001
+
+torch.manual_seed(0)
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"device: {device}")
+
+# %% [markdown]
+# ## Data
+# Real CIFAR-10 if it is there; otherwise the bundled digits, written once in CIFAR-10's format.
+
+# %%
+root = os.environ.get("CIFAR10_ROOT", "")
+if not os.path.exists(os.path.join(root, "cifar-10-batches-py")):
+    from ferrotorch.demo import make_cifar_folder  # ferrotorch only: writes the bundled data as CIFAR-10
+
+    root = os.path.join(tempfile.gettempdir(), "ferrotorch-demo-data")
+    make_cifar_folder(root)
+    print(f"CIFAR-10 not found: using the bundled handwritten digits in CIFAR-10's format ({root})")
+
+transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+trainset = torchvision.datasets.CIFAR10(root=root, train=True, download=False, transform=transform)
+testset = torchvision.datasets.CIFAR10(root=root, train=False, download=False, transform=transform)
+classes = trainset.classes
+if SUBSET:
+    trainset = Subset(trainset, range(min(SUBSET, len(trainset))))
+print(f"{len(trainset)} training images, {len(testset)} test images, {len(classes)} classes")
+
+train_loader = DataLoader(trainset, batch_size=BATCH_SIZE, shuffle=True, num_workers=2)
+test_loader = DataLoader(testset, batch_size=256, shuffle=False, num_workers=2)
+
+images, labels = next(iter(train_loader))
+print(f"a batch: images {tuple(images.shape)} {images.dtype}, labels {tuple(labels.shape)} {labels.dtype}")
+
+# %% [markdown]
+# ## The model
+
+
+# %%
 class Net(nn.Module):
     def __init__(self, num_classes=10):
         super().__init__()
@@ -62,6 +108,15 @@ def init_weights(m):
         nn.init.zeros_(m.bias)
 
 
+model = Net(num_classes=len(classes))
+model.apply(init_weights)
+print(f"{sum(p.numel() for p in model.parameters() if p.requires_grad)} trainable parameters")
+
+# %% [markdown]
+# ## Training and validation
+
+
+# %%
 def accuracy(outputs, labels):
     """Number of correct predictions in a batch."""
     _, predicted = torch.max(outputs, 1)
@@ -130,72 +185,29 @@ class Trainer:
         return probs.argmax(dim=1), probs.max(dim=1).values
 
 
-def data_root(root=None):
-    """Real CIFAR-10 if it is at ``root`` (or $CIFAR10_ROOT); else a CIFAR-format copy of the bundled digits."""
-    root = root or os.environ.get("CIFAR10_ROOT")
-    if root and os.path.exists(os.path.join(root, "cifar-10-batches-py")):
-        return root
-    from ferrotorch.demo import make_cifar_folder  # ferrotorch only: writes the bundled data as CIFAR-10
+# %%
+trainer = Trainer(model, train_loader, test_loader, device, lr=LEARNING_RATE)
+history = trainer.fit(EPOCHS)
+print(f"final validation accuracy: {history['val_acc'][-1]:.3f}")
 
-    root = root or os.path.join(tempfile.gettempdir(), "ferrotorch-demo-data")
-    make_cifar_folder(root)
-    print(f"CIFAR-10 not found: using the bundled handwritten digits in CIFAR-10's format ({root})")
-    return root
+# %% [markdown]
+# ## Predictions on a few test images
 
+# %%
+images, labels = next(iter(test_loader))
+predicted, confidence = trainer.predict(images[:8])
+for p, c, t in zip(predicted.tolist(), confidence.tolist(), labels[:8].tolist()):
+    print(f"predicted {classes[p]!r} ({c:.0%}), truth {classes[t]!r}")
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="The CIFAR-10 ConvNet tutorial")
-    ap.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", 10)))
-    ap.add_argument("--subset", type=int, default=None, help="train on the first N training images")
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--root", default=None, help="folder holding cifar-10-batches-py (default: $CIFAR10_ROOT)")
-    ap.add_argument("--plot", default=None, help="save the loss curves to this PNG")
-    args = ap.parse_args(argv)
-
-    torch.manual_seed(0)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"device: {device}")
-
-    root = data_root(args.root)
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
-    trainset = torchvision.datasets.CIFAR10(root=root, train=True, download=False, transform=transform)
-    testset = torchvision.datasets.CIFAR10(root=root, train=False, download=False, transform=transform)
-    classes = trainset.classes
-    if args.subset:
-        trainset = Subset(trainset, range(min(args.subset, len(trainset))))
-    print(f"{len(trainset)} training images, {len(testset)} test images, {len(classes)} classes")
-
-    train_loader = DataLoader(trainset, batch_size=args.batch_size, shuffle=True, num_workers=2)
-    test_loader = DataLoader(testset, batch_size=256, shuffle=False, num_workers=2)
-
-    images, labels = next(iter(train_loader))
-    print(f"a batch: images {tuple(images.shape)} {images.dtype}, labels {tuple(labels.shape)} {labels.dtype}")
-
-    model = Net(num_classes=len(classes))
-    model.apply(init_weights)
-    print(f"{sum(p.numel() for p in model.parameters() if p.requires_grad)} trainable parameters")
-
-    trainer = Trainer(model, train_loader, test_loader, device)
-    history = trainer.fit(args.epochs)
-
-    images, labels = next(iter(test_loader))
-    predicted, confidence = trainer.predict(images[:8])
-    for p, c, t in zip(predicted.tolist(), confidence.tolist(), labels[:8].tolist()):
-        print(f"predicted {classes[p]!r} ({c:.0%}), truth {classes[t]!r}")
-    print(f"final validation accuracy: {history['val_acc'][-1]:.3f}")
-
-    if args.plot:
-        import matplotlib.pyplot as plt
-
-        plt.plot(history["train_loss"], label="train")
-        plt.plot(history["val_loss"], label="validation")
-        plt.xlabel("epoch")
-        plt.ylabel("cross-entropy loss")
-        plt.legend()
-        plt.savefig(args.plot)
-        print(f"loss plot saved to {args.plot}")
-    return history
-
-
-if __name__ == "__main__":
-    main()
+# %%
+try:
+    import matplotlib.pyplot as plt
+except ImportError:
+    plt = None
+if plt is not None:
+    plt.plot(range(1, EPOCHS + 1), history["train_loss"], label="train")
+    plt.plot(range(1, EPOCHS + 1), history["val_loss"], label="validation")
+    plt.xlabel("epoch")
+    plt.ylabel("cross-entropy loss")
+    plt.legend()
+    plt.savefig(HERE / "cifar10_convnet_loss.png")

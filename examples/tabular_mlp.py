@@ -1,8 +1,10 @@
 """A tabular MLP classifier trained full batch with Adam, as in the PyTorch tutorials.
 
 Only the import lines differ from the PyTorch version. Data: the UCI Wine data set (examples/data).
+The notebook of the same name is generated from this script (cells marked `# %%`) by tools/make_notebooks.py.
 """
 
+# %%
 import pathlib
 
 import ferrotorch as torch
@@ -10,9 +12,15 @@ import ferrotorch.nn as nn
 import ferrotorch.optim as optim
 import numpy as np
 
+HERE = pathlib.Path(__file__).parent if "__file__" in globals() else pathlib.Path.cwd()  # script or notebook
+
+# %% [markdown]
+# ## Data: 178 wines, 13 chemical measurements, 3 cultivars
+
+# %%
 torch.manual_seed(0)
 
-data = np.loadtxt(pathlib.Path(__file__).parent / "data" / "wine.csv", delimiter=",", skiprows=1)
+data = np.loadtxt(HERE / "data" / "wine.csv", delimiter=",", skiprows=1)
 features = data[:, :13].astype(np.float32)
 labels = data[:, 13].astype(np.int64)
 features = (features - features.mean(axis=0)) / features.std(axis=0)
@@ -24,6 +32,10 @@ train_idx, test_idx = perm[:142], perm[142:]
 X_train, y_train, X_test, y_test = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
 print("train:", X_train.shape, "test:", X_test.shape)
 
+# %% [markdown]
+# ## Model: a 13 → 64 → 32 → 3 MLP with Xavier initialisation
+
+# %%
 model = nn.Sequential(
     nn.Linear(13, 64),
     nn.ReLU(),
@@ -42,6 +54,10 @@ def init_weights(m):
 model.apply(init_weights)
 print(model)
 
+# %% [markdown]
+# ## Training: full batch, cross-entropy, Adam
+
+# %%
 criterion = nn.CrossEntropyLoss()
 optimizer = optim.Adam(model.parameters(), lr=0.01)
 
@@ -56,12 +72,14 @@ for epoch in range(100):
     if epoch % 10 == 0:
         print(f"epoch {epoch:3d}  loss {loss.item():.4f}")
 
+# %%
 model.eval()
 with torch.no_grad():
     predicted = torch.argmax(model(X_test), dim=1)
     accuracy = (predicted == y_test).float().mean().item()
 print(f"test accuracy: {accuracy:.3f}")
 
+# %%
 try:
     import matplotlib.pyplot as plt
 except ImportError:
@@ -70,5 +88,7 @@ if plt is not None:
     plt.plot(losses)
     plt.xlabel("epoch")
     plt.ylabel("cross-entropy loss")
-    plt.savefig(pathlib.Path(__file__).parent / "tabular_mlp_loss.png")
+    plt.savefig(HERE / "tabular_mlp_loss.png")
+
+# %%
 assert accuracy > 0.9, "the model did not learn"
