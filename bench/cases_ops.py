@@ -129,9 +129,9 @@ def make_adam_step(lib):
 
 
 CASES = [
-    Case("add_8x8", "a + b 8×8", 0.5, make_add_8x8, number=20000),
-    Case("matmul_8x8", "matmul 8×8", 0.5, make_matmul_8x8, number=20000),
-    Case("three_op_8x8", "three-op fwd+bwd 8×8", 0.3, make_three_op, number=2000),
+    Case("add_8x8", "a + b 8×8", 0.5, make_add_8x8, number=50000),
+    Case("matmul_8x8", "matmul 8×8", 0.5, make_matmul_8x8, number=50000),
+    Case("three_op_8x8", "three-op fwd+bwd 8×8", 0.3, make_three_op, number=5000),
     Case("matmul_256", "matmul 256² f32", None, make_matmul(256), number=200, work=2 * 256**3, rate_unit="GFLOP/s"),
     Case("matmul_1024", "matmul 1024² f32", 1.0, make_matmul(1024), number=5, work=2 * 1024**3, rate_unit="GFLOP/s"),
     Case("conv_fwd", "conv 3×3 fwd (no_grad)", None, make_conv_fwd, number=30),

@@ -152,7 +152,7 @@ CASES = [
     Case("mlp_eager", f"tabular MLP eager loop, {MLP_EPOCHS} epochs", 0.4, make_mlp_eager, number=1),
     Case("linreg_eager", f"linear regression eager loop, {LINREG_EPOCHS} epochs", 0.15, make_linreg_eager, number=2, quick_number=1),
     Case("convnet_eager", "CIFAR ConvNet eager training step, batch 64", 1.0, make_convnet_eager, number=3, quick_number=1,
-         work=CONVNET_BATCH, rate_unit="images/s"),
+         warmup=4, work=CONVNET_BATCH, rate_unit="images/s"),
     Case("mlp_fit", f"tabular MLP ferrotorch.fit vs eager, {MLP_EPOCHS} epochs", 0.2, make_mlp_fit, number=1, requires=_needs_fit),
     Case("linreg_fit", f"linear regression ferrotorch.fit vs eager, {LINREG_EPOCHS} epochs", 0.02, make_linreg_fit, number=2,
          quick_number=1, requires=_needs_fit),

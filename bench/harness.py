@@ -112,11 +112,12 @@ class Case:
     per_thread: bool = True  # False: measured once, at the largest requested thread count
     threadless: bool = False  # True: thread count does not apply (import time)
     requires: Callable | None = None  # returns a reason string when the case cannot run here
+    warmup: int | None = None  # calls before timing (default: a fifth of `number`, at least one)
 
     def measure(self, ctx: Context) -> Measurement:
         if self.custom is not None:
             return self.custom(ctx)
         number = (self.quick_number or max(1, self.number // 5)) if ctx.quick else self.number
         fns = {name: self.make(lib) for name, lib in ctx.present.items()}
-        values, samples = interleaved(fns, number, ctx.reps)
+        values, samples = interleaved(fns, number, ctx.reps, self.warmup)
         return Measurement(values, samples, work=self.work)
