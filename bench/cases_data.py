@@ -86,7 +86,7 @@ def measure_dataloader(ctx):
                 break
     values, samples = interleaved({n: _epoch(ld) for n, ld in loaders.items()}, 1, 3 if not ctx.quick else 2, warmup=0)
     n = len(loaders["ferrotorch"].dataset)
-    return Measurement(values, samples, work=n, note=f"{n} images")
+    return Measurement(values, samples, work=n, note="" if n == IMAGES else f"{n:,} images (--quick)")
 
 
 CASES = [
