@@ -6,6 +6,8 @@ Each eager loop is written once and run by both libraries; data and models are b
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from harness import Case
 from models import convnet, linear_regression, mlp
@@ -18,6 +20,16 @@ FIT_CONVNET_IMAGES = 1280
 
 def _is_ferrotorch(lib):
     return lib.__name__ == "ferrotorch"
+
+
+def _checked_fit(run):
+    """Call `run` (a ferrotorch.fit call) once, untimed; if fit warns that it fell back to the eager loop,
+    the row says so, since it then measures the eager loop."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run()
+    reasons = sorted({str(w.message).splitlines()[0] for w in caught})
+    return run, ("ferrotorch.fit warned: " + " | ".join(reasons)) if reasons else ""
 
 
 # --- tabular MLP: 13 -> 64 -> 32 -> 3, 142 rows, full batch, Adam(lr=0.01) -------------------------
@@ -53,7 +65,8 @@ def make_mlp_fit(lib):
     model, X, y, criterion, optimizer = _mlp_setup(lib)
     if not _is_ferrotorch(lib):
         return _mlp_eager(model, X, y, criterion, optimizer)
-    return lambda: lib.fit(model, (X, y), criterion, optimizer, epochs=MLP_EPOCHS, batch_size=None, progress=False)
+    return _checked_fit(
+        lambda: lib.fit(model, (X, y), criterion, optimizer, epochs=MLP_EPOCHS, batch_size=None, progress=False))
 
 
 # --- linear regression from scratch: weights * x + bias, L1Loss, SGD(lr=0.01), 40 points -------------
@@ -88,7 +101,7 @@ def make_linreg_fit(lib):
     model, X, y, loss_fn, optimizer = _linreg_setup(lib)
     if not _is_ferrotorch(lib):
         return _linreg_eager(model, X, y, loss_fn, optimizer)
-    return lambda: lib.fit(model, (X, y), loss_fn, optimizer, epochs=LINREG_EPOCHS, progress=False)
+    return _checked_fit(lambda: lib.fit(model, (X, y), loss_fn, optimizer, epochs=LINREG_EPOCHS, progress=False))
 
 
 # --- CIFAR ConvNet (the demo's Net), batch 64, Adam(lr=1e-3), random CIFAR-shaped data -----------------
@@ -131,7 +144,8 @@ def make_convnet_eager(lib):
 def make_convnet_fit(lib):
     model, X, y, criterion, optimizer = _convnet_setup(lib, FIT_CONVNET_IMAGES)
     if _is_ferrotorch(lib):
-        return lambda: lib.fit(model, (X, y), criterion, optimizer, batch_size=CONVNET_BATCH, epochs=1, progress=False)
+        return _checked_fit(
+            lambda: lib.fit(model, (X, y), criterion, optimizer, batch_size=CONVNET_BATCH, epochs=1, progress=False))
 
     def epoch():  # the same batches, in order, sliced inside the loop as a DataLoader-free eager loop would
         _convnet_steps(

@@ -118,6 +118,10 @@ class Case:
         if self.custom is not None:
             return self.custom(ctx)
         number = (self.quick_number or max(1, self.number // 5)) if ctx.quick else self.number
-        fns = {name: self.make(lib) for name, lib in ctx.present.items()}
+        fns, notes = {}, []
+        for name, lib in ctx.present.items():
+            made = self.make(lib)  # a callable, or (callable, note) when setup has something to report
+            fns[name], note = made if isinstance(made, tuple) else (made, "")
+            notes += [note] if note else []
         values, samples = interleaved(fns, number, ctx.reps, self.warmup)
-        return Measurement(values, samples, work=self.work)
+        return Measurement(values, samples, work=self.work, note="; ".join(notes))
