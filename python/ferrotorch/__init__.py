@@ -73,6 +73,7 @@ from . import (
     optim,  # noqa: E402
     random,  # noqa: E402
 )
+from ._fit import History, compile, fit  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 _functions.install(globals())

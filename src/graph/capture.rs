@@ -357,3 +357,21 @@ pub fn optional_at(i: &[Tensor], n_fixed: usize, mask: u32, k: usize) -> Option<
     }
     i.get(n_fixed + (mask & ((1u32 << k) - 1)).count_ones() as usize)
 }
+
+/// Records a freshly made constant tensor (`zeros`, `ones`, `full`, `tensor(data)` inside
+/// forward): replay makes a new tensor with the values it had when made.
+pub fn constant(t: &Tensor) {
+    let scope = scope();
+    if scope.on() {
+        let snapshot = t.deep_clone();
+        scope.record1("constant", &[], t, move |_| Ok(snapshot.deep_clone()));
+    }
+}
+
+/// Records `out = f(x)` for ops done in the binding layer (`detach`, `.data`).
+pub fn derived(name: &'static str, x: &Tensor, out: &Tensor, f: fn(&Tensor) -> Tensor) {
+    let scope = scope();
+    if scope.on() {
+        scope.record1(name, &[x], out, move |i| Ok(f(&i[0])));
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod program;
+pub mod train;
 
 pub use capture::{begin, finish, Scope};
 pub use program::Program;

@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::elementwise::{map1, map2};
 use crate::kernels::send_ptr::SendPtr;
 use crate::ops::elementwise::record_fn;
@@ -193,12 +194,12 @@ fn softmax_impl(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
 }
 
 /// `softmax(x, dim)`, stable (shifted by the max) and fused forward and backward.
-pub fn softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
+fn softmax_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
     softmax_impl(x, dim, false)
 }
 
 /// `log_softmax(x, dim)` = x - max - log Σ exp(x - max).
-pub fn log_softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
+fn log_softmax_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
     softmax_impl(x, dim, true)
 }
 
@@ -238,7 +239,7 @@ const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 /// `gelu(x)`: x Φ(x), or its tanh approximation.
-pub fn gelu(x: &Tensor, approximate: &str) -> Result<Tensor> {
+fn gelu_eager(x: &Tensor, approximate: &str) -> Result<Tensor> {
     match approximate {
         "none" => pointwise(
             x,
@@ -270,7 +271,7 @@ pub fn gelu(x: &Tensor, approximate: &str) -> Result<Tensor> {
 }
 
 /// `softplus(x, beta, threshold)`: log(1 + exp(βx))/β, linear above the threshold.
-pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
+fn softplus_eager(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
     pointwise(
         x,
         "softplus",
@@ -302,7 +303,7 @@ fn sp(v: f64) -> f64 {
 }
 
 /// `mish(x)` = x tanh(softplus(x)).
-pub fn mish(x: &Tensor) -> Result<Tensor> {
+fn mish_eager(x: &Tensor) -> Result<Tensor> {
     pointwise(
         x,
         "mish",
@@ -317,7 +318,7 @@ pub fn mish(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `silu(x)` = x σ(x).
-pub fn silu(x: &Tensor) -> Result<Tensor> {
+fn silu_eager(x: &Tensor) -> Result<Tensor> {
     pointwise(
         x,
         "silu",
@@ -332,7 +333,7 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `elu(x, alpha)`: x above 0, α(eˣ - 1) below.
-pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+fn elu_eager(x: &Tensor, alpha: f64) -> Result<Tensor> {
     pointwise(
         x,
         "elu",
@@ -344,7 +345,7 @@ pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
 }
 
 /// `leaky_relu(x, slope)`: x above 0, slope·x below.
-pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+fn leaky_relu_eager(x: &Tensor, slope: f64) -> Result<Tensor> {
     pointwise(
         x,
         "leaky_relu",
@@ -356,7 +357,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 }
 
 /// `hardtanh(x, lo, hi)`: clamp, NaN kept.
-pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
+fn hardtanh_eager(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
     pointwise(
         x,
         "hardtanh",
@@ -424,7 +425,7 @@ fn ln_forward<T: Element>(
 
 /// layer_norm over the trailing `k` elements of each row, with optional elementwise affine.
 #[allow(clippy::needless_range_loop)] // row/column index arithmetic is the clearer form here
-pub fn layer_norm(
+fn layer_norm_eager(
     x: &Tensor,
     k: usize,
     weight: Option<&Tensor>,
@@ -535,4 +536,139 @@ mod tests {
         let v = y.as_slice::<f64>();
         assert!((v[0] + v[2] - 1.0).abs() < 1e-12);
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `softmax`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = softmax_eager(x, dim)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("softmax", &ins, &out, move |i| softmax_eager(&i[0], dim));
+    }
+    Ok(out)
+}
+
+/// `log_softmax`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn log_softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = log_softmax_eager(x, dim)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("log_softmax", &ins, &out, move |i| {
+            log_softmax_eager(&i[0], dim)
+        });
+    }
+    Ok(out)
+}
+
+/// `gelu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn gelu(x: &Tensor, approximate: &str) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = gelu_eager(x, approximate)?;
+    if scope.on() {
+        let ins = [x];
+        let approximate = approximate.to_string();
+        scope.record1("gelu", &ins, &out, move |i| gelu_eager(&i[0], &approximate));
+    }
+    Ok(out)
+}
+
+/// `softplus`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = softplus_eager(x, beta, threshold)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("softplus", &ins, &out, move |i| {
+            softplus_eager(&i[0], beta, threshold)
+        });
+    }
+    Ok(out)
+}
+
+/// `mish`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn mish(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = mish_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("mish", &ins, &out, move |i| mish_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `silu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn silu(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = silu_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("silu", &ins, &out, move |i| silu_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `elu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = elu_eager(x, alpha)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("elu", &ins, &out, move |i| elu_eager(&i[0], alpha));
+    }
+    Ok(out)
+}
+
+/// `leaky_relu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = leaky_relu_eager(x, slope)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("leaky_relu", &ins, &out, move |i| {
+            leaky_relu_eager(&i[0], slope)
+        });
+    }
+    Ok(out)
+}
+
+/// `hardtanh`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = hardtanh_eager(x, lo, hi)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("hardtanh", &ins, &out, move |i| {
+            hardtanh_eager(&i[0], lo, hi)
+        });
+    }
+    Ok(out)
+}
+
+/// `layer_norm`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn layer_norm(
+    x: &Tensor,
+    k: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = layer_norm_eager(x, k, weight, bias, eps)?;
+    if scope.on() {
+        let (ins, m) = capture::with_optional(&[x], &[weight, bias]);
+        scope.record1("layer_norm", &ins, &out, move |i| {
+            layer_norm_eager(
+                &i[0],
+                k,
+                capture::optional_at(i, 1, m, 0),
+                capture::optional_at(i, 1, m, 1),
+                eps,
+            )
+        });
+    }
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::graph::capture;
 use crate::kernels::elementwise::{cast, map1};
 use crate::ops::elementwise::record_fn;
 use crate::tensor::Tensor;
@@ -35,7 +36,7 @@ impl Tensor {
 }
 
 /// `x.clone()`: a copy that stays in the graph.
-pub fn clone(x: &Tensor) -> Result<Tensor> {
+fn clone_eager(x: &Tensor) -> Result<Tensor> {
     let out = clone_raw(x);
     if needs_grad(&[x]) {
         // d clone(x)/dx = 1
@@ -45,7 +46,7 @@ pub fn clone(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `x.contiguous()`: x itself when already contiguous.
-pub fn contiguous(x: &Tensor) -> Result<Tensor> {
+fn contiguous_eager(x: &Tensor) -> Result<Tensor> {
     if x.is_contiguous() {
         Ok(x.clone())
     } else {
@@ -54,7 +55,7 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `x.to(dtype)`: x itself when the dtype matches; gradients flow back cast to x's dtype.
-pub fn to_dtype(x: &Tensor, dt: DType, copy: bool) -> Result<Tensor> {
+fn to_dtype_eager(x: &Tensor, dt: DType, copy: bool) -> Result<Tensor> {
     if dt == x.dtype() {
         return if copy { clone(x) } else { Ok(x.clone()) };
     }
@@ -67,7 +68,7 @@ pub fn to_dtype(x: &Tensor, dt: DType, copy: bool) -> Result<Tensor> {
 }
 
 /// `dst.copy_(src)`: broadcast, cast, and (when recorded) make dst's history that of src.
-pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
+fn copy_eager(dst: &Tensor, src: &Tensor) -> Result<()> {
     crate::ops::elementwise::check_inplace(dst)?;
     let b = crate::shape::broadcast_shapes(dst.shape(), src.shape())?;
     if b.as_slice() != dst.shape() {
@@ -95,5 +96,56 @@ pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
         src.clone()
     };
     crate::kernels::elementwise::copy_cast(dst, &src);
+    Ok(())
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `clone`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn clone(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = clone_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("clone", &ins, &out, move |i| clone_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `contiguous`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn contiguous(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = contiguous_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("contiguous", &ins, &out, move |i| contiguous_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `to_dtype`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn to_dtype(x: &Tensor, dt: DType, copy: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = to_dtype_eager(x, dt, copy)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("to_dtype", &ins, &out, move |i| {
+            to_dtype_eager(&i[0], dt, copy)
+        });
+    }
+    Ok(out)
+}
+
+/// `copy_`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let scope = capture::scope_mut(&[dst]);
+    copy_eager(dst, src)?;
+    if scope.on() {
+        let ins = [dst, src];
+        scope.record("copy_", &ins, &[dst], move |i| {
+            copy_eager(&i[0], &i[1])?;
+            Ok(vec![i[0].clone()])
+        });
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use crate::autograd::{self, needs_grad, record, Backward, SavedTensor};
 use crate::dtype::{default_dtype, promote, DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::arith::Arith;
 use crate::kernels::elementwise::{map1, map2, update2};
 use crate::shape;
@@ -244,7 +245,7 @@ fn has_negative(t: &Tensor) -> bool {
 }
 
 /// A binary op with autograd.
-pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn binary_eager(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let out = binary_raw(op, a, b)?;
     if out.dtype().is_float() && needs_grad(&[a, b]) {
         record_binary(op, &out, a, b)?;
@@ -506,7 +507,7 @@ fn commit_into_view(dst: &Tensor, value: &Tensor) -> Result<()> {
 }
 
 /// `dst op= src` in place, with torch's casting rules.
-pub fn binary_inplace(op: Binary, dst: &Tensor, src: &Tensor) -> Result<()> {
+fn binary_inplace_eager(op: Binary, dst: &Tensor, src: &Tensor) -> Result<()> {
     check_inplace(dst)?;
     let recording = autograd::is_grad_enabled() && (dst.requires_grad() || src.requires_grad());
     if !recording
@@ -708,7 +709,7 @@ pub fn unary_raw(op: Unary, x: &Tensor) -> Result<Tensor> {
 }
 
 /// A unary op with autograd.
-pub fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
+fn unary_eager(op: Unary, x: &Tensor) -> Result<Tensor> {
     let out = unary_raw(op, x)?;
     if out.dtype().is_float() && needs_grad(&[x]) {
         record_unary(op, &out, x);
@@ -767,7 +768,7 @@ fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
 }
 
 /// In-place unary (`x.exp_()`), with torch's rule that the result must fit x's dtype.
-pub fn unary_inplace(op: Unary, x: &Tensor) -> Result<()> {
+fn unary_inplace_eager(op: Unary, x: &Tensor) -> Result<()> {
     check_inplace(x)?;
     let recording = autograd::is_grad_enabled() && x.requires_grad();
     let src = if recording {
@@ -780,7 +781,7 @@ pub fn unary_inplace(op: Unary, x: &Tensor) -> Result<()> {
 }
 
 /// `clamp(x, min, max)` with scalar bounds (NaN stays NaN, as in torch).
-pub fn clamp_scalar(
+fn clamp_scalar_eager(
     x: &Tensor,
     lo: Option<crate::Scalar>,
     hi: Option<crate::Scalar>,
@@ -838,7 +839,7 @@ pub fn clamp_scalar(
 }
 
 /// `clamp(x, min, max)` with tensor bounds (torch's ClampBackward0).
-pub fn clamp_tensor(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Result<Tensor> {
+fn clamp_tensor_eager(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Result<Tensor> {
     if lo.is_none() && hi.is_none() {
         return Err(Error::runtime(
             "torch.clamp: At least one of 'min' or 'max' must not be None",
@@ -1027,7 +1028,7 @@ pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
 }
 
 /// `lerp(start, end, weight)` = start + weight * (end - start).
-pub fn lerp(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
+fn lerp_eager(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
     let out = {
         let _raw = autograd::GradModeGuard::new(false);
         add(start, &mul(weight, &sub(end, start)?)?)?
@@ -1089,4 +1090,103 @@ pub fn equal(a: &Tensor, b: &Tensor) -> Result<bool> {
     }
     let eq = binary_raw(Binary::Eq, a, b)?;
     Ok((0..eq.numel()).all(|i| eq.get_flat::<bool>(i)))
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `binary`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = binary_eager(op, a, b)?;
+    if scope.on() {
+        let ins = [a, b];
+        scope.record1("binary", &ins, &out, move |i| {
+            binary_eager(op, &i[0], &i[1])
+        });
+    }
+    Ok(out)
+}
+
+/// `binary_inplace`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn binary_inplace(op: Binary, dst: &Tensor, src: &Tensor) -> Result<()> {
+    let scope = capture::scope_mut(&[dst]);
+    binary_inplace_eager(op, dst, src)?;
+    if scope.on() {
+        let ins = [dst, src];
+        scope.record("binary_inplace", &ins, &[dst], move |i| {
+            binary_inplace_eager(op, &i[0], &i[1])?;
+            Ok(vec![i[0].clone()])
+        });
+    }
+    Ok(())
+}
+
+/// `unary`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = unary_eager(op, x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("unary", &ins, &out, move |i| unary_eager(op, &i[0]));
+    }
+    Ok(out)
+}
+
+/// `unary_inplace`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn unary_inplace(op: Unary, x: &Tensor) -> Result<()> {
+    let scope = capture::scope_mut(&[x]);
+    unary_inplace_eager(op, x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record("unary_inplace", &ins, &[x], move |i| {
+            unary_inplace_eager(op, &i[0])?;
+            Ok(vec![i[0].clone()])
+        });
+    }
+    Ok(())
+}
+
+/// `clamp_scalar`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn clamp_scalar(
+    x: &Tensor,
+    lo: Option<crate::Scalar>,
+    hi: Option<crate::Scalar>,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = clamp_scalar_eager(x, lo, hi)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("clamp_scalar", &ins, &out, move |i| {
+            clamp_scalar_eager(&i[0], lo, hi)
+        });
+    }
+    Ok(out)
+}
+
+/// `clamp_tensor`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn clamp_tensor(x: &Tensor, lo: Option<&Tensor>, hi: Option<&Tensor>) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = clamp_tensor_eager(x, lo, hi)?;
+    if scope.on() {
+        let (ins, m) = capture::with_optional(&[x], &[lo, hi]);
+        scope.record1("clamp_tensor", &ins, &out, move |i| {
+            clamp_tensor_eager(
+                &i[0],
+                capture::optional_at(i, 1, m, 0),
+                capture::optional_at(i, 1, m, 1),
+            )
+        });
+    }
+    Ok(out)
+}
+
+/// `lerp`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn lerp(start: &Tensor, end: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = lerp_eager(start, end, weight)?;
+    if scope.on() {
+        let ins = [start, end, weight];
+        scope.record1("lerp", &ins, &out, move |i| lerp_eager(&i[0], &i[1], &i[2]));
+    }
+    Ok(out)
 }

@@ -2,6 +2,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::strided::for_each_run;
 use crate::ops::elementwise::{record_fn, result_type};
 use crate::shape::{self, Dims, Strides};
@@ -9,7 +10,7 @@ use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
 /// `torch.where(cond, a, b)` with broadcasting over all three.
-pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn where_eager(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if cond.dtype() != DType::Bool && cond.dtype() != DType::U8 {
         return Err(Error::runtime(format!(
             "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
@@ -218,7 +219,7 @@ fn select_checked(v: &Tensor, d: usize, i: i64, pos: usize) -> Result<Tensor> {
 }
 
 /// `x[i]` for a Python int: the fast path of `__getitem__`.
-pub fn index_int(x: &Tensor, i: i64) -> Result<Tensor> {
+fn index_int_eager(x: &Tensor, i: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
         return index(x, &[Idx::Int(i)]);
     }
@@ -719,7 +720,7 @@ fn as_1d(t: &Tensor) -> Tensor {
 }
 
 /// `x.index_select(dim, index)`.
-pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+fn index_select_eager(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let nd = x.ndim().max(1);
     let d = shape::normalize_dim(dim, nd)?;
     if index.ndim() > 1 {
@@ -831,7 +832,7 @@ pub fn put_(x: &Tensor, index: &Tensor, source: &Tensor, accumulate: bool) -> Re
 }
 
 /// `x.masked_fill(mask, value)` with `value` a 0-d tensor (a Python number arrives wrapped).
-pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+fn masked_fill_eager(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
     if mask.dtype() != DType::Bool {
         return Err(Error::runtime(format!(
             "masked_fill_ only supports boolean masks, but got mask with dtype {}",
@@ -872,7 +873,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> 
     Ok(out)
 }
 
-pub fn masked_fill_(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<()> {
+fn masked_fill_inplace_eager(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<()> {
     let b = shape::broadcast_shapes(x.shape(), mask.shape())?;
     if b.as_slice() != x.shape() {
         return Err(Error::runtime(format!(
@@ -1019,7 +1020,7 @@ fn walk_gs(
 }
 
 /// `x.gather(dim, index)`.
-pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+fn gather_eager(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let d = check_gs("gather", x, dim, index, None)?;
     let os = shape::contiguous_strides(as_1d(index).shape());
     let out = crate::dispatch!(x.dtype(), T => {
@@ -1349,4 +1350,83 @@ mod tests {
         let nz = nonzero(&x);
         assert_eq!(nz.shape(), &[1, 1]);
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `where_`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = where_eager(cond, a, b)?;
+    if scope.on() {
+        let ins = [cond, a, b];
+        scope.record1("where_", &ins, &out, move |i| {
+            where_eager(&i[0], &i[1], &i[2])
+        });
+    }
+    Ok(out)
+}
+
+/// `index_select`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = index_select_eager(x, dim, index)?;
+    if scope.on() {
+        let ins = [x, index];
+        scope.record1("index_select", &ins, &out, move |i| {
+            index_select_eager(&i[0], dim, &i[1])
+        });
+    }
+    Ok(out)
+}
+
+/// `gather`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = gather_eager(x, dim, index)?;
+    if scope.on() {
+        let ins = [x, index];
+        scope.record1("gather", &ins, &out, move |i| {
+            gather_eager(&i[0], dim, &i[1])
+        });
+    }
+    Ok(out)
+}
+
+/// `masked_fill`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = masked_fill_eager(x, mask, value)?;
+    if scope.on() {
+        let ins = [x, mask, value];
+        scope.record1("masked_fill", &ins, &out, move |i| {
+            masked_fill_eager(&i[0], &i[1], &i[2])
+        });
+    }
+    Ok(out)
+}
+
+/// `masked_fill_`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn masked_fill_(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<()> {
+    let scope = capture::scope_mut(&[x]);
+    masked_fill_inplace_eager(x, mask, value)?;
+    if scope.on() {
+        let ins = [x, mask, value];
+        scope.record("masked_fill_", &ins, &[x], move |i| {
+            masked_fill_inplace_eager(&i[0], &i[1], &i[2])?;
+            Ok(vec![i[0].clone()])
+        });
+    }
+    Ok(())
+}
+
+/// `index_int`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn index_int(x: &Tensor, i: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = index_int_eager(x, i)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("index_int", &ins, &out, move |t| index_int_eager(&t[0], i));
+    }
+    Ok(out)
 }

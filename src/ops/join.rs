@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::promote;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::ops::elementwise::record_fn;
 use crate::ops::movement::{reshape_usize, slice, unsqueeze};
 use crate::shape::normalize_dim;
@@ -14,7 +15,7 @@ fn skipped(t: &Tensor) -> bool {
 }
 
 /// `torch.cat(tensors, dim)`: dtypes promote; sizes must match except along `dim`.
-pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
+fn cat_eager(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     if ts.is_empty() {
         return Err(Error::value(
             "torch.cat(): expected a non-empty list of Tensors",
@@ -127,7 +128,7 @@ fn finish(out: Tensor, ts: &[Tensor], d: usize, starts: &[usize]) -> Result<Tens
 }
 
 /// `torch.stack(tensors, dim)`: equal shapes, joined along a new dim.
-pub fn stack(ts: &[Tensor], dim: i64) -> Result<Tensor> {
+fn stack_eager(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     if ts.is_empty() {
         return Err(Error::runtime("stack expects a non-empty TensorList"));
     }
@@ -226,4 +227,30 @@ mod tests {
         let s = stack(&[a.clone(), a.clone()], 1).unwrap();
         assert_eq!(s.shape(), &[1, 2, 2]);
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `cat`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = cat_eager(ts, dim)?;
+    if scope.on() {
+        let ins: Vec<&Tensor> = ts.iter().collect();
+        let ts_n = ts.len();
+        scope.record1("cat", &ins, &out, move |i| cat_eager(&i[..ts_n], dim));
+    }
+    Ok(out)
+}
+
+/// `stack`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn stack(ts: &[Tensor], dim: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = stack_eager(ts, dim)?;
+    if scope.on() {
+        let ins: Vec<&Tensor> = ts.iter().collect();
+        let ts_n = ts.len();
+        scope.record1("stack", &ins, &out, move |i| stack_eager(&i[..ts_n], dim));
+    }
+    Ok(out)
 }

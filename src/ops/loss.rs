@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::send_ptr::SendPtr;
 use crate::ops::elementwise::record_fn;
 use crate::tensor::Tensor;
@@ -145,7 +146,7 @@ fn backward_lanes<T: Element>(x: &[T], g: &Geom, lse: &[f64], coef: &[f64]) -> V
 }
 
 /// Class-index NLL over (N, C, d1, ...) or (C,) input: `fused` applies log_softmax first (cross_entropy).
-pub fn nll(
+fn nll_eager(
     input: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
@@ -280,4 +281,43 @@ mod tests {
         let t = Tensor::from_vec(vec![0i64, 10], &[2]).unwrap();
         assert!(nll(&x, &t, None, -100, 0.0, Reduction::Mean, true).is_err());
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `nll`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn nll(
+    input: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction: Reduction,
+    fused: bool,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = nll_eager(
+        input,
+        target,
+        weight,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        fused,
+    )?;
+    if scope.on() {
+        let (ins, m) = capture::with_optional(&[input, target], &[weight]);
+        scope.record1("nll", &ins, &out, move |i| {
+            nll_eager(
+                &i[0],
+                &i[1],
+                capture::optional_at(i, 2, m, 0),
+                ignore_index,
+                label_smoothing,
+                reduction,
+                fused,
+            )
+        });
+    }
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::gemm::{batched, MatElem, Operand};
 use crate::ops::elementwise::{mul, record_fn, scalar_f};
 use crate::ops::movement::{permute, reshape_usize, squeeze, transpose, unsqueeze};
@@ -227,7 +228,7 @@ fn matmul_nd(a: &Tensor, b: &Tensor, name: &'static str) -> Result<Tensor> {
 }
 
 /// `torch.mm(a, b)`.
-pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn mm_eager(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 2 {
         return Err(Error::runtime(format!(
             "mm: self must be a matrix, got {}-D tensor",
@@ -248,7 +249,7 @@ pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.bmm(a, b)`: exactly 3-D operands with equal batch sizes.
-pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn bmm_eager(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 3 {
         return Err(Error::runtime("batch1 must be a 3D tensor"));
     }
@@ -268,7 +269,7 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.dot(a, b)`: 1-D · 1-D.
-pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn dot_eager(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 1 || b.ndim() != 1 {
         return Err(Error::runtime(format!(
             "1D tensors expected, but got {}D and {}D tensors",
@@ -318,7 +319,7 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.mv(mat, vec)`.
-pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
+fn mv_eager(a: &Tensor, v: &Tensor) -> Result<Tensor> {
     if a.ndim() != 2 || v.ndim() != 1 {
         return Err(Error::runtime(format!(
             "vector + matrix @ vector expected, got 1, {}, {}",
@@ -377,7 +378,7 @@ pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.outer(a, b)`: `a[:, None] * b[None, :]` (torch promotes dtypes here).
-pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn outer_eager(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 1 {
         return Err(Error::runtime(format!(
             "outer: Expected 1-D argument self, but got {}-D",
@@ -394,7 +395,7 @@ pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.matmul(a, b)` with torch's rules for 1-D operands and batch broadcasting.
-pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+fn matmul_eager(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (na, nb) = (a.ndim(), b.ndim());
     if na == 0 || nb == 0 {
         return Err(Error::runtime(format!(
@@ -420,7 +421,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.addmm(input, mat1, mat2, beta, alpha)`: `beta*input + alpha*(mat1 @ mat2)` in one GEMM.
-pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
+fn addmm_eager(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
     if m1.ndim() != 2 {
         return Err(Error::runtime(format!(
             "addmm: self must be a matrix, got {}-D tensor",
@@ -762,4 +763,85 @@ mod tests {
         assert_eq!(e.as_slice::<f64>(), &[5.0, 14.0]);
         assert!(matmul(&a, &a).is_err());
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `mm`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = mm_eager(a, b)?;
+    if scope.on() {
+        let ins = [a, b];
+        scope.record1("mm", &ins, &out, move |i| mm_eager(&i[0], &i[1]));
+    }
+    Ok(out)
+}
+
+/// `bmm`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = bmm_eager(a, b)?;
+    if scope.on() {
+        let ins = [a, b];
+        scope.record1("bmm", &ins, &out, move |i| bmm_eager(&i[0], &i[1]));
+    }
+    Ok(out)
+}
+
+/// `dot`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = dot_eager(a, b)?;
+    if scope.on() {
+        let ins = [a, b];
+        scope.record1("dot", &ins, &out, move |i| dot_eager(&i[0], &i[1]));
+    }
+    Ok(out)
+}
+
+/// `mv`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = mv_eager(a, v)?;
+    if scope.on() {
+        let ins = [a, v];
+        scope.record1("mv", &ins, &out, move |i| mv_eager(&i[0], &i[1]));
+    }
+    Ok(out)
+}
+
+/// `outer`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = outer_eager(a, b)?;
+    if scope.on() {
+        let ins = [a, b];
+        scope.record1("outer", &ins, &out, move |i| outer_eager(&i[0], &i[1]));
+    }
+    Ok(out)
+}
+
+/// `matmul`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = matmul_eager(a, b)?;
+    if scope.on() {
+        let ins = [a, b];
+        scope.record1("matmul", &ins, &out, move |i| matmul_eager(&i[0], &i[1]));
+    }
+    Ok(out)
+}
+
+/// `addmm`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = addmm_eager(input, m1, m2, beta, alpha)?;
+    if scope.on() {
+        let ins = [input, m1, m2];
+        scope.record1("addmm", &ins, &out, move |i| {
+            addmm_eager(&i[0], &i[1], &i[2], beta, alpha)
+        });
+    }
+    Ok(out)
 }

@@ -2,13 +2,14 @@
 
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::ops::elementwise::record_fn;
 use crate::shape::{self, normalize_dim, Dims, Strides};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
 /// `x.view(shape)`: fails when the strides cannot express the new shape.
-pub fn view(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
+fn view_eager(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
     let new_shape = shape::infer_size(sizes, x.numel())?;
     let Some(strides) = shape::view_strides(x.shape(), x.strides(), &new_shape) else {
         return Err(Error::runtime(
@@ -20,7 +21,7 @@ pub fn view(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
 }
 
 /// `x.reshape(shape)`: a view when possible, else a copy.
-pub fn reshape(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
+fn reshape_eager(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
     let new_shape = shape::infer_size(sizes, x.numel())?;
     match shape::view_strides(x.shape(), x.strides(), &new_shape) {
         Some(strides) => Ok(view_of(x, new_shape, strides, x.offset(), "ViewBackward0")),
@@ -32,7 +33,7 @@ pub fn reshape(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
     }
 }
 
-pub fn reshape_usize(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+fn reshape_usize_eager(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let s: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
     reshape(x, &s)
 }
@@ -60,7 +61,7 @@ impl Tensor {
     }
 }
 
-pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+fn permute_eager(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
     let n = x.ndim();
     if dims.len() != n {
         return Err(Error::runtime(format!(
@@ -95,7 +96,7 @@ pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
     Ok(out)
 }
 
-pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
+fn transpose_eager(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let n = x.ndim();
     if n == 0 {
         normalize_dim(d0, 0)?;
@@ -121,7 +122,7 @@ pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
 }
 
 /// A view with the same layout, still in the graph (torch's `AliasBackward0`).
-pub fn alias_tracked(x: &Tensor) -> Tensor {
+fn alias_tracked_eager(x: &Tensor) -> Tensor {
     view_of(
         x,
         SmallVec::from_slice(x.shape()),
@@ -132,7 +133,7 @@ pub fn alias_tracked(x: &Tensor) -> Tensor {
 }
 
 /// `x.expand(sizes)`: -1 keeps a size; new leading dims may be added.
-pub fn expand_i64(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
+fn expand_i64_eager(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
     let n = x.ndim();
     if sizes.len() < n {
         return Err(Error::runtime(format!(
@@ -183,12 +184,12 @@ pub fn expand_i64(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
     Ok(out)
 }
 
-pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+fn expand_eager(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let s: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
     expand_i64(x, &s)
 }
 
-pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
+fn unsqueeze_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
     let d = shape::normalize_dim_insert(dim, x.ndim())?;
     let mut shape: Dims = SmallVec::from_slice(x.shape());
     let mut strides: Strides = SmallVec::from_slice(x.strides());
@@ -203,7 +204,7 @@ pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
 }
 
 /// `squeeze(dims)`: removes the given size-1 dims (all size-1 dims when `dims` is None).
-pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+fn squeeze_eager(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
     let n = x.ndim();
     let mut drop = vec![false; n];
     match dims {
@@ -230,7 +231,7 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
 }
 
 /// `narrow(dim, start, length)`: a slice of one dim.
-pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
+fn narrow_eager(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
         return Err(Error::runtime(
             "narrow() cannot be applied to a 0-dim tensor.",
@@ -254,7 +255,7 @@ pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
 }
 
 /// Elements `start, start+step, ...` (`len` of them) along `d`, as a view.
-pub fn slice(x: &Tensor, d: usize, start: usize, len: usize, step: usize) -> Result<Tensor> {
+fn slice_eager(x: &Tensor, d: usize, start: usize, len: usize, step: usize) -> Result<Tensor> {
     let mut shape: Dims = SmallVec::from_slice(x.shape());
     let mut strides: Strides = SmallVec::from_slice(x.strides());
     let offset = (x.offset() as isize + start as isize * strides[d]) as usize;
@@ -276,7 +277,7 @@ pub fn slice(x: &Tensor, d: usize, start: usize, len: usize, step: usize) -> Res
 }
 
 /// `select(dim, index)`: drops `dim`, keeping one index.
-pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
+fn select_eager(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
         return Err(Error::index(
             "select() cannot be applied to a 0-dim tensor.",
@@ -312,7 +313,7 @@ pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
 }
 
 /// `flatten(start_dim, end_dim)`.
-pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
+fn flatten_eager(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
         return reshape(x, &[1]);
     }
@@ -332,4 +333,187 @@ pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
     shape.push(x.shape()[s..=e].iter().product::<usize>() as i64);
     shape.extend(x.shape()[e + 1..].iter().map(|&d| d as i64));
     reshape(x, &shape)
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `view`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn view(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = view_eager(x, sizes)?;
+    if scope.on() {
+        let ins = [x];
+        let sizes = sizes.to_vec();
+        scope.record1("view", &ins, &out, move |i| view_eager(&i[0], &sizes));
+    }
+    Ok(out)
+}
+
+/// `reshape`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn reshape(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = reshape_eager(x, sizes)?;
+    if scope.on() {
+        let ins = [x];
+        let sizes = sizes.to_vec();
+        scope.record1("reshape", &ins, &out, move |i| reshape_eager(&i[0], &sizes));
+    }
+    Ok(out)
+}
+
+/// `reshape_usize`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn reshape_usize(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = reshape_usize_eager(x, shape)?;
+    if scope.on() {
+        let ins = [x];
+        let shape = shape.to_vec();
+        scope.record1("reshape_usize", &ins, &out, move |i| {
+            reshape_usize_eager(&i[0], &shape)
+        });
+    }
+    Ok(out)
+}
+
+/// `permute`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = permute_eager(x, dims)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.to_vec();
+        scope.record1("permute", &ins, &out, move |i| permute_eager(&i[0], &dims));
+    }
+    Ok(out)
+}
+
+/// `transpose`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = transpose_eager(x, d0, d1)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("transpose", &ins, &out, move |i| {
+            transpose_eager(&i[0], d0, d1)
+        });
+    }
+    Ok(out)
+}
+
+/// `alias_tracked`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn alias_tracked(x: &Tensor) -> Tensor {
+    let scope = capture::scope();
+    let out = alias_tracked_eager(x);
+    if scope.on() {
+        let ins = [x];
+        scope.record1("alias_tracked", &ins, &out, move |i| {
+            Ok(alias_tracked_eager(&i[0]))
+        });
+    }
+    out
+}
+
+/// `expand_i64`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn expand_i64(x: &Tensor, sizes: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = expand_i64_eager(x, sizes)?;
+    if scope.on() {
+        let ins = [x];
+        let sizes = sizes.to_vec();
+        scope.record1("expand_i64", &ins, &out, move |i| {
+            expand_i64_eager(&i[0], &sizes)
+        });
+    }
+    Ok(out)
+}
+
+/// `expand`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = expand_eager(x, shape)?;
+    if scope.on() {
+        let ins = [x];
+        let shape = shape.to_vec();
+        scope.record1("expand", &ins, &out, move |i| expand_eager(&i[0], &shape));
+    }
+    Ok(out)
+}
+
+/// `unsqueeze`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = unsqueeze_eager(x, dim)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("unsqueeze", &ins, &out, move |i| {
+            unsqueeze_eager(&i[0], dim)
+        });
+    }
+    Ok(out)
+}
+
+/// `squeeze`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = squeeze_eager(x, dims)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.map(|d| d.to_vec());
+        scope.record1("squeeze", &ins, &out, move |i| {
+            squeeze_eager(&i[0], dims.as_deref())
+        });
+    }
+    Ok(out)
+}
+
+/// `narrow`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = narrow_eager(x, dim, start, length)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("narrow", &ins, &out, move |i| {
+            narrow_eager(&i[0], dim, start, length)
+        });
+    }
+    Ok(out)
+}
+
+/// `slice`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn slice(x: &Tensor, d: usize, start: usize, len: usize, step: usize) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = slice_eager(x, d, start, len, step)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("slice", &ins, &out, move |i| {
+            slice_eager(&i[0], d, start, len, step)
+        });
+    }
+    Ok(out)
+}
+
+/// `select`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = select_eager(x, dim, index)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("select", &ins, &out, move |i| {
+            select_eager(&i[0], dim, index)
+        });
+    }
+    Ok(out)
+}
+
+/// `flatten`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = flatten_eager(x, start, end)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("flatten", &ins, &out, move |i| {
+            flatten_eager(&i[0], start, end)
+        });
+    }
+    Ok(out)
 }

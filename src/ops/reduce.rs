@@ -3,6 +3,7 @@
 use crate::autograd::needs_grad;
 use crate::dtype::{default_dtype, DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::kernels::reduce::{is_nan, lanes, reduce, sum_fast, unlanes};
 use crate::ops::elementwise::record_fn;
 use crate::shape::normalize_dim;
@@ -131,7 +132,7 @@ fn zip_f64<const N: usize>(
 }
 
 /// `torch.sum(x, dim, keepdim, dtype=)`.
-pub fn sum(
+fn sum_eager(
     x: &Tensor,
     dims: Option<&[i64]>,
     keepdim: bool,
@@ -210,7 +211,7 @@ fn red(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Red> {
 }
 
 /// `torch.mean(x, dim, keepdim, dtype=)`: float (or dtype=float) only.
-pub fn mean(
+fn mean_eager(
     x: &Tensor,
     dims: Option<&[i64]>,
     keepdim: bool,
@@ -383,7 +384,7 @@ fn prod_others(x: &Tensor, d: usize) -> Tensor {
 }
 
 /// `torch.prod(x, dim=None, keepdim=False, dtype=)`.
-pub fn prod(x: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+fn prod_eager(x: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
     let dims = dim.map(|d| vec![d]);
     let r = red(x, dims.as_deref(), keepdim)?;
     let out_dt = dtype.unwrap_or_else(|| sum_dtype(x.dtype()));
@@ -505,7 +506,7 @@ fn record_even_split(out: &Tensor, x: &Tensor, r: Red, name: &'static str) {
 }
 
 /// `torch.amax` / `torch.amin` over dims (all when empty).
-pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
+fn amax_eager(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
     let dims = dims.unwrap_or(&[]);
     let r = red(x, Some(dims), keepdim)?;
     let op = if max { "amax" } else { "amin" };
@@ -527,7 +528,7 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Resul
 }
 
 /// `x.max()` / `x.min()` with no dim: a 0-d tensor.
-pub fn max_all(x: &Tensor, max: bool) -> Result<Tensor> {
+fn max_all_eager(x: &Tensor, max: bool) -> Result<Tensor> {
     let op = if max { "max" } else { "min" };
     if x.numel() == 0 {
         return Err(Error::runtime(format!(
@@ -640,7 +641,7 @@ pub fn record_index_backward(
 }
 
 /// `x.max(dim, keepdim)` / `x.min(dim, keepdim)`: (values, indices).
-pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+fn max_dim_eager(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
     let d = normalize_dim(dim, x.ndim())?;
     let op = if max { "max" } else { "min" };
     if x.ndim() > 0 && x.shape()[d] == 0 {
@@ -668,7 +669,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor
 }
 
 /// `torch.argmax` / `argmin`: dim=None means the flattened tensor.
-pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
+fn argmax_eager(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
     let op = if max { "argmax" } else { "argmin" };
     match dim {
         Some(dim) => {
@@ -717,7 +718,7 @@ fn moments<T: Element>(x: &Tensor, mask: &[bool]) -> Vec<(f64, f64)> {
 }
 
 /// `torch.var` / `torch.std` (and the `_mean` variants): returns (var or std, mean).
-pub fn var_mean(
+fn var_mean_eager(
     x: &Tensor,
     dims: Option<&[i64]>,
     correction: f64,
@@ -779,7 +780,7 @@ pub fn var_mean(
 }
 
 /// `torch.norm(x, p, dim, keepdim)` for vector p-norms (p = inf, -inf, 0, 1, 2, any float).
-pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+fn norm_eager(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Err(Error::not_implemented(format!(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
@@ -889,7 +890,7 @@ pub fn count_nonzero(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
 }
 
 /// `torch.logsumexp(x, dim, keepdim)`: shifted by the max so it never overflows.
-pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+fn logsumexp_eager(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     let xf = if x.dtype().is_float() {
         x.clone()
     } else {
@@ -958,7 +959,7 @@ fn scan<T: Element>(x: &Tensor, d: usize, rev: bool, f: impl Fn(T, T) -> T) -> T
 }
 
 /// `torch.cumsum` / `torch.cumprod` (ints and bool accumulate in int64).
-pub fn cumulative(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> Result<Tensor> {
+fn cumulative_eager(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> Result<Tensor> {
     let d = normalize_dim(dim, x.ndim())?;
     let dt = dtype.unwrap_or_else(|| sum_dtype(x.dtype()));
     let xc = if x.dtype() != dt {
@@ -1059,4 +1060,171 @@ mod tests {
             &[0.0, 0.0, 0.0]
         );
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `sum`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn sum(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = sum_eager(x, dims, keepdim, dtype)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.map(|d| d.to_vec());
+        scope.record1("sum", &ins, &out, move |i| {
+            sum_eager(&i[0], dims.as_deref(), keepdim, dtype)
+        });
+    }
+    Ok(out)
+}
+
+/// `mean`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn mean(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = mean_eager(x, dims, keepdim, dtype)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.map(|d| d.to_vec());
+        scope.record1("mean", &ins, &out, move |i| {
+            mean_eager(&i[0], dims.as_deref(), keepdim, dtype)
+        });
+    }
+    Ok(out)
+}
+
+/// `prod`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn prod(x: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = prod_eager(x, dim, keepdim, dtype)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("prod", &ins, &out, move |i| {
+            prod_eager(&i[0], dim, keepdim, dtype)
+        });
+    }
+    Ok(out)
+}
+
+/// `amax`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = amax_eager(x, dims, keepdim, max)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.map(|d| d.to_vec());
+        scope.record1("amax", &ins, &out, move |i| {
+            amax_eager(&i[0], dims.as_deref(), keepdim, max)
+        });
+    }
+    Ok(out)
+}
+
+/// `max_all`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn max_all(x: &Tensor, max: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = max_all_eager(x, max)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("max_all", &ins, &out, move |i| max_all_eager(&i[0], max));
+    }
+    Ok(out)
+}
+
+/// `max_dim`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+    let scope = capture::scope();
+    let (a, b) = max_dim_eager(x, dim, keepdim, max)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record("max_dim", &ins, &[&a, &b], move |i| {
+            let (a, b) = max_dim_eager(&i[0], dim, keepdim, max)?;
+            Ok(vec![a, b])
+        });
+    }
+    Ok((a, b))
+}
+
+/// `argmax`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = argmax_eager(x, dim, keepdim, max)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("argmax", &ins, &out, move |i| {
+            argmax_eager(&i[0], dim, keepdim, max)
+        });
+    }
+    Ok(out)
+}
+
+/// `var_mean`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn var_mean(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    correction: f64,
+    keepdim: bool,
+    std: bool,
+) -> Result<(Tensor, Tensor)> {
+    let scope = capture::scope();
+    let (a, b) = var_mean_eager(x, dims, correction, keepdim, std)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.map(|d| d.to_vec());
+        scope.record("var_mean", &ins, &[&a, &b], move |i| {
+            let (a, b) = var_mean_eager(&i[0], dims.as_deref(), correction, keepdim, std)?;
+            Ok(vec![a, b])
+        });
+    }
+    Ok((a, b))
+}
+
+/// `norm`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = norm_eager(x, p, dims, keepdim)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.map(|d| d.to_vec());
+        scope.record1("norm", &ins, &out, move |i| {
+            norm_eager(&i[0], p, dims.as_deref(), keepdim)
+        });
+    }
+    Ok(out)
+}
+
+/// `logsumexp`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = logsumexp_eager(x, dims, keepdim)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.to_vec();
+        scope.record1("logsumexp", &ins, &out, move |i| {
+            logsumexp_eager(&i[0], &dims, keepdim)
+        });
+    }
+    Ok(out)
+}
+
+/// `cumulative`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn cumulative(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = cumulative_eager(x, dim, dtype, prod)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("cumulative", &ins, &out, move |i| {
+            cumulative_eager(&i[0], dim, dtype, prod)
+        });
+    }
+    Ok(out)
 }

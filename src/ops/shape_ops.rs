@@ -2,6 +2,7 @@
 
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::ops::copy::{clone, clone_raw};
 use crate::ops::elementwise::{check_inplace, commit_inplace, record_fn};
 use crate::ops::join::cat;
@@ -27,7 +28,7 @@ fn dim_list(dims: &[i64], n: usize) -> Result<Vec<usize>> {
 }
 
 /// `x.flip(dims)`: a copy read through negated strides.
-pub fn flip(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+fn flip_eager(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
     let ds = dim_list(dims, x.ndim())?;
     let mut strides: Strides = SmallVec::from_slice(x.strides());
     let mut off = x.offset() as isize;
@@ -70,7 +71,7 @@ pub fn flipud(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `x.roll(shifts, dims)`: two slices swapped per rolled dim (differentiable through cat).
-pub fn roll(x: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
+fn roll_eager(x: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
     if dims.is_empty() {
         if shifts.len() != 1 {
             return Err(Error::runtime(format!(
@@ -111,7 +112,7 @@ pub fn roll(x: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
 }
 
 /// `x.repeat(*sizes)`: expand an interleaved view, then materialise it.
-pub fn repeat(x: &Tensor, reps: &[i64]) -> Result<Tensor> {
+fn repeat_eager(x: &Tensor, reps: &[i64]) -> Result<Tensor> {
     if reps.len() < x.ndim() {
         return Err(Error::runtime(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor",
@@ -204,7 +205,7 @@ pub fn tri_(x: &Tensor, k: i64, lower: bool) -> Result<()> {
 }
 
 /// `x.split(split_size, dim)`: views of `split_size` along `dim` (the last may be smaller).
-pub fn split(x: &Tensor, size: i64, dim: i64) -> Result<Vec<Tensor>> {
+fn split_eager(x: &Tensor, size: i64, dim: i64) -> Result<Vec<Tensor>> {
     if x.ndim() == 0 {
         return Err(Error::runtime(
             "split expects at least a 1-dimensional tensor",
@@ -259,7 +260,7 @@ pub fn split_with_sizes(x: &Tensor, sizes: &[i64], dim: i64) -> Result<Vec<Tenso
 }
 
 /// `x.chunk(chunks, dim)`: `split` with size ceil(n / chunks).
-pub fn chunk(x: &Tensor, chunks: i64, dim: i64) -> Result<Vec<Tensor>> {
+fn chunk_eager(x: &Tensor, chunks: i64, dim: i64) -> Result<Vec<Tensor>> {
     if x.ndim() == 0 {
         return Err(Error::runtime(
             "chunk expects at least a 1-dimensional tensor",
@@ -281,7 +282,7 @@ pub fn chunk(x: &Tensor, chunks: i64, dim: i64) -> Result<Vec<Tensor>> {
 }
 
 /// `x.unbind(dim)`: one view per index.
-pub fn unbind(x: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
+fn unbind_eager(x: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
     if x.ndim() == 0 {
         return Err(Error::index(
             "Dimension specified as 0 but tensor has no dimensions",
@@ -294,7 +295,7 @@ pub fn unbind(x: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
 }
 
 /// `x.movedim(source, destination)`.
-pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
+fn movedim_eager(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
     let n = x.ndim();
     let fmt = |v: &[i64]| {
         format!(
@@ -344,7 +345,7 @@ pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
 }
 
 /// `x.unflatten(dim, sizes)`: one dim split into several (one size may be -1).
-pub fn unflatten(x: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
+fn unflatten_eager(x: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
     if x.ndim() == 0 {
         return Err(Error::runtime("unflatten: Cannot unflatten a 0-d tensor"));
     }
@@ -486,4 +487,112 @@ mod tests {
         assert_eq!(trace(&x).unwrap().as_slice::<f32>(), &[4.0]);
         assert_eq!(movedim(&x, &[0], &[1]).unwrap().shape(), &[3, 2]);
     }
+}
+
+// Replayable entry points: each runs its `_eager` op and records it for `fit`.
+
+/// `flip`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn flip(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = flip_eager(x, dims)?;
+    if scope.on() {
+        let ins = [x];
+        let dims = dims.to_vec();
+        scope.record1("flip", &ins, &out, move |i| flip_eager(&i[0], &dims));
+    }
+    Ok(out)
+}
+
+/// `roll`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn roll(x: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = roll_eager(x, shifts, dims)?;
+    if scope.on() {
+        let ins = [x];
+        let shifts = shifts.to_vec();
+        let dims = dims.to_vec();
+        scope.record1("roll", &ins, &out, move |i| {
+            roll_eager(&i[0], &shifts, &dims)
+        });
+    }
+    Ok(out)
+}
+
+/// `repeat`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn repeat(x: &Tensor, reps: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = repeat_eager(x, reps)?;
+    if scope.on() {
+        let ins = [x];
+        let reps = reps.to_vec();
+        scope.record1("repeat", &ins, &out, move |i| repeat_eager(&i[0], &reps));
+    }
+    Ok(out)
+}
+
+/// `split`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn split(x: &Tensor, size: i64, dim: i64) -> Result<Vec<Tensor>> {
+    let scope = capture::scope();
+    let out = split_eager(x, size, dim)?;
+    if scope.on() {
+        let ins = [x];
+        let outs: Vec<&Tensor> = out.iter().collect();
+        scope.record("split", &ins, &outs, move |i| split_eager(&i[0], size, dim));
+    }
+    Ok(out)
+}
+
+/// `chunk`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn chunk(x: &Tensor, chunks: i64, dim: i64) -> Result<Vec<Tensor>> {
+    let scope = capture::scope();
+    let out = chunk_eager(x, chunks, dim)?;
+    if scope.on() {
+        let ins = [x];
+        let outs: Vec<&Tensor> = out.iter().collect();
+        scope.record("chunk", &ins, &outs, move |i| {
+            chunk_eager(&i[0], chunks, dim)
+        });
+    }
+    Ok(out)
+}
+
+/// `unbind`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn unbind(x: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
+    let scope = capture::scope();
+    let out = unbind_eager(x, dim)?;
+    if scope.on() {
+        let ins = [x];
+        let outs: Vec<&Tensor> = out.iter().collect();
+        scope.record("unbind", &ins, &outs, move |i| unbind_eager(&i[0], dim));
+    }
+    Ok(out)
+}
+
+/// `movedim`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = movedim_eager(x, src, dst)?;
+    if scope.on() {
+        let ins = [x];
+        let src = src.to_vec();
+        let dst = dst.to_vec();
+        scope.record1("movedim", &ins, &out, move |i| {
+            movedim_eager(&i[0], &src, &dst)
+        });
+    }
+    Ok(out)
+}
+
+/// `unflatten`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn unflatten(x: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = unflatten_eager(x, dim, sizes)?;
+    if scope.on() {
+        let ins = [x];
+        let sizes = sizes.to_vec();
+        scope.record1("unflatten", &ins, &out, move |i| {
+            unflatten_eager(&i[0], dim, &sizes)
+        });
+    }
+    Ok(out)
 }

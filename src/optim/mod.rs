@@ -6,6 +6,7 @@
 
 pub mod adagrad;
 pub mod adam;
+pub mod plan;
 pub mod rmsprop;
 pub mod sgd;
 

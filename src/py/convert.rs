@@ -381,6 +381,7 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, copy: bool) -> PyResult<Tenso
 
 /// A NumPy array sharing the tensor's memory, whose base keeps the tensor alive.
 pub fn to_numpy<'py>(slf: &Bound<'py, PyTensor>) -> PyResult<Bound<'py, PyAny>> {
+    crate::graph::capture::value_read(".numpy()");
     use numpy::npyffi::{self, PY_ARRAY_API};
     let py = slf.py();
     let t = slf.borrow().t.clone();

@@ -13,7 +13,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
+    crate::graph::capture::constant(&t);
     if requires_grad {
+        crate::graph::capture::refuse(|| "forward creates a tensor with requires_grad=True".into());
         t.set_requires_grad(true)?;
     }
     Ok(t.into())

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod data;
 pub mod dtype;
 pub mod error;
+pub mod fit;
 pub mod functions;
 pub mod indexing;
 pub mod join;
@@ -39,5 +40,6 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     optim::register(m)?;
     serialize::register(m)?;
     nn_ops::register(m)?;
+    fit::register(m)?;
     Ok(())
 }

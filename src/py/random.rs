@@ -6,6 +6,7 @@ use super::tensor::PyTensor;
 use crate::dtype::{default_dtype, DType};
 use crate::ops::creation::check_sizes;
 use crate::ops::elementwise::check_inplace;
+use crate::graph::capture;
 use crate::random::{self as rng, Generator, SharedGenerator};
 use crate::tensor::Tensor;
 use parking_lot::Mutex;
@@ -62,6 +63,16 @@ fn seed_value(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
 }
 
 /// The generator behind a `generator=` argument (None means the default one).
+/// Records `t.bernoulli_(p)` for replay: it draws again from the same generator.
+fn record_bernoulli_scalar(scope: capture::Scope, t: &Tensor, p: f64, gen: SharedGenerator) {
+    if scope.on() {
+        scope.record("bernoulli_", &[t], &[t], move |i| {
+            rng::bernoulli_scalar_(&i[0], p, &mut gen.lock())?;
+            Ok(vec![i[0].clone()])
+        });
+    }
+}
+
 fn generator_arg(obj: Option<&Bound<'_, PyAny>>, op: &str) -> PyResult<SharedGenerator> {
     match obj {
         None => Ok(rng::default_generator().clone()),
@@ -863,17 +874,30 @@ impl PyTensor {
     ) -> PyResult<Bound<'py, Self>> {
         let gen = generator_arg(generator, "bernoulli_")?;
         let t = inplace_target(&slf)?;
+        let scope = capture::scope_mut(&[&t]);
         match p.filter(|p| !p.is_none()) {
             Some(p) => match p.cast::<PyTensor>() {
                 Ok(pt) => {
                     let pt = pt.borrow().t.clone();
-                    rng::bernoulli_tensor_(&t, &pt, &mut gen.lock())?
+                    rng::bernoulli_tensor_(&t, &pt, &mut gen.lock())?;
+                    if scope.on() {
+                        // replay draws from the same generator, so the stream advances as in eager code
+                        scope.record("bernoulli_", &[&t, &pt], &[&t], move |i| {
+                            rng::bernoulli_tensor_(&i[0], &i[1], &mut gen.lock())?;
+                            Ok(vec![i[0].clone()])
+                        });
+                    }
                 }
                 Err(_) => {
-                    rng::bernoulli_scalar_(&t, float_arg(p, "bernoulli_", "p")?, &mut gen.lock())?
+                    let pf = float_arg(p, "bernoulli_", "p")?;
+                    rng::bernoulli_scalar_(&t, pf, &mut gen.lock())?;
+                    record_bernoulli_scalar(scope, &t, pf, gen);
                 }
             },
-            None => rng::bernoulli_scalar_(&t, 0.5, &mut gen.lock())?,
+            None => {
+                rng::bernoulli_scalar_(&t, 0.5, &mut gen.lock())?;
+                record_bernoulli_scalar(scope, &t, 0.5, gen);
+            }
         }
         Ok(slf)
     }

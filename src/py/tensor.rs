@@ -48,6 +48,7 @@ pub fn py_helper<'py>(py: Python<'py>, module: &str, name: &str) -> PyResult<Bou
 
 /// The item of a one-element tensor as a Python number.
 pub fn item_of<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    crate::graph::capture::value_read(".item()");
     if t.numel() != 1 {
         return Err(PyRuntimeError::new_err(format!(
             "a Tensor with {} elements cannot be converted to Scalar",
@@ -297,7 +298,9 @@ impl PyTensor {
     }
     #[getter]
     fn get_data(&self) -> PyTensor {
-        self.t.alias().into()
+        let out = self.t.alias();
+        crate::graph::capture::derived("data", &self.t, &out, Tensor::alias);
+        out.into()
     }
     #[setter]
     fn set_data(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -313,7 +316,9 @@ impl PyTensor {
         Ok(self.t.retain_grad()?)
     }
     fn detach(&self) -> PyTensor {
-        self.t.alias().into()
+        let out = self.t.alias();
+        crate::graph::capture::derived("detach", &self.t, &out, Tensor::alias);
+        out.into()
     }
     fn detach_(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         {
@@ -393,6 +398,7 @@ impl PyTensor {
             .map(|i| i.into_any())
     }
     fn __bool__(&self) -> PyResult<bool> {
+        crate::graph::capture::value_read("bool(tensor)");
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
                 "Boolean value of Tensor with more than one value is ambiguous{}",

@@ -83,3 +83,20 @@ class Adagrad(Optimizer):
                 bool(group["maximize"]),
             )
         return loss
+
+    def _fit_groups(self):
+        """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
+        if type(self).step is not Adagrad.step:
+            return None
+        plans = []
+        for group in self.param_groups:
+            params = list(group["params"])
+            states = [self.state[p] for p in params]
+            if any(k not in st for st in states for k in ("sum", "step")):
+                return None
+            plans.append(_C._OptimGroup.adagrad(
+                params, [s["sum"] for s in states], [s["step"] for s in states],
+                float(_to_scalar(group["lr"])), float(group["lr_decay"]), float(group["eps"]),
+                float(group["weight_decay"]), bool(group["maximize"]),
+            ))
+        return plans

@@ -103,3 +103,25 @@ class Adam(Optimizer):
                 bool(group.get("decoupled_weight_decay", False)),
             )
         return loss
+
+    def _fit_groups(self):
+        """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
+        if type(self).step is not Adam.step:
+            return None
+        plans = []
+        for group in self.param_groups:
+            params = list(group["params"])
+            amsgrad = group["amsgrad"]
+            states = [self.state[p] for p in params]
+            keys = ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+            if any(k not in st for st in states for k in keys):
+                return None
+            beta1, beta2 = group["betas"]
+            plans.append(_C._OptimGroup.adam(
+                params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                [s["max_exp_avg_sq"] for s in states] if amsgrad else [], [s["step"] for s in states],
+                float(_to_scalar(group["lr"])), float(_to_scalar(beta1)), float(_to_scalar(beta2)),
+                float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
+                bool(group.get("decoupled_weight_decay", False)),
+            ))
+        return plans

@@ -95,3 +95,24 @@ class RMSprop(Optimizer):
                 bool(group["maximize"]),
             )
         return loss
+
+    def _fit_groups(self):
+        """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
+        if type(self).step is not RMSprop.step:
+            return None
+        plans = []
+        for group in self.param_groups:
+            params = list(group["params"])
+            momentum, centered = group["momentum"], group["centered"]
+            states = [self.state[p] for p in params]
+            keys = ("step", "square_avg") + (("momentum_buffer",) if momentum > 0 else ()) + (
+                ("grad_avg",) if centered else ())
+            if any(k not in st for st in states for k in keys):
+                return None
+            plans.append(_C._OptimGroup.rmsprop(
+                params, [s["square_avg"] for s in states], [s["grad_avg"] for s in states] if centered else [],
+                [s["momentum_buffer"] for s in states] if momentum > 0 else [], [s["step"] for s in states],
+                float(_to_scalar(group["lr"])), float(group["alpha"]), float(group["eps"]),
+                float(group["weight_decay"]), float(momentum), bool(centered), bool(group["maximize"]),
+            ))
+        return plans

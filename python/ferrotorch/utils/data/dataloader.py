@@ -191,6 +191,12 @@ class DataLoader:
     def __iter__(self):
         return _DataLoaderIter(self)
 
+    def _fit_index_batches(self):
+        """One pass's index batches, drawing from the RNG exactly as ``iter(self)`` does (for ``fit``)."""
+        sampler_iter = iter(self._index_sampler)
+        int(torch.empty((), dtype=torch.int64).random_(generator=self.generator).item())
+        return [list(b) for b in sampler_iter]
+
     def check_worker_number_rationality(self):  # torch API; threads need no check
         return None
 
