@@ -436,3 +436,41 @@ def test_capture_is_exclusive_and_aborts_cleanly():
     _C._capture_begin([x])
     prog, why = _C._capture_finish([x * 2])
     assert why is None and prog.op_names() == ["binary"]
+
+
+class Rows(torch.utils.data.Dataset):
+    """A Python dataset (no Rust fast path): fit iterates its DataLoader and replays each batch."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], int(self.y[i])
+
+
+def test_python_dataset_loader_matches_eager():
+    torch.manual_seed(11)
+    X, y = torch.randn(40, 3, 16, 16), torch.randint(0, 5, (40,))
+    ds, val = Rows(X, y), Rows(X[:10], y[:10])
+    torch.manual_seed(12)
+    m1 = SmallConvNet()
+    opt1 = torch.optim.SGD(m1.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    ref = []
+    for _ in range(2):
+        ref += eager_epochs(m1, nn.CrossEntropyLoss(), opt1, lambda: DataLoader(ds, batch_size=16, shuffle=True), 1)
+        m1.eval()
+        with torch.no_grad():  # iterating the validation loader draws its base seed, as in torch
+            for xb, _ in DataLoader(val, batch_size=4):
+                m1(xb)
+    torch.manual_seed(12)
+    m2 = SmallConvNet()
+    opt2 = torch.optim.SGD(m2.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    with replayed():
+        h = torch.fit(m2, DataLoader(ds, batch_size=16, shuffle=True), nn.CrossEntropyLoss(), opt2, epochs=2,
+                      val=DataLoader(val, batch_size=4), metrics="accuracy", progress=False)
+    close(h["loss"], ref)
+    same_params(m1, m2)
+    assert len(h["val_loss"]) == 2 and 0 <= h["val_accuracy"][-1] <= 1
