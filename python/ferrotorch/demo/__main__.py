@@ -17,6 +17,7 @@ import ferrotorch.optim as optim
 import ferrotorch.vision as torchvision
 import ferrotorch.vision.transforms as transforms
 from ferrotorch.demo import make_cifar_folder
+from ferrotorch.demo.model import Net, init_weights
 from ferrotorch.utils.data import DataLoader
 
 try:
@@ -25,42 +26,6 @@ except ImportError:  # progress bars are optional
 
     def tqdm(iterable, **kwargs):
         return iterable
-
-
-class Net(nn.Module):
-    def __init__(self, num_classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.conv3 = nn.Conv2d(8, 32, 3, padding=1)
-        self.bn3 = nn.BatchNorm2d(32)
-        self.conv4 = nn.Conv2d(32, 32, 3, padding=1)
-        self.bn4 = nn.BatchNorm2d(32)
-        self.conv5 = nn.Conv2d(32, 128, 3, padding=1)
-        self.bn5 = nn.BatchNorm2d(128)
-        self.conv6 = nn.Conv2d(128, 128, 3, padding=1)
-        self.bn6 = nn.BatchNorm2d(128)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.gap = nn.AvgPool2d(8)
-        self.fc = nn.Linear(128, num_classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.pool(F.relu(self.bn2(self.conv2(x))))
-        x = F.relu(self.bn3(self.conv3(x)))
-        x = self.pool(F.relu(self.bn4(self.conv4(x))))
-        x = F.relu(self.bn5(self.conv5(x)))
-        x = F.relu(self.bn6(self.conv6(x)))
-        x = torch.flatten(self.gap(x), 1)
-        return self.fc(x)
-
-
-def init_weights(m):
-    if isinstance(m, (nn.Conv2d, nn.Linear)):
-        nn.init.xavier_uniform_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 def accuracy(outputs, labels):
@@ -123,11 +88,24 @@ class Trainer:
         return self.history
 
 
+def fit_demo(model, train_loader, test_loader, epochs, lr=0.001):
+    """The same training as ``Trainer.fit``, with the loop run by ``ferrotorch.fit``."""
+    h = torch.fit(model, train_loader, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr), epochs=epochs,
+                  val=test_loader, metrics="accuracy")
+    for e in range(len(h["loss"])):
+        images_per_s = len(train_loader.dataset) / h["epoch_seconds"][e]
+        print(f"epoch {e + 1}/{epochs}: train loss {h['loss'][e]:.4f} acc {h['accuracy'][e]:.3f} | "
+              f"val loss {h['val_loss'][e]:.4f} acc {h['val_accuracy'][e]:.3f} | {images_per_s:.0f} images/s "
+              "(including validation)")
+    return {"train_loss": h["loss"], "val_loss": h["val_loss"], "val_acc": h["val_accuracy"]}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--root", default=os.environ.get("CIFAR10_ROOT"))
     ap.add_argument("--plot", default="ferrotorch_demo_loss.png")
+    ap.add_argument("--fit", action="store_true", help="train with ferrotorch.fit (the loop runs in Rust)")
     args = ap.parse_args(argv)
 
     torch.manual_seed(0)
@@ -144,7 +122,10 @@ def main(argv=None):
 
     model = Net(num_classes=len(trainset.classes))
     model.apply(init_weights)
-    history = Trainer(model, train_loader, test_loader, device).fit(args.epochs)
+    if args.fit:
+        history = fit_demo(model, train_loader, test_loader, args.epochs)
+    else:
+        history = Trainer(model, train_loader, test_loader, device).fit(args.epochs)
     print(f"final validation accuracy: {history['val_acc'][-1]:.3f}")
     try:
         import matplotlib
