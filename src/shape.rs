@@ -125,28 +125,24 @@ pub fn infer_size(requested: &[i64], numel: usize) -> Result<Dims> {
             out.push(d as usize);
         }
     }
-    let shape_str = format!(
-        "[{}]",
-        requested
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    // The message is built only on failure: reshapes sit on hot paths (gradient reshapes).
+    let invalid = || {
+        let dims: Vec<String> = requested.iter().map(|d| d.to_string()).collect();
+        Error::runtime(format!(
+            "shape '[{}]' is invalid for input of size {numel}",
+            dims.join(", ")
+        ))
+    };
     match infer {
         Some(i) => {
             if known == 0 || numel % known != 0 {
-                return Err(Error::runtime(format!(
-                    "shape '{shape_str}' is invalid for input of size {numel}"
-                )));
+                return Err(invalid());
             }
             out[i] = numel / known;
         }
         None => {
             if known != numel {
-                return Err(Error::runtime(format!(
-                    "shape '{shape_str}' is invalid for input of size {numel}"
-                )));
+                return Err(invalid());
             }
         }
     }

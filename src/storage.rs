@@ -12,7 +12,33 @@ pub struct Storage {
     ptr: *mut u8,
     nbytes: usize,
     version: AtomicU64,
-    _owner: Box<dyn Any + Send + Sync>,
+    owner: Owner,
+}
+
+/// Who frees the buffer. A Rust Vec is kept as its raw parts (no extra box: one allocation
+/// fewer per tensor, which small-op loops feel); foreign memory as the object that keeps it alive.
+enum Owner {
+    Vec {
+        len: usize,
+        cap: usize,
+        free: unsafe fn(*mut u8, usize, usize),
+    },
+    External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+}
+
+/// Rebuilds and drops the `Vec<T>` a storage was made from.
+unsafe fn free_vec<T>(ptr: *mut u8, len: usize, cap: usize) {
+    // SAFETY: ptr/len/cap came from a Vec<T> that was forgotten in `Storage::from_vec`.
+    drop(unsafe { Vec::from_raw_parts(ptr as *mut T, len, cap) });
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Owner::Vec { len, cap, free } = self.owner {
+            // SAFETY: the parts are those of the Vec this storage took over.
+            unsafe { free(self.ptr, len, cap) }
+        }
+    }
 }
 
 // SAFETY: the buffer is owned by `_owner` (Send + Sync); aliasing writes are serialised by callers.
@@ -20,15 +46,19 @@ unsafe impl Send for Storage {}
 unsafe impl Sync for Storage {}
 
 impl Storage {
-    /// Takes ownership of a Vec; the heap buffer does not move when the Vec is boxed.
-    pub fn from_vec<T: Send + Sync + 'static>(mut v: Vec<T>) -> Storage {
-        let ptr = v.as_mut_ptr() as *mut u8;
-        let nbytes = v.len() * std::mem::size_of::<T>();
+    /// Takes ownership of a Vec (kept as raw parts and freed when the storage drops).
+    pub fn from_vec<T: Send + Sync + 'static>(v: Vec<T>) -> Storage {
+        let mut v = std::mem::ManuallyDrop::new(v);
+        let (ptr, len, cap) = (v.as_mut_ptr() as *mut u8, v.len(), v.capacity());
         Storage {
             ptr,
-            nbytes,
+            nbytes: len * std::mem::size_of::<T>(),
             version: AtomicU64::new(0),
-            _owner: Box::new(v),
+            owner: Owner::Vec {
+                len,
+                cap,
+                free: free_vec::<T>,
+            },
         }
     }
 
@@ -45,7 +75,7 @@ impl Storage {
             ptr,
             nbytes,
             version: AtomicU64::new(0),
-            _owner: owner,
+            owner: Owner::External(owner),
         }
     }
 

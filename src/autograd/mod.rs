@@ -13,6 +13,7 @@ use crate::shape::Dims;
 use crate::tensor::Tensor;
 use crate::DType;
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -56,9 +57,9 @@ pub struct Node {
     /// Taken (and its saved tensors freed) after a backward without retain_graph.
     pub(crate) func: Mutex<Option<Box<dyn Backward>>>,
     pub(crate) name: &'static str,
-    pub(crate) next: Vec<Option<Edge>>,
+    pub(crate) next: SmallVec<[Option<Edge>; 2]>,
     /// Shape and dtype of each input, to reduce broadcast gradients.
-    pub(crate) input_meta: Vec<(Dims, DType)>,
+    pub(crate) input_meta: SmallVec<[(Dims, DType); 2]>,
     pub(crate) num_outputs: usize,
     /// Per output: metas of tensors that asked retain_grad, and hooks registered on them.
     pub(crate) retained: Mutex<Vec<(usize, std::sync::Weak<AutogradMeta>)>>,

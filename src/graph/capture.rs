@@ -267,7 +267,7 @@ impl Scope {
         f: impl Fn(&[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
     ) {
         if self.on {
-            self.push(name, inputs, &[out], Arc::new(move |i| Ok(vec![f(i)?])));
+            self.push(name, inputs, &[out], Arc::new(move |i| Ok(smallvec::smallvec![f(i)?])));
         }
     }
 
@@ -281,7 +281,7 @@ impl Scope {
         f: impl Fn(&[Tensor]) -> Result<Vec<Tensor>> + Send + Sync + 'static,
     ) {
         if self.on {
-            self.push(name, inputs, outputs, Arc::new(f));
+            self.push(name, inputs, outputs, Arc::new(move |i| Ok(f(i)?.into())));
         }
     }
 

@@ -6,7 +6,10 @@ use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Re-runs one op on new inputs (the op's own forward, so autograd records as in eager code).
-pub type ReplayFn = Arc<dyn Fn(&[Tensor]) -> Result<Vec<Tensor>> + Send + Sync>;
+pub type ReplayFn = Arc<dyn Fn(&[Tensor]) -> Result<Outs> + Send + Sync>;
+
+/// An op's outputs (inline: most ops have one or two).
+pub type Outs = SmallVec<[Tensor; 2]>;
 
 pub struct Instr {
     pub name: &'static str,
