@@ -267,7 +267,12 @@ impl Scope {
         f: impl Fn(&[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
     ) {
         if self.on {
-            self.push(name, inputs, &[out], Arc::new(move |i| Ok(smallvec::smallvec![f(i)?])));
+            self.push(
+                name,
+                inputs,
+                &[out],
+                Arc::new(move |i| Ok(smallvec::smallvec![f(i)?])),
+            );
         }
     }
 
