@@ -3,10 +3,10 @@
 
 use super::program::Program;
 use crate::autograd::{self, GradModeGuard};
+use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::optim::plan::GroupPlan;
 use crate::tensor::Tensor;
-use crate::dtype::Element;
 use crate::DType;
 use std::sync::Arc;
 

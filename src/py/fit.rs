@@ -2,7 +2,7 @@
 
 use super::tensor::PyTensor;
 use crate::graph::capture;
-use crate::graph::train::{self, Batches, BatchStats, TrainStep};
+use crate::graph::train::{self, BatchStats, Batches, TrainStep};
 use crate::graph::Program;
 use crate::optim::plan::{GroupKind, GroupPlan};
 use crate::optim::{adagrad, adam, rmsprop, sgd};
@@ -17,7 +17,9 @@ fn ts(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
 type Stats = (f64, f64, usize);
 
 fn stats(v: Vec<BatchStats>) -> Vec<Stats> {
-    v.into_iter().map(|s| (s.loss, s.correct, s.count)).collect()
+    v.into_iter()
+        .map(|s| (s.loss, s.correct, s.count))
+        .collect()
 }
 
 fn batches_of(idx: &Option<Vec<Vec<i64>>>) -> Batches<'_> {
