@@ -73,7 +73,7 @@ def select(cases, patterns):
 
 def run_case(case, ctx):
     base = {"key": case.key, "title": case.title, "target": case.target, "rate_unit": case.rate_unit,
-            "threads": None if case.threadless else ctx.threads}
+            "threads": None if case.threadless else ctx.threads, "loadavg": os.getloadavg()[0]}
     reason = case.requires(ctx) if case.requires else None
     if reason:
         return dict(base, skipped=reason)
@@ -95,6 +95,17 @@ def _progress(row):
     ratio = f"  ratio {row['ratio']:.3f}" if row["ratio"] is not None else ""
     print(f"  {row['title']}: ferrotorch {report.fmt_value(v['ferrotorch'], row['unit'])}"
           f"  PyTorch {report.fmt_value(v.get('torch'), row['unit'])}{ratio}", flush=True)
+
+
+def wait_for_quiet(limit, timeout_s):
+    """Block until the 1-minute load average drops to `limit` (other processes would skew the timings)."""
+    t0 = time.monotonic()
+    while os.getloadavg()[0] > limit:
+        if time.monotonic() - t0 > timeout_s:
+            print(f"load average still {os.getloadavg()[0]:.2f} after {timeout_s:.0f} s: measuring anyway")
+            return
+        print(f"waiting for load average ≤ {limit} (now {os.getloadavg()[0]:.2f})", flush=True)
+        time.sleep(30)
 
 
 def measure_all(args, libs, cases):
@@ -140,6 +151,8 @@ def main(argv=None):
     ap.add_argument("--from-json", help="render a saved run instead of measuring")
     ap.add_argument("--update-readme", action="store_true", help="rewrite README.md's table from this run")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    ap.add_argument("--wait-quiet", type=float, metavar="LOAD",
+                    help="first wait (up to an hour) until the 1-minute load average is at most LOAD")
     args = ap.parse_args(argv)
 
     if args.list:
@@ -157,6 +170,8 @@ def main(argv=None):
             check_convnet_matches_demo()
         except ImportError:  # a ferrotorch without the demo package: nothing to compare against
             pass
+        if args.wait_quiet is not None:
+            wait_for_quiet(args.wait_quiet, 3600)
         if libs["torch"] is None:
             print("PyTorch is not importable here: timing ferrotorch alone (no ratios)")
         result = measure_all(args, libs, select(ALL_CASES, args.k))
