@@ -474,3 +474,40 @@ def test_python_dataset_loader_matches_eager():
     close(h["loss"], ref)
     same_params(m1, m2)
     assert len(h["val_loss"]) == 2 and 0 <= h["val_accuracy"][-1] <= 1
+
+
+class NoGradInside(nn.Module):
+    """A forward with a no_grad() block: replay must keep that part out of the graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(13, 3)
+
+    def forward(self, x):
+        with torch.no_grad():
+            scale = self.fc.weight.abs().mean() + 1.0
+        return self.fc(x) / scale
+
+
+def test_no_grad_block_inside_forward(wine_like):
+    X, y = wine_like
+    torch.manual_seed(13)
+    m1 = NoGradInside()
+    ref = eager_epochs(m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.5), lambda: [(X, y)], 6)
+    torch.manual_seed(13)
+    m2 = NoGradInside()
+    with replayed():
+        h = torch.fit(m2, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m2.parameters(), lr=0.5), epochs=6,
+                      progress=False)
+    close(h["loss"], ref)
+    same_params(m1, m2)
+
+
+def test_inference_mode_inside_forward_is_refused():
+    x = torch.randn(3)
+    w = torch.randn(3, requires_grad=True)
+    _C._capture_begin([x])
+    with torch.inference_mode():
+        a = x * 2
+    prog, why = _C._capture_finish([a * w])
+    assert prog is None and "inference_mode" in why

@@ -301,6 +301,10 @@ impl Scope {
             if rec.failure.is_some() {
                 return;
             }
+            if crate::autograd::is_inference_mode_enabled() {
+                rec.fail("forward runs ops under inference_mode(), whose tensors replay cannot reproduce".into());
+                return;
+            }
             let mut ins = SmallVec::new();
             for t in inputs {
                 let Some(s) = rec.input_slot(t, name) else {
@@ -334,6 +338,7 @@ impl Scope {
                 f,
                 inputs: ins,
                 outputs: outs,
+                grad: crate::autograd::is_grad_enabled(),
             });
         });
     }

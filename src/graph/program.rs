@@ -16,6 +16,8 @@ pub struct Instr {
     pub f: ReplayFn,
     pub inputs: SmallVec<[usize; 4]>,
     pub outputs: SmallVec<[usize; 2]>,
+    /// Grad mode when the op ran (a `no_grad()` block inside forward stays one on replay).
+    pub grad: bool,
 }
 
 /// Slots `0..n_inputs` are the inputs; constants (parameters, buffers, Python numbers) are
@@ -104,7 +106,12 @@ impl Program {
                     .clone()
                     .expect("a slot is written before it is read")
             }));
-            let outs = (ins.f)(&args)?;
+            let outs = if ins.grad == crate::autograd::is_grad_enabled() {
+                (ins.f)(&args)?
+            } else {
+                let _mode = crate::autograd::GradModeGuard::new(ins.grad);
+                (ins.f)(&args)?
+            };
             for (&s, t) in ins.outputs.iter().zip(outs) {
                 slots[s] = Some(t);
             }
