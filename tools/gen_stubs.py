@@ -57,7 +57,7 @@ OBJECT_SLOTS = {
 
 def _signature(obj, *, method: bool, text: str | None = None) -> str:
     """``(self, a, b=..., *, c=...)`` from the object's pyo3 text signature (defaults become ``...``)."""
-    text = (text or obj.__text_signature__).replace("$self", "self").replace("$type", "cls").replace("$cls", "cls")
+    text = (text or getattr(obj, "__text_signature__", None) or "(*args, **kwargs)").replace("$self", "self").replace("$type", "cls").replace("$cls", "cls")
     namespace: dict = {}
     exec(f"def f{text}: pass", namespace)  # noqa: S102 - parses pyo3's signature text, nothing else
     sig = inspect.signature(namespace["f"])
@@ -129,7 +129,7 @@ def _class(cls) -> list[str]:
             body.append(f"def {name}{_signature(getattr(cls, name), method=False).replace('(', '(cls, ', 1)} -> Any: ...")
         elif kind in ("staticmethod", "builtin_function_or_method"):
             body.append("@staticmethod")
-            body.append(f"def {name}{_signature(member, method=False)} -> Any: ...")
+            body.append(f"def {name}{_signature(getattr(member, '__func__', member), method=False)} -> Any: ...")
         else:
             body.append(f"{name}: ClassVar[Any]")
     return lines + ["    " + line for line in body or ["pass"]] + [""]
