@@ -8,5 +8,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod send_ptr;
+pub mod simd;
 pub mod special;
 pub mod strided;
+pub mod uninit;

@@ -2,6 +2,7 @@
 
 use crate::kernels::conv::Float;
 use crate::kernels::send_ptr::SendPtr;
+use crate::kernels::simd::simd_dispatch;
 use rayon::prelude::*;
 
 /// Below this many input elements a pooling op runs on the calling thread.
@@ -54,10 +55,104 @@ pub fn pool_out_size(
     out
 }
 
+/// One max-pool comparison step: NaN wins (later NaNs take the index, as torch's
+/// `val > max || isnan(val)`), ties keep the first. Non-short-circuit `|` keeps it branch-free:
+/// random data makes `if v > best` mispredict half the time.
+#[inline(always)]
+fn take_max<T: Float, I: Copy>(best: &mut T, bi: &mut I, v: T, i: I) {
+    let upd = (v > *best) | v.isnan();
+    *best = if upd { v } else { *best };
+    *bi = if upd { i } else { *bi };
+}
+
+/// `L` outputs of 2×2 windows with stride 2 (input rows r0, r1; slices of exactly 2L and L), as lane
+/// arrays of constant length so the compare/select chains become vector code without bounds checks;
+/// the tap that won is kept as a code 0..4 and turned into the flat index at the end.
+#[inline(always)]
+fn max_pool_2x2_block<T: Float, const L: usize>(
+    r0: &[T],
+    r1: &[T],
+    base: i64,
+    w: i64,
+    yr: &mut [T],
+    ir: &mut [i64],
+) {
+    let (r0, r1, yr, ir) = (&r0[..2 * L], &r1[..2 * L], &mut yr[..L], &mut ir[..L]);
+    let mut best = [T::zero(); L];
+    let mut code = [0u32; L];
+    // the first tap always wins against -inf (or is -inf itself, with the same index)
+    for j in 0..L {
+        best[j] = r0[2 * j];
+    }
+    for j in 0..L {
+        take_max(&mut best[j], &mut code[j], r0[2 * j + 1], 1);
+    }
+    for j in 0..L {
+        take_max(&mut best[j], &mut code[j], r1[2 * j], 2);
+    }
+    for j in 0..L {
+        take_max(&mut best[j], &mut code[j], r1[2 * j + 1], 3);
+    }
+    for j in 0..L {
+        yr[j] = best[j];
+        let c = code[j] as i64;
+        ir[j] = base + 2 * j as i64 + (c & 1) + (c >> 1) * w;
+    }
+}
+
+/// One output row of 2×2 windows with stride 2: blocks of 16 and 8 outputs, then single ones.
+#[inline(always)]
+fn max_pool_2x2_row_body<T: Float>(
+    r0: &[T],
+    r1: &[T],
+    base: i64,
+    w: i64,
+    yr: &mut [T],
+    ir: &mut [i64],
+) {
+    let wo = yr.len();
+    let mut o = 0;
+    while o < wo {
+        let (a, b) = (&r0[2 * o..], &r1[2 * o..]);
+        let (y, i, bo) = (&mut yr[o..], &mut ir[o..], base + 2 * o as i64);
+        o += match wo - o {
+            16.. => {
+                max_pool_2x2_block::<T, 16>(a, b, bo, w, y, i);
+                16
+            }
+            8.. => {
+                max_pool_2x2_block::<T, 8>(a, b, bo, w, y, i);
+                8
+            }
+            _ => {
+                max_pool_2x2_block::<T, 1>(a, b, bo, w, y, i);
+                1
+            }
+        };
+    }
+}
+simd_dispatch!(fn max_pool_2x2_row<T: Float>(r0: &[T], r1: &[T], base: i64, w: i64, yr: &mut [T], ir: &mut [i64]) = max_pool_2x2_row_body);
+
+/// 2×2 windows with stride 2 and no padding/dilation, all inside the plane (the ConvNet's pool).
+fn max_pool_2x2_plane<T: Float>(g: &PoolGeom, xp: &[T], yo: &mut [T], io: &mut [i64]) {
+    let w = g.w;
+    for oh in 0..g.ho {
+        let (r0, r1) = (
+            &xp[2 * oh * w..][..2 * g.wo],
+            &xp[(2 * oh + 1) * w..][..2 * g.wo],
+        );
+        let (yr, ir) = (&mut yo[oh * g.wo..][..g.wo], &mut io[oh * g.wo..][..g.wo]);
+        max_pool_2x2_row(r0, r1, (2 * oh * w) as i64, w as i64, yr, ir);
+    }
+}
+
 /// Max pooling: `y` [planes, ho, wo] and flat h·w argmax indices. NaN wins (propagates), first max on ties.
 pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mut [i64]) {
     let (yp, ip) = (SendPtr(y.as_mut_ptr()), SendPtr(idx.as_mut_ptr()));
     let ohw = g.ho * g.wo;
+    let fast_2x2 = (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw) == (2, 2, 2, 2, 0, 0)
+        && 2 * g.ho <= g.h
+        && 2 * g.wo <= g.w;
     for_planes(g.planes, g.planes * g.h * g.w, |p| {
         let xp = &x[p * g.h * g.w..(p + 1) * g.h * g.w];
         // SAFETY: plane p owns its ho·wo outputs.
@@ -67,6 +162,9 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
                 std::slice::from_raw_parts_mut(ip.get().add(p * ohw), ohw),
             )
         };
+        if fast_2x2 {
+            return max_pool_2x2_plane(g, xp, yo, io);
+        }
         for oh in 0..g.ho {
             let mut h0 = (oh * g.sh) as isize - g.ph as isize;
             let h1 = (h0 + ((g.kh - 1) * g.dh) as isize + 1).min(g.h as isize);
@@ -86,11 +184,12 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
                     let row = &xp[ih as usize * g.w..];
                     let mut iw = w0;
                     while iw < w1 {
-                        let v = row[iw as usize];
-                        if v > best || v.isnan() {
-                            best = v;
-                            bi = ih as i64 * g.w as i64 + iw as i64;
-                        }
+                        take_max(
+                            &mut best,
+                            &mut bi,
+                            row[iw as usize],
+                            ih as i64 * g.w as i64 + iw as i64,
+                        );
                         iw += g.dw as isize;
                     }
                     ih += g.dh as isize;

@@ -6,6 +6,7 @@ use crate::graph::capture;
 use crate::kernels::conv::{
     conv2d_backward, conv2d_backward_input, conv2d_backward_weight, conv2d_forward, ConvGeom, Float,
 };
+use crate::kernels::uninit::filled_vec;
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::record_fn;
 use crate::shape::fmt_shape;
@@ -93,22 +94,6 @@ fn channel_sums<T: Float>(g: &[T], n: usize, c: usize, hw: usize) -> Vec<T> {
 
 fn tensor_from<T: Float>(v: Vec<T>, shape: &[usize]) -> Tensor {
     Tensor::from_vec_unchecked(v, shape)
-}
-
-/// A `len`-element buffer filled by `fill`, which must write every element: skips the memset of a
-/// zeroed allocation (a serial pass over the whole output on the calling thread).
-fn filled_vec<T: Float>(len: usize, fill: impl FnOnce(&mut [T])) -> Vec<T> {
-    let mut v: Vec<T> = Vec::with_capacity(len);
-    // SAFETY: the spare capacity holds `len` elements; f32/f64 have no invalid bit patterns, and
-    // `fill` writes each element before anything reads it, so set_len exposes only written values.
-    unsafe {
-        fill(std::slice::from_raw_parts_mut(
-            v.spare_capacity_mut().as_mut_ptr().cast::<T>(),
-            len,
-        ));
-        v.set_len(len);
-    }
-    v
 }
 
 /// The kernels on contiguous tensors, dispatched on float dtype.

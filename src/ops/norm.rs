@@ -4,6 +4,7 @@ use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::norm as k;
+use crate::kernels::uninit::filled_vec;
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::record_fn;
 use crate::tensor::Tensor;
@@ -123,8 +124,9 @@ fn batch_norm_eager(
         .zip(&scale)
         .map(|((b, m), a)| b - m * a)
         .collect();
-    let out = Tensor::zeros(s, x.dtype());
-    crate::dispatch_float!(x.dtype(), T => k::apply::<T>(xc.as_slice::<T>(), dims, &scale, &shift, out.as_mut_slice::<T>()),
+    // apply writes every element: no zero fill
+    let out = crate::dispatch_float!(x.dtype(), T => Tensor::from_vec_unchecked(
+        filled_vec::<T>(x.numel(), |y| k::apply::<T>(xc.as_slice::<T>(), dims, &scale, &shift, y)), s),
         _ => unreachable!("float"));
     let mut inputs = vec![x];
     inputs.extend(weight);
@@ -139,12 +141,20 @@ fn batch_norm_eager(
         record_fn(&out, &inputs, "NativeBatchNormBackward0", move |gy| {
             let gy = contiguous(&gy.alias())?;
             let x = sx.get("NativeBatchNormBackward0")?;
-            let gx = need_x.then(|| Tensor::zeros(&xshape, dt));
             // x̂ = (x−μ)·invstd; dL/db = Σdy; dL/dw = Σdy·x̂;
             // dL/dx = w·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) with batch stats, w·invstd·dy in eval
-            let sums = crate::dispatch_float!(dt, T => k::backward::<T>(
-                x.as_slice::<T>(), gy.as_slice::<T>(), dims, &mean, &invstd, &wv, use_batch,
-                gx.as_ref().map(|g| g.as_mut_slice::<T>())), _ => unreachable!("float"));
+            let (gx, sums) = crate::dispatch_float!(dt, T => {
+                let run = |g: Option<&mut [T]>| k::backward::<T>(
+                    x.as_slice::<T>(), gy.as_slice::<T>(), dims, &mean, &invstd, &wv, use_batch, g);
+                if need_x {
+                    // the kernel writes every gx element
+                    let mut sums = Vec::new();
+                    let v = filled_vec::<T>(xshape.iter().product(), |g| sums = run(Some(g)));
+                    (Some(Tensor::from_vec_unchecked(v, &xshape)), sums)
+                } else {
+                    (None, run(None))
+                }
+            }, _ => unreachable!("float"));
             let mk = |v: Vec<f64>| -> Tensor {
                 crate::dispatch_float!(dt, T => Tensor::from_vec_unchecked(v.into_iter().map(<T as crate::dtype::Element>::from_f64).collect::<Vec<T>>(), &[c]),
                     _ => unreachable!("float"))

@@ -4,6 +4,7 @@ use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::pool::{self as k, PoolGeom};
+use crate::kernels::uninit::filled_vec;
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::record_fn;
 use crate::tensor::Tensor;
@@ -162,11 +163,16 @@ fn max_pool2d_eager(
     let g = geometry(x, kernel, stride, padding, dilation, ceil, true)?;
     float_only(x, "max_pool2d")?;
     let shape = out_shape(x, g.ho, g.wo);
-    let out = Tensor::zeros(&shape, x.dtype());
-    let idx = Tensor::zeros(&shape, crate::DType::I64);
     let xc = contiguous(&x.alias())?;
-    crate::dispatch_float!(x.dtype(), T => k::max_pool2d_forward::<T>(&g, xc.as_slice::<T>(), out.as_mut_slice::<T>(), idx.as_mut_slice::<i64>()),
-        _ => unreachable!("float"));
+    let numel: usize = shape.iter().product();
+    // the kernel writes every value and index, so neither buffer needs a zero fill
+    let (out, idx) = crate::dispatch_float!(x.dtype(), T => {
+        let mut iv = Vec::new();
+        let ov = filled_vec::<T>(numel, |o| {
+            iv = filled_vec::<i64>(numel, |i| k::max_pool2d_forward::<T>(&g, xc.as_slice::<T>(), o, i));
+        });
+        (Tensor::from_vec_unchecked(ov, &shape), Tensor::from_vec_unchecked(iv, &shape))
+    }, _ => unreachable!("float"));
     if needs_grad(&[x]) {
         record_index_scatter(
             &out,
