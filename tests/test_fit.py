@@ -511,3 +511,59 @@ def test_inference_mode_inside_forward_is_refused():
         a = x * 2
     prog, why = _C._capture_finish([a * w])
     assert prog is None and "inference_mode" in why
+
+
+def _loss_cases():
+    yf = lambda: torch.randn(32, 4)  # noqa: E731
+    yc = lambda: torch.randint(0, 4, (32,))  # noqa: E731
+    yb = lambda: torch.randint(0, 2, (32, 4)).float()  # noqa: E731
+    lin = lambda: nn.Linear(8, 4)  # noqa: E731
+    return {
+        "mse": (lin, nn.MSELoss, yf),
+        "l1": (lin, nn.L1Loss, yf),
+        "smooth_l1": (lin, nn.SmoothL1Loss, yf),
+        "huber": (lin, lambda: nn.HuberLoss(delta=0.5), yf),
+        "bce": (lambda: nn.Sequential(nn.Linear(8, 4), nn.Sigmoid()), nn.BCELoss, yb),
+        "bce_logits": (lin, lambda: nn.BCEWithLogitsLoss(pos_weight=torch.full((4,), 2.0)), yb),
+        "ce_smoothing": (lin, lambda: nn.CrossEntropyLoss(label_smoothing=0.1), yc),
+        "ce_weight": (lin, lambda: nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5, 1.0])), yc),
+        "nll": (lambda: nn.Sequential(nn.Linear(8, 4), nn.LogSoftmax(dim=1)), nn.NLLLoss, yc),
+        "kl_div": (lambda: nn.Sequential(nn.Linear(8, 4), nn.LogSoftmax(dim=1)),
+                   lambda: nn.KLDivLoss(reduction="batchmean"), lambda: torch.rand(32, 4).softmax(1)),
+        "layers": (lambda: nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.GELU(), nn.Linear(16, 16), nn.SiLU(),
+                                         nn.LeakyReLU(), nn.Tanh(), nn.ELU(), nn.Mish(), nn.Softplus(),
+                                         nn.Hardtanh(), nn.Linear(16, 4), nn.Softmax(dim=1)), nn.MSELoss, yf),
+        "conv1d_groupnorm": (lambda: nn.Sequential(nn.Unflatten(1, (1, 8)), nn.Conv1d(1, 3, 3, padding=1),
+                                                   nn.GroupNorm(1, 3), nn.ReLU6(), nn.Flatten(), nn.Linear(24, 4)),
+                             nn.CrossEntropyLoss, yc),
+        "embedding": (lambda: nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(32, 4)),
+                      nn.CrossEntropyLoss, yc),
+    }
+
+
+@pytest.mark.parametrize("case", list(_loss_cases()))
+def test_losses_and_layers_replay_like_eager(case):
+    make_model, make_loss, make_y = _loss_cases()[case]
+    torch.manual_seed(21)
+    x = torch.randint(0, 10, (32, 8)) if case == "embedding" else torch.randn(32, 8)
+    y = make_y()
+    runs = []
+    for use_fit in (False, True):
+        torch.manual_seed(22)
+        m, loss_fn = make_model(), make_loss()
+        opt = torch.optim.Adam(m.parameters(), lr=0.01)
+        if use_fit:
+            with replayed():
+                runs.append(torch.fit(m, (x, y), loss_fn, opt, epochs=3, batch_size=16, progress=False)["loss"])
+        else:
+            runs.append(eager_epochs(m, loss_fn, opt, lambda: DataLoader(TensorDataset(x, y), batch_size=16), 3))
+    close(runs[1], runs[0])
+
+
+def test_replayed_checks_raise_the_eager_errors():
+    m = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(8, 2))
+    x = torch.randint(0, 10, (8, 2))
+    x[6, 1] = 12  # out of range, in the second batch only
+    with pytest.raises(IndexError, match="index out of range in self"):
+        torch.fit(m, (x, torch.zeros(8, dtype=torch.int64)), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(m.parameters(), lr=0.1), batch_size=4, progress=False)

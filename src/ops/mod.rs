@@ -1,6 +1,7 @@
 //! Ops by family. Each op is forward and backward together, recorded through `autograd::record`.
 
 pub mod activation;
+pub mod checks;
 pub mod conv;
 pub mod copy;
 pub mod creation;

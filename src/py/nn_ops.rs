@@ -146,7 +146,27 @@ fn _nn_layer_norm(
     .into())
 }
 
+/// Raises `message` (IndexError when `index_error`, else RuntimeError) unless lo <= t <= hi
+/// everywhere; an op of its own so `fit` replays the check on every batch.
+#[pyfunction]
+#[pyo3(signature = (t, lo, hi, message, index_error=false))]
+fn _check_range(
+    t: PyRef<'_, PyTensor>,
+    lo: f64,
+    hi: f64,
+    message: &str,
+    index_error: bool,
+) -> PyResult<()> {
+    let err = if index_error {
+        crate::Error::index(message)
+    } else {
+        crate::Error::runtime(message)
+    };
+    Ok(crate::ops::checks::check_range(&t.t, lo, hi, &err)?)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_check_range, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_softplus, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_mish, m)?)?;

@@ -315,10 +315,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         elif padding_idx < 0:
             assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
             padding_idx = num + padding_idx
-    if input.numel():
-        lo, hi = int(input.min()), int(input.max())
-        if lo < 0 or hi >= num:
-            raise IndexError("index out of range in self")
+    _C._check_range(input, 0, num - 1, "index out of range in self", True)
     if max_norm is not None:
         with _no_grad():
             idx = input.reshape(-1).unique()
@@ -820,8 +817,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         )
     if target.dtype != input.dtype:
         raise RuntimeError(f"Found dtype {_scalar_name(target)} but expected {_scalar_name(input)}")
-    if input.numel() and (bool((input < 0).any()) or bool((input > 1).any())):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    _C._check_range(input, 0.0, 1.0, "all elements of input should be between 0 and 1")
     # torch clamps each log at -100 so a saturated probability gives a finite loss
     loss = -(target * input.log().clamp_min(-100.0) + (1 - target) * (1 - input).log().clamp_min(-100.0))
     if weight is not None:
