@@ -166,6 +166,18 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let mask: Vec<bool> = (0..g.ndim())
         .map(|d| d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
         .collect();
+    if !crate::autograd::needs_grad(&[g]) {
+        // The engine's broadcast reductions: sum straight into a tensor of the target shape (same
+        // element order), skipping the dims bookkeeping and the reshape op.
+        let s = sum_raw(g, &mask, true, None);
+        return Ok(Tensor::from_parts(
+            s.storage().clone(),
+            s.dtype(),
+            SmallVec::from_slice(shape),
+            crate::shape::contiguous_strides(shape),
+            0,
+        ));
+    }
     let s = sum_raw_tracked(g, &mask)?;
     crate::ops::movement::reshape_usize(&s, shape)
 }
