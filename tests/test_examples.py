@@ -22,13 +22,9 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if (GOLDEN / f"{p.
 # Examples whose full-precision numbers still differ from PyTorch's in the last bits, and why. The
 # byte-for-byte test is a strict xfail for them (it fails loudly once the cause is fixed, so the entry
 # gets removed); the tolerant comparison below must pass for every example.
-LAST_BIT_DIFFERENCES = {
-    "linear_regression_scratch": (
-        "f-strings print float32 losses in full; ferrotorch sums float32 in float64 (torch: float32 "
-        "accumulators in its vectorised cascade order) and torch.arange(0, 1, 0.02) rounds 10 of 50 "
-        "values differently from torch's vectorised fill"
-    ),
-}
+# Examples whose output may differ from PyTorch's in the last printed bits (name -> why); empty since
+# float32 sums/means and arange follow torch's own order (src/kernels/sum_order.rs, ops/creation.rs).
+LAST_BIT_DIFFERENCES: dict[str, str] = {}
 
 
 @functools.lru_cache(maxsize=None)

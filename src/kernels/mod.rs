@@ -12,3 +12,4 @@ pub mod simd;
 pub mod special;
 pub mod strided;
 pub mod uninit;
+pub mod sum_order;

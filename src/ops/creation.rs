@@ -65,11 +65,27 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dt: DType) -> Result<Ten
         let v: Vec<T> = if all_int && !dt.is_float() {
             let (s, st) = (start.to::<i64>(), step.to::<i64>());
             (0..n as i64).map(|i| T::from_i64(s + i * st)).collect()
+        } else if dt == DType::F32 {
+            arange_f32_like_torch(s, st, n).into_iter().map(|v| T::from_f64(v as f64)).collect()
         } else {
             (0..n).map(|i| T::from_f64(s + i as f64 * st)).collect()
         };
         Tensor::from_vec_unchecked(v, &[n])
     }))
+}
+
+/// torch's float32 arange values: its vectorised loop fills pairs of 8-lane vectors from
+/// `base = f32(start + step*i0)` as `f32(base + l*step)` (in f64), and the last `n % 16` elements
+/// one by one as `f32(start + step*k)` — so the last bits equal PyTorch's (single-threaded order).
+fn arange_f32_like_torch(start: f64, step: f64, n: usize) -> Vec<f32> {
+    let main = n - n % 16;
+    let mut v = Vec::with_capacity(n);
+    for i0 in (0..main).step_by(8) {
+        let base = (start + step * i0 as f64) as f32 as f64;
+        v.extend((0..8).map(|l| (base + l as f64 * step) as f32));
+    }
+    v.extend((main..n).map(|k| (start + step * k as f64) as f32));
+    v
 }
 
 /// torch.linspace: values from both ends meet in the middle, as torch's kernel computes them.

@@ -61,6 +61,10 @@ pub fn sum_dtype(dt: DType) -> DType {
 
 /// Float sums in f64, through the contiguous fast paths when the layout allows.
 fn float_sums<T: crate::kernels::reduce::SumF>(x: &Tensor, mask: &[bool]) -> Vec<f64> {
+    if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
+        // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
+        return vec![crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64];
+    }
     sum_fast::<T>(x, mask).unwrap_or_else(|| crate::kernels::reduce::sum_runs::<T>(x, mask))
 }
 
@@ -256,7 +260,8 @@ fn mean_eager(
     let n = r.n as f64;
     let out = crate::dispatch_float!(dt, T => {
         let s = float_sums::<T>(&xc, &r.mask);
-        Tensor::from_vec_unchecked(s.into_iter().map(|v| T::from_f64(v / n)).collect::<Vec<T>>(), &r.out_shape)
+        // divided in the tensor's dtype, as torch's sum(...).div_(n)
+        Tensor::from_vec_unchecked(s.into_iter().map(|v| T::from_f64(v) / T::from_f64(n)).collect::<Vec<T>>(), &r.out_shape)
     }, _ => unreachable!("checked float above"));
     if needs_grad(&[x]) {
         let name = if dims.is_none() {
