@@ -353,3 +353,20 @@ def test_errors(i):
     with pytest.raises(exc) as e:
         f()
     assert msg in str(e.value)
+
+
+def test_float32_sum_mean_arange_are_bit_identical_to_torch():
+    """torch adds float32 in its own vectorised order; printed losses depend on the last bits."""
+    import sys
+
+    golden = os.path.join(os.path.dirname(__file__), "golden")
+    sys.path.insert(0, golden)
+    from make_sum_order_golden import inputs  # the same NumPy inputs the golden script fed to torch
+
+    g = json.load(open(os.path.join(golden, "sum_order.json")))
+    for x, s, m in zip(inputs(), g["sum"], g["mean"]):
+        t = torch.from_numpy(x)
+        assert t.sum().item() == float.fromhex(s), len(x)
+        assert t.mean().item() == float.fromhex(m), len(x)
+    for r, vals in zip(g["ranges"], g["arange"]):
+        assert torch.arange(*r).tolist() == [float.fromhex(v) for v in vals], r
