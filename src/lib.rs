@@ -1,5 +1,6 @@
 //! ferrotorch: PyTorch's eager tensor API for the CPU. The core (everything outside `py/`) never touches Python.
 
+pub mod alloc;
 pub mod autograd;
 pub mod dtype;
 pub mod error;
@@ -23,3 +24,6 @@ pub use tensor::Tensor;
 pub mod data;
 pub mod optim;
 pub mod serialize;
+
+#[global_allocator]
+static GLOBAL: alloc::CachingAlloc = alloc::CachingAlloc;
