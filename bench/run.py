@@ -163,6 +163,8 @@ def main(argv=None):
         with open(args.from_json) as f:
             result = json.load(f)
     else:
+        if args.wait_quiet is not None:  # before importing, so the build measured is the one present then
+            wait_for_quiet(args.wait_quiet, 3600)
         libs = load_libraries()
         try:
             from models import check_convnet_matches_demo
@@ -170,8 +172,6 @@ def main(argv=None):
             check_convnet_matches_demo()
         except ImportError:  # a ferrotorch without the demo package: nothing to compare against
             pass
-        if args.wait_quiet is not None:
-            wait_for_quiet(args.wait_quiet, 3600)
         if libs["torch"] is None:
             print("PyTorch is not importable here: timing ferrotorch alone (no ratios)")
         result = measure_all(args, libs, select(ALL_CASES, args.k))
