@@ -116,6 +116,27 @@ pub fn update2<A: Element, B: Element>(
 ) {
     let pd = dst.ptr::<A>();
     let ps = src.ptr::<B>();
+    if src.shape() == dst.shape()
+        && dst.is_contiguous()
+        && src.is_contiguous()
+        && !dst.shares_storage(src)
+    {
+        // the common case (x.add_(y), optimizer-style updates): split over the pool like map2
+        let (d, s) = (SendPtr(pd), SendPtr(ps));
+        threads::par_ranges(dst.numel(), CHUNK, |b, e| {
+            let (d, s) = (d, s);
+            // SAFETY: disjoint ranges of two separate buffers of numel elements.
+            unsafe {
+                let xd = std::slice::from_raw_parts_mut(d.0.add(b), e - b);
+                let xs = std::slice::from_raw_parts(s.0.add(b), e - b);
+                for (x, &y) in xd.iter_mut().zip(xs) {
+                    *x = f(*x, y);
+                }
+            }
+        });
+        dst.storage().bump_version();
+        return;
+    }
     let ss = shape::broadcast_strides(src.shape(), src.strides(), dst.shape());
     for_each_run(dst.shape(), [dst.strides(), &ss], |off, len, st| {
         // SAFETY: offsets come from valid layouts.
