@@ -567,3 +567,26 @@ def test_replayed_checks_raise_the_eager_errors():
     with pytest.raises(IndexError, match="index out of range in self"):
         torch.fit(m, (x, torch.zeros(8, dtype=torch.int64)), nn.CrossEntropyLoss(),
                   torch.optim.SGD(m.parameters(), lr=0.1), batch_size=4, progress=False)
+
+
+class ReturnsTuple(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(13, 3)
+
+    def forward(self, x):
+        out = self.fc(x)
+        return out, out.detach()
+
+
+def test_model_returning_a_tuple_runs_eagerly(wine_like):
+    X, y = wine_like
+    m = ReturnsTuple()
+
+    def loss_fn(outputs, target):
+        return F.cross_entropy(outputs[0], target)
+
+    with pytest.warns(RuntimeWarning, match="returned tuple"):
+        h = torch.fit(m, (X, y), loss_fn, torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, val=(X, y),
+                      progress=False)
+    assert len(h["val_loss"]) == 2

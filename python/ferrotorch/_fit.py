@@ -236,26 +236,34 @@ class _Trainer:
         }
 
     # ----- one training batch -----
+    def forward(self, x, y, capture):
+        """``model(x)`` and ``loss_fn(out, y)``, recorded into a program when ``capture``.
+
+        Returns (out, loss, program, reason): program is None with the reason when it can't replay."""
+        if not capture:
+            out = self.model(x)
+            return out, self.loss_fn(out, y), None, None
+        _C._capture_begin([x, y])
+        try:
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+        except BaseException:
+            _C._capture_abort()
+            raise
+        if not isinstance(out, _C.Tensor):
+            _C._capture_abort()
+            return out, loss, None, f"the model returned {type(out).__name__}, not a tensor"
+        if not isinstance(loss, _C.Tensor) or loss.numel() != 1:
+            _C._capture_abort()
+            return out, loss, None, "the loss is not a single-element tensor"
+        prog, why = _C._capture_finish([out, loss])
+        return out, loss, prog, why
+
     def eager_batch(self, x, y, ep, capture):
         model, opt = self.model, self.optimizer
         model.train()
         opt.zero_grad()
-        if capture:
-            _C._capture_begin([x, y])
-            try:
-                out = model(x)
-                loss = self.loss_fn(out, y)
-            except BaseException:
-                _C._capture_abort()
-                raise
-            prog, why = _C._capture_finish([out, loss] if isinstance(out, _C.Tensor) else [])
-            if not isinstance(out, _C.Tensor):
-                prog, why = None, f"the model returned {type(out).__name__}, not a tensor"
-            elif not isinstance(loss, _C.Tensor) or loss.numel() != 1:
-                prog, why = None, "the loss is not a single-element tensor"
-        else:
-            out = model(x)
-            loss = self.loss_fn(out, y)
+        out, loss, prog, why = self.forward(x, y, capture)
         loss.backward()
         opt.step()
         if capture:
@@ -343,17 +351,8 @@ class _Trainer:
                     out, loss = prog.run([x, y])
                 else:
                     capture = self.fallback is None and key not in self.eval_programs
+                    out, loss, prog, why = self.forward(x, y, capture)
                     if capture:
-                        _C._capture_begin([x, y])
-                    try:
-                        out = model(x)
-                        loss = self.loss_fn(out, y)
-                    except BaseException:
-                        if capture:
-                            _C._capture_abort()
-                        raise
-                    if capture:
-                        prog, why = _C._capture_finish([out, loss])
                         if prog is None:
                             self.refuse(why)
                         else:
