@@ -278,7 +278,8 @@ class _Trainer:
                     self.steps[key] = _C._TrainStep(prog, self.zero, self.groups, self.metrics.accuracy)
         with no_grad():
             correct = _C._count_correct(out, y) if self.metrics.accuracy else 0.0
-            ep.add(loss.item(), correct, y.shape[0] if y.ndim else 1, out.detach(), y)
+            detached = out.detach() if isinstance(out, _C.Tensor) else out
+            ep.add(loss.item(), correct, y.shape[0] if y.ndim else 1, detached, y)
 
     def batch(self, x, y, ep):
         if self.fallback is not None:
