@@ -7,6 +7,7 @@ accuracy metric included). Settings as in cifar10_convnet.py:
     EPOCHS=10 SUBSET=0 CIFAR10_ROOT=~/data python examples/cifar10_convnet_fit.py
 """
 
+# %%
 import os
 import pathlib
 import tempfile
@@ -23,6 +24,7 @@ HERE = pathlib.Path(__file__).parent if "__file__" in globals() else pathlib.Pat
 EPOCHS = int(os.environ.get("EPOCHS", 10))
 SUBSET = int(os.environ.get("SUBSET", 0))
 
+# %%
 torch.manual_seed(0)
 root = os.environ.get("CIFAR10_ROOT", "")
 if not os.path.exists(os.path.join(root, "cifar-10-batches-py")):
@@ -38,6 +40,7 @@ if SUBSET:
 train_loader = DataLoader(trainset, batch_size=64, shuffle=True)
 test_loader = DataLoader(testset, batch_size=256, shuffle=False)
 
+# %%
 model = Net(num_classes=len(testset.classes))
 model.apply(init_weights)
 history = torch.fit(model, train_loader, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.001),
@@ -47,6 +50,8 @@ for e in range(len(history["loss"])):
           f"val loss {history['val_loss'][e]:.4f} acc {history['val_accuracy'][e]:.3f} | "
           f"{len(trainset) / history['epoch_seconds'][e]:.0f} images/s (with validation)")
 print(f"final validation accuracy: {history['val_accuracy'][-1]:.3f}")
+
+# %%
 try:
     import matplotlib
 

@@ -4,6 +4,7 @@ Same model, data, loss and optimizer as linear_regression_scratch.py. The tutori
 step, then the test loss under ``inference_mode`` — is ``fit(..., val=(X_test, y_test))``.
 """
 
+# %%
 import ferrotorch as torch
 from ferrotorch import nn
 
@@ -14,6 +15,7 @@ train_split = int(0.8 * len(X))
 X_train, y_train, X_test, y_test = X[:train_split], y[:train_split], X[train_split:], y[train_split:]
 
 
+# %%
 class LinearRegressionModel(nn.Module):
     def __init__(self):
         super().__init__()
@@ -24,16 +26,19 @@ class LinearRegressionModel(nn.Module):
         return self.weights * x + self.bias
 
 
+# %%
 torch.manual_seed(42)
 model_0 = LinearRegressionModel()
 print(model_0.state_dict())
 
+# %%
 history = torch.fit(model_0, (X_train, y_train), nn.L1Loss(), torch.optim.SGD(model_0.parameters(), lr=0.01),
                     epochs=200, val=(X_test, y_test), progress=False)
 for epoch in range(0, 200, 10):
     print(f"Epoch: {epoch} | MAE Train Loss: {history['loss'][epoch]:.4f} | "
           f"MAE Test Loss: {history['val_loss'][epoch]:.4f}")
 
+# %%
 print("The model learned the following values for weights and bias:")
 print(model_0.state_dict())
 learned = model_0.state_dict()
