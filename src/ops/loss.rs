@@ -54,12 +54,35 @@ impl Geom {
 }
 
 /// Per (n, s) lane: loss, and the log-sum-exp shift (max + log Σ exp) when fused.
-fn forward_lanes<T: Element>(x: &[T], g: &Geom) -> (Vec<f64>, Vec<f64>) {
+/// exp in the input's precision (float32's expf is several times cheaper than f64 exp and is what
+/// torch's float32 log_softmax uses); sums stay in f64.
+#[inline(always)]
+fn exp_in<T: Element>(v: f64) -> f64 {
+    if T::DTYPE == DType::F32 {
+        (v as f32).exp() as f64
+    } else {
+        v.exp()
+    }
+}
+
+/// Per-lane losses and log-sum-exps; with `keep_probs` (fused, for backward) also the softmax
+/// probabilities, so backward reuses this pass's exponentials instead of computing them again.
+fn forward_lanes<T: Element>(
+    x: &[T],
+    g: &Geom,
+    keep_probs: bool,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let lanes = g.n * g.s;
     let (c, s) = (g.c, g.s);
     let mut loss = vec![0.0f64; lanes];
     let mut lse = vec![0.0f64; lanes];
-    let (pl, pz) = (SendPtr(loss.as_mut_ptr()), SendPtr(lse.as_mut_ptr()));
+    let keep = keep_probs && g.fused;
+    let mut probs = vec![0.0f64; if keep { x.len() } else { 0 }];
+    let (pl, pz, pp) = (
+        SendPtr(loss.as_mut_ptr()),
+        SendPtr(lse.as_mut_ptr()),
+        SendPtr(probs.as_mut_ptr()),
+    );
     let chunk = (16384 / c.max(1)).max(1);
     threads::par_ranges(lanes, chunk, |a, b| {
         for l in a..b {
@@ -79,9 +102,21 @@ fn forward_lanes<T: Element>(x: &[T], g: &Geom) -> (Vec<f64>, Vec<f64>) {
                 }
                 let mut e = 0.0;
                 for k in 0..c {
-                    e += (x[st + k * s].to_f64() - m).exp();
+                    let v = exp_in::<T>(x[st + k * s].to_f64() - m);
+                    if keep {
+                        // SAFETY: each lane writes only its own c elements of probs.
+                        unsafe { *pp.get().add(st + k * s) = v };
+                    }
+                    e += v;
                 }
                 z = m + e.ln();
+                if keep {
+                    let inv = 1.0 / e;
+                    for k in 0..c {
+                        // SAFETY: as above.
+                        unsafe { *pp.get().add(st + k * s) *= inv };
+                    }
+                }
             }
             let v = if t == g.ignore {
                 0.0
@@ -106,11 +141,17 @@ fn forward_lanes<T: Element>(x: &[T], g: &Geom) -> (Vec<f64>, Vec<f64>) {
             }
         }
     });
-    (loss, lse)
+    (loss, lse, probs)
 }
 
 /// d loss/d logp_k = -(1-ε) w_t δ_kt - ε/C w_k; through log_softmax: gx_k = d_k - p_k Σ_j d_j.
-fn backward_lanes<T: Element>(x: &[T], g: &Geom, lse: &[f64], coef: &[f64]) -> Vec<T> {
+fn backward_lanes<T: Element>(
+    x: &[T],
+    g: &Geom,
+    lse: &[f64],
+    probs: &[f64],
+    coef: &[f64],
+) -> Vec<T> {
     let (c, s) = (g.c, g.s);
     let mut gx = vec![T::from_f64(0.0); x.len()];
     let p = SendPtr(gx.as_mut_ptr());
@@ -135,7 +176,13 @@ fn backward_lanes<T: Element>(x: &[T], g: &Geom, lse: &[f64], coef: &[f64]) -> V
                     d -= wt;
                 }
                 if g.fused {
-                    d -= (x[i].to_f64() - lse[l]).exp() * dsum;
+                    // softmax(x)_k, kept from forward when it ran under autograd
+                    let p = if probs.is_empty() {
+                        exp_in::<T>(x[i].to_f64() - lse[l])
+                    } else {
+                        probs[i]
+                    };
+                    d -= p * dsum;
                 }
                 // SAFETY: each lane writes only its own indices.
                 unsafe { *p.get().add(i) = T::from_f64(k0 * d) };
@@ -218,7 +265,8 @@ fn nll_eager(
         fused,
     });
     let xc = input.contiguous_raw();
-    let (loss, lse) = crate::dispatch_float!(dt, T => forward_lanes::<T>(xc.as_slice::<T>(), &g), _ => unreachable!());
+    let grad = needs_grad(&[input]);
+    let (loss, lse, probs) = crate::dispatch_float!(dt, T => forward_lanes::<T>(xc.as_slice::<T>(), &g, grad), _ => unreachable!());
     // Mean divides by the summed weight of the non-ignored targets (torch's nll_loss rule).
     let wtot: f64 = g
         .targets
@@ -238,7 +286,7 @@ fn nll_eager(
     };
     let out = crate::dispatch_float!(dt, T => Tensor::from_vec_unchecked(
         out_vals.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), &out_shape), _ => unreachable!());
-    if needs_grad(&[input]) {
+    if grad {
         let name = if sh.len() >= 3 {
             "NllLoss2DBackward0"
         } else {
@@ -256,7 +304,7 @@ fn nll_eager(
                 Reduction::Mean => vec![gv.first().copied().unwrap_or(0.0) / wtot],
             };
             let gx = crate::dispatch_float!(x.dtype(), T => Tensor::from_vec_unchecked(
-                backward_lanes::<T>(x.as_slice::<T>(), &g, &lse, &coef), &in_shape), _ => unreachable!());
+                backward_lanes::<T>(x.as_slice::<T>(), &g, &lse, &probs, &coef), &in_shape), _ => unreachable!());
             Ok(vec![Some(gx)])
         });
     }
