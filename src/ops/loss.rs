@@ -89,7 +89,39 @@ fn forward_lanes<T: Element>(
             let t = g.targets[l];
             let st = (l / s) * c * s + l % s;
             let mut z = 0.0;
-            if g.fused {
+            if g.fused && s == 1 {
+                // (N, C) input: each lane is one contiguous row, read as a slice (no index
+                // arithmetic or bounds checks per element); same operations in the same order.
+                let row = &x[l * c..(l + 1) * c];
+                let mut m = f64::NEG_INFINITY;
+                for v in row {
+                    let v = v.to_f64();
+                    if v > m || v.is_nan() {
+                        m = v;
+                    }
+                }
+                if m.is_infinite() {
+                    m = 0.0;
+                }
+                let mut e = 0.0;
+                if keep {
+                    // SAFETY: lane l owns probs[l*c .. (l+1)*c].
+                    let pr = unsafe { std::slice::from_raw_parts_mut(pp.get().add(l * c), c) };
+                    for (p, v) in pr.iter_mut().zip(row) {
+                        *p = exp_in::<T>(v.to_f64() - m);
+                        e += *p;
+                    }
+                    let inv = 1.0 / e;
+                    for p in pr.iter_mut() {
+                        *p *= inv;
+                    }
+                } else {
+                    for v in row {
+                        e += exp_in::<T>(v.to_f64() - m);
+                    }
+                }
+                z = m + e.ln();
+            } else if g.fused {
                 let mut m = f64::NEG_INFINITY;
                 for k in 0..c {
                     let v = x[st + k * s].to_f64();
