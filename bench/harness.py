@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class Measurement:
     unit: str = "s"
     work: float | None = None  # units of work per timed call, for rates (flop, images)
     note: str = ""
+    preemptions: dict | None = None  # involuntary context switches per sample, per library
 
 
 def timed(fn, number):
@@ -86,8 +88,14 @@ def interleaved(fns: dict[str, Callable[[], object]], number: int, reps: int, wa
     for r in range(reps):
         for n in names if r % 2 == 0 else names[::-1]:
             gc.collect()
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
             samples[n].append(timed(fns[n], number))
+            # involuntary context switches: threads preempted (oversubscribed cores) during this sample
+            PREEMPTIONS.setdefault(n, []).append(resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - before)
     return {n: statistics.median(v) for n, v in samples.items()}, samples
+
+
+PREEMPTIONS: dict = {}  # filled by `interleaved`, drained by Case.measure into the row's JSON
 
 
 @dataclass
@@ -123,5 +131,6 @@ class Case:
             made = self.make(lib)  # a callable, or (callable, note) when setup has something to report
             fns[name], note = made if isinstance(made, tuple) else (made, "")
             notes += [note] if note else []
+        PREEMPTIONS.clear()
         values, samples = interleaved(fns, number, ctx.reps, self.warmup)
-        return Measurement(values, samples, work=self.work, note="; ".join(notes))
+        return Measurement(values, samples, work=self.work, note="; ".join(notes), preemptions=dict(PREEMPTIONS))
