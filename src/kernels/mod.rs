@@ -11,5 +11,5 @@ pub mod send_ptr;
 pub mod simd;
 pub mod special;
 pub mod strided;
-pub mod uninit;
 pub mod sum_order;
+pub mod uninit;
