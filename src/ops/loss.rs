@@ -190,7 +190,27 @@ fn backward_lanes<T: Element>(
     let lanes = g.n * s;
     let chunk = (16384 / c.max(1)).max(1);
     let sum_d_smooth = g.eps / c as f64 * g.wsum();
+    let plain = s == 1 && g.fused && !probs.is_empty() && g.eps == 0.0 && g.weight.is_none();
     threads::par_ranges(lanes, chunk, |a, b| {
+        if plain {
+            // cross_entropy's common case: dL/dx = coef * (softmax(x) - one_hot(t)), row by row
+            // (the general loop below computes the same values, term by term)
+            for l in a..b {
+                let t = g.targets[l];
+                if t == g.ignore {
+                    continue;
+                }
+                let k0 = if coef.len() == 1 { coef[0] } else { coef[l] };
+                let pr = &probs[l * c..(l + 1) * c];
+                // SAFETY: lane l owns gx[l*c .. (l+1)*c].
+                let out = unsafe { std::slice::from_raw_parts_mut(p.get().add(l * c), c) };
+                for (k, (o, &pk)) in out.iter_mut().zip(pr).enumerate() {
+                    let d = if k as i64 == t { -1.0 + pk } else { pk };
+                    *o = T::from_f64(k0 * d);
+                }
+            }
+            return;
+        }
         for l in a..b {
             let t = g.targets[l];
             if t == g.ignore {
