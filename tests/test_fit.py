@@ -590,3 +590,16 @@ def test_model_returning_a_tuple_runs_eagerly(wine_like):
         h = torch.fit(m, (X, y), loss_fn, torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, val=(X, y),
                       progress=False)
     assert len(h["val_loss"]) == 2
+
+
+def test_a_capture_already_running_makes_fit_run_eagerly(wine_like):
+    X, y = wine_like
+    m = mlp()
+    _C._capture_begin([X])  # as if another thread were capturing
+    try:
+        with pytest.warns(RuntimeWarning, match="already in progress"):
+            h = torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=2,
+                          progress=False)
+    finally:
+        _C._capture_abort()
+    assert len(h["loss"]) == 2

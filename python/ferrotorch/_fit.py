@@ -240,10 +240,15 @@ class _Trainer:
         """``model(x)`` and ``loss_fn(out, y)``, recorded into a program when ``capture``.
 
         Returns (out, loss, program, reason): program is None with the reason when it can't replay."""
+        if capture:
+            try:
+                _C._capture_begin([x, y])
+            except RuntimeError as e:  # another thread is capturing: this batch runs eagerly
+                capture = False
+                self.refuse(str(e))
         if not capture:
             out = self.model(x)
             return out, self.loss_fn(out, y), None, None
-        _C._capture_begin([x, y])
         try:
             out = self.model(x)
             loss = self.loss_fn(out, y)
