@@ -96,6 +96,12 @@ pub struct PyOptimGroup {
 
 #[pymethods]
 impl PyOptimGroup {
+    /// One update of the parameters that have gradients (what the optimizers' `step()` calls).
+    fn step(&self, py: Python<'_>) -> PyResult<()> {
+        let g = &self.g;
+        Ok(py.detach(move || g.step())?)
+    }
+
     #[staticmethod]
     #[pyo3(signature = (params, bufs, lr, momentum, dampening, weight_decay, nesterov, maximize))]
     #[allow(clippy::too_many_arguments)]

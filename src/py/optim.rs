@@ -1,7 +1,8 @@
-//! Python entry points for the optimizer steps: one call updates every parameter of a group.
+//! SGD's step for Python (its first step creates the momentum buffers); Adam, RMSprop and Adagrad
+//! step through `_OptimGroup` (py/fit.rs), the same plan `fit` replays.
 
 use super::tensor::PyTensor;
-use crate::optim::{adagrad, adam, rmsprop, sgd};
+use crate::optim::sgd;
 use crate::tensor::Tensor;
 use pyo3::prelude::*;
 
@@ -48,112 +49,7 @@ fn _sgd_step(
         .collect()
 }
 
-#[pyfunction]
-#[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=false))]
-fn _adam_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    exp_avgs: Vec<PyRef<'_, PyTensor>>,
-    exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
-    max_exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
-    steps: Vec<PyRef<'_, PyTensor>>,
-    lr: f64,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-    weight_decay: f64,
-    amsgrad: bool,
-    maximize: bool,
-    decoupled_weight_decay: bool,
-) -> PyResult<()> {
-    let o = adam::AdamOptions {
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weight_decay,
-        amsgrad,
-        maximize,
-        decoupled_weight_decay,
-    };
-    adam::adam_step(
-        &ts(params),
-        &ts(grads),
-        &ts(exp_avgs),
-        &ts(exp_avg_sqs),
-        &ts(max_exp_avg_sqs),
-        &ts(steps),
-        &o,
-    )?;
-    Ok(())
-}
-
-#[pyfunction]
-#[pyo3(signature = (params, grads, square_avgs, grad_avgs, momentum_buffers, steps, lr, alpha, eps, weight_decay, momentum, centered, maximize))]
-fn _rmsprop_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    square_avgs: Vec<PyRef<'_, PyTensor>>,
-    grad_avgs: Vec<PyRef<'_, PyTensor>>,
-    momentum_buffers: Vec<PyRef<'_, PyTensor>>,
-    steps: Vec<PyRef<'_, PyTensor>>,
-    lr: f64,
-    alpha: f64,
-    eps: f64,
-    weight_decay: f64,
-    momentum: f64,
-    centered: bool,
-    maximize: bool,
-) -> PyResult<()> {
-    let o = rmsprop::RmspropOptions {
-        lr,
-        alpha,
-        eps,
-        weight_decay,
-        momentum,
-        centered,
-        maximize,
-    };
-    rmsprop::rmsprop_step(
-        &ts(params),
-        &ts(grads),
-        &ts(square_avgs),
-        &ts(grad_avgs),
-        &ts(momentum_buffers),
-        &ts(steps),
-        &o,
-    )?;
-    Ok(())
-}
-
-#[pyfunction]
-#[pyo3(signature = (params, grads, state_sums, steps, lr, lr_decay, eps, weight_decay, maximize))]
-fn _adagrad_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    state_sums: Vec<PyRef<'_, PyTensor>>,
-    steps: Vec<PyRef<'_, PyTensor>>,
-    lr: f64,
-    lr_decay: f64,
-    eps: f64,
-    weight_decay: f64,
-    maximize: bool,
-) -> PyResult<()> {
-    let o = adagrad::AdagradOptions {
-        lr,
-        lr_decay,
-        eps,
-        weight_decay,
-        maximize,
-    };
-    adagrad::adagrad_step(&ts(params), &ts(grads), &ts(state_sums), &ts(steps), &o)?;
-    Ok(())
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_sgd_step, m)?)?;
-    m.add_function(wrap_pyfunction!(_adam_step, m)?)?;
-    m.add_function(wrap_pyfunction!(_rmsprop_step, m)?)?;
-    m.add_function(wrap_pyfunction!(_adagrad_step, m)?)?;
     Ok(())
 }

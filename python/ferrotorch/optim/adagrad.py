@@ -59,44 +59,20 @@ class Adagrad(Optimizer):
     def step(self, closure=None):
         """Performs a single optimization step (closure re-evaluates the model and returns the loss)."""
         loss = self._closure(closure)
-        for group in self.param_groups:
-            params, grads, sums, steps = [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                sums.append(state["sum"])
-                steps.append(state["step"])
-            if not params:
-                continue
-            _C._adagrad_step(
-                params,
-                grads,
-                sums,
-                steps,
-                float(_to_scalar(group["lr"])),
-                float(group["lr_decay"]),
-                float(group["eps"]),
-                float(group["weight_decay"]),
-                bool(group["maximize"]),
-            )
+        self._step_groups()
         return loss
+
+    def _state_keys(self, group):
+        return ("sum", "step")
+
+    def _group_plan(self, group, params):
+        states = [self.state[p] for p in params]
+        return _C._OptimGroup.adagrad(
+            params, [s["sum"] for s in states], [s["step"] for s in states],
+            float(_to_scalar(group["lr"])), float(group["lr_decay"]), float(group["eps"]),
+            float(group["weight_decay"]), bool(group["maximize"]),
+        )
 
     def _fit_groups(self):
         """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
-        if type(self).step is not Adagrad.step:
-            return None
-        plans = []
-        for group in self.param_groups:
-            params = list(group["params"])
-            states = [self.state[p] for p in params]
-            if any(k not in st for st in states for k in ("sum", "step")):
-                return None
-            plans.append(_C._OptimGroup.adagrad(
-                params, [s["sum"] for s in states], [s["step"] for s in states],
-                float(_to_scalar(group["lr"])), float(group["lr_decay"]), float(group["eps"]),
-                float(group["weight_decay"]), bool(group["maximize"]),
-            ))
-        return plans
+        return self._plans_for_fit(Adagrad)

@@ -62,66 +62,33 @@ class Adam(Optimizer):
     def step(self, closure=None):
         """Performs a single optimization step (closure re-evaluates the model and returns the loss)."""
         loss = self._closure(closure)
-        name = type(self).__name__
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], [], []
-            amsgrad = group["amsgrad"]
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(self._grad_of(p, name))
-                state = self.state[p]
-                if len(state) == 0:
+                if p.grad is not None and len(self.state[p]) == 0:
+                    state = self.state[p]
                     state["step"] = _C.zeros((), dtype=_scalar_dtype())
                     state["exp_avg"] = _C.zeros_like(p)
                     state["exp_avg_sq"] = _C.zeros_like(p)
-                    if amsgrad:
+                    if group["amsgrad"]:
                         state["max_exp_avg_sq"] = _C.zeros_like(p)
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                if amsgrad:
-                    max_sqs.append(state["max_exp_avg_sq"])
-                steps.append(state["step"])
-            if not params:
-                continue
-            beta1, beta2 = group["betas"]
-            _C._adam_step(
-                params,
-                grads,
-                exp_avgs,
-                exp_avg_sqs,
-                max_sqs,
-                steps,
-                float(_to_scalar(group["lr"])),
-                float(_to_scalar(beta1)),
-                float(_to_scalar(beta2)),
-                float(group["eps"]),
-                float(group["weight_decay"]),
-                bool(amsgrad),
-                bool(group["maximize"]),
-                bool(group.get("decoupled_weight_decay", False)),
-            )
+        self._step_groups()
         return loss
+
+    def _state_keys(self, group):
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
+    def _group_plan(self, group, params):
+        states = [self.state[p] for p in params]
+        amsgrad = group["amsgrad"]
+        beta1, beta2 = group["betas"]
+        return _C._OptimGroup.adam(
+            params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+            [s["max_exp_avg_sq"] for s in states] if amsgrad else [], [s["step"] for s in states],
+            float(_to_scalar(group["lr"])), float(_to_scalar(beta1)), float(_to_scalar(beta2)),
+            float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
+            bool(group.get("decoupled_weight_decay", False)),
+        )
 
     def _fit_groups(self):
         """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
-        if type(self).step is not Adam.step:
-            return None
-        plans = []
-        for group in self.param_groups:
-            params = list(group["params"])
-            amsgrad = group["amsgrad"]
-            states = [self.state[p] for p in params]
-            keys = ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
-            if any(k not in st for st in states for k in keys):
-                return None
-            beta1, beta2 = group["betas"]
-            plans.append(_C._OptimGroup.adam(
-                params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-                [s["max_exp_avg_sq"] for s in states] if amsgrad else [], [s["step"] for s in states],
-                float(_to_scalar(group["lr"])), float(_to_scalar(beta1)), float(_to_scalar(beta2)),
-                float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
-                bool(group.get("decoupled_weight_decay", False)),
-            ))
-        return plans
+        return self._plans_for_fit(Adam)

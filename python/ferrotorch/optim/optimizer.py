@@ -265,6 +265,36 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    # ----- optimizers whose update runs in Rust through _C._OptimGroup (Adam, RMSprop, Adagrad) -----
+    def _state_keys(self, group):
+        """The state entries a parameter needs before ``_group_plan`` can use it."""
+        raise NotImplementedError
+
+    def _group_plan(self, group, params):
+        """A ``_C._OptimGroup`` over ``params`` (all with state) with ``group``'s hyper-parameters."""
+        raise NotImplementedError
+
+    def _step_groups(self):
+        """One Rust call per group over the parameters that have gradients: the same plan ``fit`` replays."""
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._group_plan(group, params).step()
+
+    def _plans_for_fit(self, owner):
+        """Every group as a plan for ``ferrotorch.fit``; None when ``step`` is overridden (fit calls it from
+        Python) or a parameter has no state yet (its first step would create it)."""
+        if type(self).step is not owner.step:
+            return None
+        plans = []
+        for group in self.param_groups:
+            params = list(group["params"])
+            keys = self._state_keys(group)
+            if any(self.state.get(p, {}).get(k) is None for p in params for k in keys):
+                return None
+            plans.append(self._group_plan(group, params))
+        return plans
+
     @staticmethod
     def _grad_of(p, name):
         g = p.grad

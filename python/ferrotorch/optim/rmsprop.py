@@ -56,63 +56,32 @@ class RMSprop(Optimizer):
         """Performs a single optimization step (closure re-evaluates the model and returns the loss)."""
         loss = self._closure(closure)
         for group in self.param_groups:
-            params, grads, sq, ga, mb, steps = [], [], [], [], [], []
-            momentum, centered = group["momentum"], group["centered"]
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(self._grad_of(p, "RMSprop"))
-                state = self.state[p]
-                if len(state) == 0:
+                if p.grad is not None and len(self.state[p]) == 0:
+                    state = self.state[p]
                     state["step"] = _C.zeros((), dtype=_scalar_dtype())
                     state["square_avg"] = _C.zeros_like(p)
-                    if momentum > 0:
+                    if group["momentum"] > 0:
                         state["momentum_buffer"] = _C.zeros_like(p)
-                    if centered:
+                    if group["centered"]:
                         state["grad_avg"] = _C.zeros_like(p)
-                sq.append(state["square_avg"])
-                steps.append(state["step"])
-                if momentum > 0:
-                    mb.append(state["momentum_buffer"])
-                if centered:
-                    ga.append(state["grad_avg"])
-            if not params:
-                continue
-            _C._rmsprop_step(
-                params,
-                grads,
-                sq,
-                ga,
-                mb,
-                steps,
-                float(_to_scalar(group["lr"])),
-                float(group["alpha"]),
-                float(group["eps"]),
-                float(group["weight_decay"]),
-                float(momentum),
-                bool(centered),
-                bool(group["maximize"]),
-            )
+        self._step_groups()
         return loss
+
+    def _state_keys(self, group):
+        return (("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ())
+                + (("grad_avg",) if group["centered"] else ()))
+
+    def _group_plan(self, group, params):
+        states = [self.state[p] for p in params]
+        momentum, centered = group["momentum"], group["centered"]
+        return _C._OptimGroup.rmsprop(
+            params, [s["square_avg"] for s in states], [s["grad_avg"] for s in states] if centered else [],
+            [s["momentum_buffer"] for s in states] if momentum > 0 else [], [s["step"] for s in states],
+            float(_to_scalar(group["lr"])), float(group["alpha"]), float(group["eps"]),
+            float(group["weight_decay"]), float(momentum), bool(centered), bool(group["maximize"]),
+        )
 
     def _fit_groups(self):
         """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
-        if type(self).step is not RMSprop.step:
-            return None
-        plans = []
-        for group in self.param_groups:
-            params = list(group["params"])
-            momentum, centered = group["momentum"], group["centered"]
-            states = [self.state[p] for p in params]
-            keys = ("step", "square_avg") + (("momentum_buffer",) if momentum > 0 else ()) + (
-                ("grad_avg",) if centered else ())
-            if any(k not in st for st in states for k in keys):
-                return None
-            plans.append(_C._OptimGroup.rmsprop(
-                params, [s["square_avg"] for s in states], [s["grad_avg"] for s in states] if centered else [],
-                [s["momentum_buffer"] for s in states] if momentum > 0 else [], [s["step"] for s in states],
-                float(_to_scalar(group["lr"])), float(group["alpha"]), float(group["eps"]),
-                float(group["weight_decay"]), float(momentum), bool(centered), bool(group["maximize"]),
-            ))
-        return plans
+        return self._plans_for_fit(RMSprop)

@@ -81,21 +81,16 @@ class SGD(Optimizer):
                         self.state[p]["momentum_buffer"] = b
         return loss
 
+    def _state_keys(self, group):
+        return ("momentum_buffer",) if group["momentum"] != 0 else ()
+
+    def _group_plan(self, group, params):
+        bufs = [self.state[p]["momentum_buffer"] for p in params] if group["momentum"] != 0 else []
+        return _C._OptimGroup.sgd(
+            params, bufs, float(_to_scalar(group["lr"])), float(group["momentum"]), float(group["dampening"]),
+            float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]),
+        )
+
     def _fit_groups(self):
         """The groups as Rust-steppable plans for ``ferrotorch.fit`` (None: step in Python)."""
-        if type(self).step is not SGD.step:
-            return None
-        plans = []
-        for group in self.param_groups:
-            params = list(group["params"])
-            momentum = group["momentum"]
-            bufs = []
-            if momentum != 0:
-                bufs = [self.state[p].get("momentum_buffer") for p in params]
-                if any(b is None for b in bufs):
-                    return None
-            plans.append(_C._OptimGroup.sgd(
-                params, bufs, float(_to_scalar(group["lr"])), float(momentum), float(group["dampening"]),
-                float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]),
-            ))
-        return plans
+        return self._plans_for_fit(SGD)
