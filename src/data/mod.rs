@@ -52,16 +52,11 @@ fn gather_typed<T: Element>(
         .ok_or_else(|| Error::runtime("batch too large"))?;
     let mut out = vec![T::zero(); total];
     if row > 0 {
-        let copy = |(k, dst): (usize, &mut [T])| {
+        let parallel = total * std::mem::size_of::<T>() >= PAR_MIN_BYTES;
+        crate::threads::par_chunks_mut(&mut out, row, parallel, |k, dst| {
             let r = rows[k];
             dst.copy_from_slice(&s[r * row..(r + 1) * row]);
-        };
-        if total * std::mem::size_of::<T>() >= PAR_MIN_BYTES && crate::threads::num_threads() > 1 {
-            use rayon::prelude::*;
-            crate::threads::pool().install(|| out.par_chunks_mut(row).enumerate().for_each(copy));
-        } else {
-            out.chunks_mut(row).enumerate().for_each(copy);
-        }
+        });
     }
     Tensor::from_vec(out, shape)
 }
@@ -147,7 +142,7 @@ pub fn image_batch(
             t
         })
         .collect();
-    let one = |(k, dst): (usize, &mut [f32])| {
+    let one = |k: usize, dst: &mut [f32]| {
         let base = &s[rows[k] * img..(rows[k] + 1) * img];
         let g = geo[k];
         // Output columns whose source column lies inside the image: [x_lo, x_hi).
@@ -188,12 +183,7 @@ pub fn image_batch(
         }
     };
     if per > 0 {
-        if total * 4 >= PAR_MIN_BYTES && crate::threads::num_threads() > 1 {
-            use rayon::prelude::*;
-            crate::threads::pool().install(|| out.par_chunks_mut(per).enumerate().for_each(one));
-        } else {
-            out.chunks_mut(per).enumerate().for_each(one);
-        }
+        crate::threads::par_chunks_mut(&mut out, per, total * 4 >= PAR_MIN_BYTES, one);
     }
     Tensor::from_vec(out, &[rows.len(), c, ho, wo])
 }

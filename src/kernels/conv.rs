@@ -1,9 +1,7 @@
 //! 2-D convolution kernels (forward, grad-input, grad-weight) as im2col + GEMM, parallel over the batch.
 
-use crate::kernels::gemm::{MatElem, Operand};
+use crate::kernels::gemm::{gemm_run, MatElem, Operand};
 use crate::kernels::send_ptr::SendPtr;
-use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// The float element types the nn kernels run on, with native arithmetic for tight loops.
 pub trait Float:
@@ -293,34 +291,29 @@ fn col2im<T: Float>(g: &ConvGeom, col: &mut [T], x: &mut [T]) {
 fn for_each_image<T: Float>(
     g: &ConvGeom,
     col_len: usize,
-    f: impl Fn(usize, &mut [T], Parallelism) + Sync + Send,
+    f: impl Fn(usize, &mut [T], bool) + Sync + Send,
 ) {
     let threads = crate::threads::num_threads();
     if g.macs() < PAR_MIN_MACS || threads == 1 {
         let mut col = vec![T::zero(); col_len];
         for i in 0..g.n {
-            f(i, &mut col, Parallelism::None);
+            f(i, &mut col, false);
         }
     } else if g.n >= threads {
-        // a few contiguous image ranges, each allocating its scratch once (for_each_init would
-        // re-run its init per rayon split, i.e. zero a fresh col buffer for nearly every image)
+        // a few contiguous image ranges, each allocating its scratch once
         let tasks = (2 * threads).min(g.n);
         let per = g.n.div_ceil(tasks);
-        crate::threads::pool().install(|| {
-            (0..tasks).into_par_iter().with_max_len(1).for_each(|t| {
-                let mut col = vec![T::zero(); col_len];
-                for i in (t * per)..((t + 1) * per).min(g.n) {
-                    f(i, &mut col, Parallelism::None);
-                }
-            });
-        });
-    } else {
-        crate::threads::pool().install(|| {
+        crate::threads::run_tasks(tasks, |t| {
             let mut col = vec![T::zero(); col_len];
-            for i in 0..g.n {
-                f(i, &mut col, Parallelism::Rayon(threads));
+            for i in (t * per)..((t + 1) * per).min(g.n) {
+                f(i, &mut col, false);
             }
         });
+    } else {
+        let mut col = vec![T::zero(); col_len];
+        for i in 0..g.n {
+            f(i, &mut col, true);
+        }
     }
 }
 
@@ -329,7 +322,7 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
     let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
     let yp = SendPtr(y.as_mut_ptr());
     let col_len = if g.direct() { 0 } else { k * hwo };
-    for_each_image::<T>(g, col_len, |i, col, par| {
+    for_each_image::<T>(g, col_len, |i, col, split| {
         // SAFETY: image i owns y[i*cout*hwo ..][..cout*hwo]; no other worker touches it.
         let yi =
             unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * g.cout * hwo), g.cout * hwo) };
@@ -360,7 +353,7 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
             };
             // SAFETY: a is cout_g×k, bm is k×hwo, dst is cout_g×hwo, all inside their slices.
             unsafe {
-                T::gemm_one(
+                gemm_run(
                     cout_g,
                     hwo,
                     k,
@@ -371,7 +364,7 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
                     bm,
                     T::one(),
                     T::one(),
-                    par,
+                    split,
                 )
             };
         }
@@ -404,7 +397,7 @@ fn input_grad_image<T: Float>(
     wt_t: &[T],
     gxi: &mut [T],
     col: &mut [T],
-    par: Parallelism,
+    split: bool,
 ) {
     let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
     for gi in 0..g.groups {
@@ -427,7 +420,7 @@ fn input_grad_image<T: Float>(
         };
         // SAFETY: a is k×cout_g, bm cout_g×hwo, dst k×hwo (col, or gx_g when direct).
         unsafe {
-            T::gemm_one(
+            gemm_run(
                 k,
                 hwo,
                 cout_g,
@@ -438,7 +431,7 @@ fn input_grad_image<T: Float>(
                 bm,
                 T::zero(),
                 T::one(),
-                par,
+                split,
             )
         };
         if !g.direct() {
@@ -460,7 +453,7 @@ fn weight_grad_image<T: Float>(
     gwt: &mut [T],
     gb: &mut [T],
     col: &mut [T],
-    par: Parallelism,
+    split: bool,
 ) {
     let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
     for gi in 0..g.groups {
@@ -485,7 +478,7 @@ fn weight_grad_image<T: Float>(
         let dst = gwt[gi * cout_g..].as_mut_ptr();
         // SAFETY: a k×hwo, bm hwo×cout_g, dst k×cout_g with row stride cout inside gwt.
         unsafe {
-            T::gemm_one(
+            gemm_run(
                 k,
                 cout_g,
                 hwo,
@@ -496,7 +489,7 @@ fn weight_grad_image<T: Float>(
                 bm,
                 T::one(),
                 T::one(),
-                par,
+                split,
             )
         };
     }
@@ -560,7 +553,7 @@ pub fn conv2d_backward<T: Float>(
             vec![T::zero(); if xp.is_some() { col_len } else { 0 }],
         )
     };
-    let one_chunk = |c: usize, (col, gcol): &mut (Vec<T>, Vec<T>), par: Parallelism| {
+    let one_chunk = |c: usize, (col, gcol): &mut (Vec<T>, Vec<T>), split: bool| {
         let mut gwt = vec![T::zero(); if want_w { wlen } else { 0 }];
         let mut gb = vec![T::zero(); if want_w { g.cout } else { 0 }];
         for i in (c * per)..((c + 1) * per).min(g.n) {
@@ -568,43 +561,32 @@ pub fn conv2d_backward<T: Float>(
                 // SAFETY: image i (in this chunk only) owns gx[i*in_len..][..in_len].
                 let gxi =
                     unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
-                input_grad_image(g, i, gy, &wt_t, gxi, gcol, par);
+                input_grad_image(g, i, gy, &wt_t, gxi, gcol, split);
             }
             if want_w {
-                weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, col, par);
+                weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, col, split);
             }
         }
         (gwt, gb)
     };
     let parts: Vec<(Vec<T>, Vec<T>)> = if g.macs() < PAR_MIN_MACS || threads == 1 {
         let mut sc = scratch();
-        (0..chunks)
-            .map(|c| one_chunk(c, &mut sc, Parallelism::None))
-            .collect()
+        (0..chunks).map(|c| one_chunk(c, &mut sc, false)).collect()
     } else if chunks >= threads {
         // one task per thread over contiguous chunk ranges, sharing its scratch; every chunk still
         // returns its own partial, so the sums below do not depend on the thread count
         let per_task = chunks.div_ceil(threads);
-        let nested: Vec<Vec<(Vec<T>, Vec<T>)>> = crate::threads::pool().install(|| {
-            (0..chunks.div_ceil(per_task))
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|t| {
-                    let mut sc = scratch();
-                    ((t * per_task)..((t + 1) * per_task).min(chunks))
-                        .map(|c| one_chunk(c, &mut sc, Parallelism::None))
-                        .collect()
-                })
-                .collect()
-        });
+        let nested: Vec<Vec<(Vec<T>, Vec<T>)>> =
+            crate::threads::map_tasks(chunks.div_ceil(per_task), |t| {
+                let mut sc = scratch();
+                ((t * per_task)..((t + 1) * per_task).min(chunks))
+                    .map(|c| one_chunk(c, &mut sc, false))
+                    .collect()
+            });
         nested.into_iter().flatten().collect()
     } else {
-        crate::threads::pool().install(|| {
-            let mut sc = scratch();
-            (0..chunks)
-                .map(|c| one_chunk(c, &mut sc, Parallelism::Rayon(threads)))
-                .collect()
-        })
+        let mut sc = scratch();
+        (0..chunks).map(|c| one_chunk(c, &mut sc, true)).collect()
     };
     if !want_w {
         return None;
@@ -638,10 +620,10 @@ pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], wt: &[T], gx: &mu
     let in_len = g.cin * g.hw_in();
     let col_len = if g.direct() { 0 } else { g.k() * g.hw_out() };
     let xp = SendPtr(gx.as_mut_ptr());
-    for_each_image::<T>(g, col_len, |i, col, par| {
+    for_each_image::<T>(g, col_len, |i, col, split| {
         // SAFETY: image i owns gx[i*in_len..][..in_len].
         let gxi = unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
-        input_grad_image(g, i, gy, &wt_t, gxi, col, par);
+        input_grad_image(g, i, gy, &wt_t, gxi, col, split);
     });
 }
 

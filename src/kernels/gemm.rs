@@ -188,11 +188,10 @@ pub unsafe fn batched<T: MatElem>(
     }
     let per = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     let total = per.saturating_mul(batches);
-    let threads = crate::threads::num_threads();
     let dst = SendPtr(out.as_mut_ptr());
     let (sa, sb) = (SendPtr(a.ptr as *mut T), SendPtr(b.ptr as *mut T));
     let (a_rs, a_cs, b_rs, b_cs) = (a.rs, a.cs, b.rs, b.cs);
-    let run = move |bi: usize, par: Parallelism| {
+    let run = move |bi: usize, split: bool| {
         let (sa, sb, dst) = (sa, sb, dst);
         // SAFETY: the caller guarantees the offsets; batch bi owns output block bi.
         unsafe {
@@ -206,38 +205,146 @@ pub unsafe fn batched<T: MatElem>(
                 rs: b_rs,
                 cs: b_cs,
             };
+            let d = dst.0.add(bi * block);
+            gemm_run(
+                m, n, k, d, n as isize, read_dst, ao, bo, dst_scale, scale, split,
+            );
+        }
+    };
+    if !T::DTYPE.is_float() || total < PAR_MIN_FLOPS {
+        for bi in 0..batches {
+            run(bi, false);
+        }
+        return;
+    }
+    // big products are cut into pieces by their sizes alone (gemm_split); many small ones run one
+    // per task. Either way the pieces are the same at every thread count.
+    let split = per >= PAR_MIN_FLOPS;
+    crate::threads::run_tasks(batches, |bi| run(bi, split));
+}
+
+/// Products of at least this many flops per piece are worth a task of their own.
+const TASK_FLOPS: usize = 4_000_000;
+/// At most this many pieces per product: each piece re-packs the operand it shares.
+const MAX_PIECES: usize = 8;
+
+/// How `gemm_split` cuts an m×n product: (pieces along m, pieces along n), from the sizes alone.
+/// Pieces split the longer side into multiples of 16 (the kernels' register tile), and never
+/// leave both sides at or below 64, where `gemm` picks a different depth blocking.
+pub fn split_plan(m: usize, n: usize, k: usize) -> (usize, usize) {
+    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    let want = (flops / TASK_FLOPS).clamp(1, MAX_PIECES);
+    if want == 1 {
+        return (1, 1);
+    }
+    let (long, short) = if n >= m { (n, m) } else { (m, n) };
+    let min_piece = if short <= 64 { 80 } else { 16 };
+    let piece = long.div_ceil(want).next_multiple_of(16).max(min_piece);
+    let pieces = long.div_ceil(piece);
+    if n >= m {
+        (1, pieces)
+    } else {
+        (pieces, 1)
+    }
+}
+
+/// One product: cut into pieces on the thread team when `split` (see `gemm_split`), else in one
+/// call on this thread. Same arguments as `MatElem::gemm_one`.
+///
+/// # Safety
+/// As `MatElem::gemm_one`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_run<T: MatElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    read_dst: bool,
+    a: Operand<T>,
+    b: Operand<T>,
+    dst_scale: T,
+    scale: T,
+    split: bool,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if split {
+            gemm_split(m, n, k, dst, dst_rs, read_dst, a, b, dst_scale, scale)
+        } else {
             T::gemm_one(
                 m,
                 n,
                 k,
-                dst.0.add(bi * block),
-                n as isize,
+                dst,
+                dst_rs,
                 read_dst,
-                ao,
-                bo,
+                a,
+                b,
                 dst_scale,
                 scale,
-                par,
-            );
+                Parallelism::None,
+            )
         }
-    };
-    if total < PAR_MIN_FLOPS || threads == 1 || !T::DTYPE.is_float() {
-        for bi in 0..batches {
-            run(bi, Parallelism::None);
-        }
-        return;
     }
-    crate::threads::pool().install(|| {
-        if batches >= threads && per < PAR_MIN_FLOPS {
-            // Many small products: one per task, each sequential.
-            use rayon::prelude::*;
-            (0..batches)
-                .into_par_iter()
-                .for_each(|bi| run(bi, Parallelism::None));
-        } else {
-            for bi in 0..batches {
-                run(bi, Parallelism::Rayon(threads));
-            }
+}
+
+/// One product cut into `split_plan` pieces, run as tasks on the thread team (inline when already
+/// inside a task). Same arguments as `MatElem::gemm_one`.
+///
+/// # Safety
+/// As `MatElem::gemm_one`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_split<T: MatElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    read_dst: bool,
+    a: Operand<T>,
+    b: Operand<T>,
+    dst_scale: T,
+    scale: T,
+) {
+    let (pm, pn) = split_plan(m, n, k);
+    let (hm, hn) = (m.div_ceil(pm), n.div_ceil(pn));
+    let (dst, pa, pb) = (
+        SendPtr(dst),
+        SendPtr(a.ptr as *mut T),
+        SendPtr(b.ptr as *mut T),
+    );
+    crate::threads::run_tasks(pm * pn, |t| {
+        let (i0, j0) = ((t / pn) * hm, (t % pn) * hn);
+        let (mi, nj) = (hm.min(m - i0), hn.min(n - j0));
+        let (dst, pa, pb) = (dst, pa, pb);
+        // SAFETY: piece (i0, j0) reads rows i0.. of a and columns j0.. of b and writes only its
+        // own mi×nj block of dst; the caller guarantees the whole matrices are valid.
+        unsafe {
+            let ap = Operand {
+                ptr: pa.0.offset(i0 as isize * a.rs) as *const T,
+                rs: a.rs,
+                cs: a.cs,
+            };
+            let bp = Operand {
+                ptr: pb.0.offset(j0 as isize * b.cs) as *const T,
+                rs: b.rs,
+                cs: b.cs,
+            };
+            let d = dst.0.offset(i0 as isize * dst_rs + j0 as isize);
+            T::gemm_one(
+                mi,
+                nj,
+                k,
+                d,
+                dst_rs,
+                read_dst,
+                ap,
+                bp,
+                dst_scale,
+                scale,
+                Parallelism::None,
+            );
         }
     });
 }
@@ -301,5 +408,73 @@ mod tests {
             );
         }
         assert_eq!(oi, vec![20, 23, 26, 29, 56, 68, 80, 92]);
+    }
+
+    /// Cutting a product into pieces must not change a single bit (thread-count independence).
+    #[test]
+    fn split_pieces_equal_one_call() {
+        crate::threads::set_num_threads(2);
+        let shapes = [
+            (1024, 1024, 1024, false),
+            (300, 70, 1000, false),
+            (64, 1000, 700, true),
+            (1000, 48, 600, false),
+            (72, 256, 2000, true),
+        ];
+        for (m, n, k, transposed_b) in shapes {
+            assert!(split_plan(m, n, k) != (1, 1), "{m}x{n}x{k} is not split");
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7919) % 1009) as f32 / 97.0 - 5.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 104_729) % 997) as f32 / 89.0 - 5.5)
+                .collect();
+            let init: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 * 0.25).collect();
+            let ao = Operand {
+                ptr: a.as_ptr(),
+                rs: k as isize,
+                cs: 1,
+            };
+            let bo = if transposed_b {
+                Operand {
+                    ptr: b.as_ptr(),
+                    rs: 1,
+                    cs: k as isize,
+                }
+            } else {
+                Operand {
+                    ptr: b.as_ptr(),
+                    rs: n as isize,
+                    cs: 1,
+                }
+            };
+            for read_dst in [false, true] {
+                let (mut one, mut pieces) = (init.clone(), init.clone());
+                unsafe {
+                    let d1 = one.as_mut_ptr();
+                    f32::gemm_one(
+                        m,
+                        n,
+                        k,
+                        d1,
+                        n as isize,
+                        read_dst,
+                        ao,
+                        bo,
+                        0.5,
+                        1.5,
+                        Parallelism::None,
+                    );
+                    let d2 = pieces.as_mut_ptr();
+                    gemm_split(m, n, k, d2, n as isize, read_dst, ao, bo, 0.5, 1.5);
+                }
+                assert!(
+                    one.iter()
+                        .zip(&pieces)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{m}x{n}x{k} read_dst={read_dst}"
+                );
+            }
+        }
     }
 }

@@ -3,7 +3,6 @@
 use crate::kernels::conv::Float;
 use crate::kernels::send_ptr::SendPtr;
 use crate::kernels::simd::simd_dispatch;
-use rayon::prelude::*;
 
 const PAR_MIN_ELEMS: usize = 1 << 17;
 
@@ -16,7 +15,7 @@ fn map_channels<R: Send>(c: usize, elems: usize, f: impl Fn(usize) -> R + Sync +
     if elems < PAR_MIN_ELEMS || crate::threads::num_threads() == 1 || c < 2 {
         (0..c).map(f).collect()
     } else {
-        crate::threads::pool().install(|| (0..c).into_par_iter().map(f).collect())
+        crate::threads::map_tasks(c, f)
     }
 }
 

@@ -3,7 +3,6 @@
 use crate::kernels::conv::Float;
 use crate::kernels::send_ptr::SendPtr;
 use crate::kernels::simd::simd_dispatch;
-use rayon::prelude::*;
 
 /// Below this many input elements a pooling op runs on the calling thread.
 const PAR_MIN_ELEMS: usize = 1 << 17;
@@ -31,7 +30,7 @@ fn for_planes(planes: usize, elems: usize, f: impl Fn(usize) + Sync + Send) {
     if elems < PAR_MIN_ELEMS || crate::threads::num_threads() == 1 || planes < 2 {
         (0..planes).for_each(f);
     } else {
-        crate::threads::pool().install(|| (0..planes).into_par_iter().for_each(f));
+        crate::threads::run_tasks(planes, f);
     }
 }
 

@@ -270,8 +270,10 @@ pub(crate) fn run(lens: &[usize], params: &[usize], f: impl Fn(usize, usize, usi
             s = e;
         }
     }
-    use rayon::prelude::*;
-    threads::pool().install(|| tasks.par_iter().for_each(|&(j, s, e)| f(j, s, e)));
+    threads::run_tasks(tasks.len(), |t| {
+        let (j, s, e) = tasks[t];
+        f(j, s, e)
+    });
 }
 
 /// A mutable slice of `len` elements at `addr` from `start`.

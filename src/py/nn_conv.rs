@@ -17,7 +17,7 @@ fn opt_tensor(o: Option<&Bound<'_, PyAny>>, op: &str, arg: &str) -> PyResult<Opt
     }
 }
 
-/// Runs `f` with the GIL released when `size` is large (rayon workers never touch Python).
+/// Runs `f` with the GIL released when `size` is large (team workers never touch Python).
 fn run<R: Send>(py: Python<'_>, size: usize, f: impl FnOnce() -> Result<R> + Send) -> PyResult<R> {
     if size >= DETACH_MIN_ELEMS {
         Ok(py.detach(f)?)
