@@ -603,3 +603,167 @@ def test_a_capture_already_running_makes_fit_run_eagerly(wine_like):
     finally:
         _C._capture_abort()
     assert len(h["loss"]) == 2
+
+
+# ----- the recorded backward: replay runs forward and backward as plain ops, bit for bit -----
+
+
+def recorded_backward(model, loss_fn, x, y):
+    """Captures one training step of `model` by hand as fit does; returns (backward op names, reason)."""
+    _C._capture_begin([x, y])
+    out = model(x)
+    loss = loss_fn(out, y)
+    prog, why = _C._capture_finish([out, loss], True)
+    assert why is None, why
+    reason = _C._capture_backward(prog, loss)
+    return prog.backward_op_names(), reason
+
+
+def test_linear_regression_backward_is_recorded_and_replays_bitwise():
+    X = torch.arange(0, 1, 0.02).unsqueeze(dim=1)[:40]
+    y = 0.7 * X + 0.3
+    torch.manual_seed(42)
+    names, why = recorded_backward(LinearRegressionModel(), nn.L1Loss(), X, y)
+    assert why is None
+    # sign and g·sign(x) for |x|, the two parameter gradients with their broadcast sums; the gradients
+    # nothing needs (x's, y's) are dropped and the mean's constant 1/N gradient is computed once
+    assert names == ["unary", "binary", "sum_to", "binary", "sum_to"]
+    torch.manual_seed(42)
+    m1 = LinearRegressionModel()
+    opt1 = torch.optim.SGD(m1.parameters(), lr=0.01)
+    ref = eager_epochs(m1, nn.L1Loss(), opt1, lambda: [(X, y)], 50)
+    torch.manual_seed(42)
+    m2 = LinearRegressionModel()
+    opt2 = torch.optim.SGD(m2.parameters(), lr=0.01)
+    with replayed():
+        h = torch.fit(m2, (X, y), nn.L1Loss(), opt2, epochs=50, progress=False)
+    assert h["loss"] == ref
+    assert torch.equal(m1.weights, m2.weights) and torch.equal(m1.bias, m2.bias)
+    assert torch.equal(m1.weights.grad, m2.weights.grad) and torch.equal(m1.bias.grad, m2.bias.grad)
+
+
+def mse_net(dropout):
+    return nn.Sequential(nn.Linear(13, 16), nn.Tanh(), nn.Dropout(dropout), nn.Linear(16, 8), nn.Sigmoid(),
+                         nn.Linear(8, 2))
+
+
+def test_recorded_backward_with_dropout_shuffled_minibatches_is_bitwise_eager(wine_like):
+    X, _ = wine_like
+    Y = torch.randn(142, 2)
+    torch.manual_seed(3)
+    names, why = recorded_backward(mse_net(0.0), nn.MSELoss(), X[:8], Y[:8])
+    assert why is None and "binary" in names and "mm" in names
+    torch.manual_seed(5)
+    m1 = mse_net(0.3)
+    opt1 = torch.optim.Adam(m1.parameters(), lr=0.01)
+    loader = DataLoader(TensorDataset(X, Y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+    ref = eager_epochs(m1, nn.MSELoss(), opt1, lambda: loader, 4)
+    after_eager = torch.rand(3)
+    torch.manual_seed(5)
+    m2 = mse_net(0.3)
+    opt2 = torch.optim.Adam(m2.parameters(), lr=0.01)
+    with replayed():
+        h = torch.fit(m2, (X, Y), nn.MSELoss(), opt2, epochs=4, batch_size=32, shuffle=True,
+                      generator=torch.Generator().manual_seed(1), progress=False)
+    assert h["loss"] == ref
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2) and torch.equal(p1.grad, p2.grad)
+    assert torch.equal(torch.rand(3), after_eager)  # the dropout masks drew the same numbers
+
+
+class SharedWeight(nn.Module):
+    """A parameter used twice (its gradient arrives twice and is summed into .grad) and a tensor that
+    requires grad without being a parameter (not zeroed by the optimizer: its .grad grows each step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(13, 3))
+        self.b = nn.Parameter(torch.randn(3))
+        self.extra = torch.randn(3, requires_grad=True)
+
+    def forward(self, x):
+        return self.b.addmm(x, self.w).tanh() * self.w.sum(0) + self.w.mean(0) + self.extra * 2
+
+
+def test_recorded_backward_sums_gradients_like_the_engine(wine_like):
+    X, y = wine_like
+    names, why = recorded_backward(SharedWeight(), nn.MSELoss(), X, torch.randn(142, 3))
+    assert why is None, why
+    Y = torch.randn(142, 3)
+    torch.manual_seed(8)
+    m1 = SharedWeight()
+    opt1 = torch.optim.SGD(m1.parameters(), lr=0.01, momentum=0.5)
+    ref = eager_epochs(m1, nn.MSELoss(), opt1, lambda: [(X, Y)], 5)
+    torch.manual_seed(8)
+    m2 = SharedWeight()
+    opt2 = torch.optim.SGD(m2.parameters(), lr=0.01, momentum=0.5)
+    with replayed():
+        h = torch.fit(m2, (X, Y), nn.MSELoss(), opt2, epochs=5, progress=False)
+    assert h["loss"] == ref
+    assert torch.equal(m1.w, m2.w) and torch.equal(m1.w.grad, m2.w.grad)
+    assert torch.equal(m1.extra.grad, m2.extra.grad)
+
+
+def test_losses_without_a_recorded_backward_say_why(wine_like):
+    X, y = wine_like
+    names, why = recorded_backward(mlp(), nn.CrossEntropyLoss(), X, y)
+    assert names is None and "NllLossBackward0" in why
+
+
+def test_requires_grad_or_hooks_changed_by_a_callback_replay_with_the_graph(wine_like):
+    X, _ = wine_like
+    Y = torch.randn(142, 2)
+    calls = []
+
+    def change(m, epoch):
+        if epoch == 1:
+            m[0].weight.requires_grad_(False)  # freeze the first layer
+        if epoch == 2:
+            m[3].weight.register_hook(lambda g: calls.append(1) or g * 0.5)
+
+    torch.manual_seed(9)
+    m1 = mse_net(0.0)
+    opt1 = torch.optim.Adam(m1.parameters(), lr=0.01)
+    ref = []
+    for epoch in range(5):
+        ref += eager_epochs(m1, nn.MSELoss(), opt1, lambda: [(X, Y)], 1)
+        change(m1, epoch)
+    n_eager = len(calls)
+    torch.manual_seed(9)
+    m2 = mse_net(0.0)
+    opt2 = torch.optim.Adam(m2.parameters(), lr=0.01)
+    with replayed():
+        h = torch.fit(m2, (X, Y), nn.MSELoss(), opt2, epochs=5, progress=False,
+                      callbacks=[lambda epoch, logs: change(m2, epoch)])
+    assert h["loss"] == ref
+    assert len(calls) == 2 * n_eager == 4
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)
+    assert m2[0].weight.grad is None
+
+
+class UsesOldGraph(nn.Module):
+    """Forward reads a tensor computed (with history) before training: eager code fails on the second
+    backward, which walks the freed graph of `scale` again."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(13, 2)
+        self.scale = self.fc.bias * 2
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def test_a_tensor_with_history_in_forward_fails_as_eager_code_does(wine_like):
+    X, _ = wine_like
+    Y = torch.randn(142, 2)
+    m = UsesOldGraph()
+    with pytest.raises(RuntimeError, match="second time"):
+        eager_epochs(m, nn.MSELoss(), torch.optim.SGD(m.parameters(), lr=0.1), lambda: [(X, Y)], 2)
+    m = UsesOldGraph()
+    names, why = recorded_backward(m, nn.MSELoss(), X, Y)
+    assert names is None and "outside the captured forward" in why
+    m = UsesOldGraph()
+    with pytest.raises(RuntimeError, match="second time"):
+        torch.fit(m, (X, Y), nn.MSELoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, progress=False)

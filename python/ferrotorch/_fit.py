@@ -236,8 +236,9 @@ class _Trainer:
         }
 
     # ----- one training batch -----
-    def forward(self, x, y, capture):
+    def forward(self, x, y, capture, backward=False):
         """``model(x)`` and ``loss_fn(out, y)``, recorded into a program when ``capture``.
+        ``backward``: the caller records ``loss.backward()`` next with ``_C._capture_backward``.
 
         Returns (out, loss, program, reason): program is None with the reason when it can't replay."""
         if capture:
@@ -261,15 +262,20 @@ class _Trainer:
         if not isinstance(loss, _C.Tensor) or loss.numel() != 1:
             _C._capture_abort()
             return out, loss, None, "the loss is not a single-element tensor"
-        prog, why = _C._capture_finish([out, loss])
+        prog, why = _C._capture_finish([out, loss], backward)
         return out, loss, prog, why
 
     def eager_batch(self, x, y, ep, capture):
         model, opt = self.model, self.optimizer
         model.train()
         opt.zero_grad()
-        out, loss, prog, why = self.forward(x, y, capture)
-        loss.backward()
+        out, loss, prog, why = self.forward(x, y, capture, backward=True)
+        if prog is not None:
+            # loss.backward(), also recorded so replay runs it as plain ops (or, when it cannot
+            # be recorded, builds the autograd graph each step)
+            _C._capture_backward(prog, loss)
+        else:
+            loss.backward()
         opt.step()
         if capture:
             if prog is None:
@@ -531,19 +537,19 @@ def _run_full_batch_epochs(tr, src, history, epoch, epochs):
         tr.batch(src.x, src.y, ep)
         _record(history, ep.logs(), ep.batch_losses, time.perf_counter() - t0)
         return epoch + 1
-    chunk = 1
-    acc = tr.metrics.accuracy
+    # The first chunk is sized by the captured epoch, which took longer than a replayed one will.
+    last = history["epoch_seconds"][-1] if history["epoch_seconds"] else 1.0
+    chunk = max(1, min(100000, int(0.1 / max(last, 1e-7))))
     while epoch < epochs:
         n = min(chunk, epochs - epoch)
         t0 = time.perf_counter()
-        stats = step.run(src.x, src.y, None, n)
+        losses, accuracies = step.run_full(src.x, src.y, n)
         dt = time.perf_counter() - t0
         # one batch per epoch: the epoch's loss is the batch's (bulk appends keep Python out of the way)
-        losses = [s[0] for s in stats]
         history["loss"].extend(losses)
         history["batch_loss"].extend(losses)
-        if acc:
-            history["accuracy"].extend(s[1] / max(s[2], 1) for s in stats)
+        if accuracies is not None:
+            history["accuracy"].extend(accuracies)
         history["epoch_seconds"].extend([dt / n] * n)
         epoch += n
         chunk = max(1, min(100000, int(n * 0.1 / max(dt, 1e-7))))

@@ -1,7 +1,8 @@
 //! The backward pass: explicit-stack graph walk, dependency counts, broadcast reduction and leaf accumulation.
 
-use super::{AutogradMeta, Edge, GradModeGuard, Node};
+use super::{AgState, AutogradMeta, Edge, GradModeGuard, Node};
 use crate::error::{Error, Result};
+use crate::graph::capture;
 use crate::ops;
 use crate::tensor::Tensor;
 use std::collections::HashMap;
@@ -151,6 +152,9 @@ impl Run {
         {
             return Ok(());
         }
+        capture::backward_leaf(meta, &g);
+        // fit's recorded backward replays this delivery itself: the accumulation is not an op of it
+        let _quiet = capture::backward_scope();
         let mut g = g;
         let hooks = std::mem::take(&mut meta.state.lock().hooks);
         for h in &hooks {
@@ -162,16 +166,22 @@ impl Run {
         let mut new_hooks = hooks;
         new_hooks.append(&mut st.hooks);
         st.hooks = new_hooks;
-        st.grad = Some(match st.grad.take() {
-            None => own(g),
-            Some(old) if self.create_graph => ops::elementwise::add(&old, &g)?,
-            Some(old) => {
-                ops::elementwise::add_inplace(&old, &g)?;
-                old
-            }
-        });
-        Ok(())
+        store_leaf_grad(&mut st, g, self.create_graph)
     }
+}
+
+/// A leaf's gradient arriving: the first is stored (copied if shared), later ones are added in.
+/// `fit`'s recorded backward delivers its gradients through this too.
+pub(crate) fn store_leaf_grad(st: &mut AgState, g: Tensor, create_graph: bool) -> Result<()> {
+    st.grad = Some(match st.grad.take() {
+        None => own(g),
+        Some(old) if create_graph => ops::elementwise::add(&old, &g)?,
+        Some(old) => {
+            ops::elementwise::add_inplace(&old, &g)?;
+            old
+        }
+    });
+    Ok(())
 }
 
 /// A gradient stored in `.grad` must not alias anything else (two leaves of one add share `g`).
@@ -217,7 +227,9 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
                         "grad can be implicitly created only for scalar outputs",
                     ));
                 }
-                ops::creation::ones_like(r)
+                let g = ops::creation::ones_like(r);
+                capture::backward_constant(&g);
+                g
             }
         };
         root_grads.push(g);
@@ -270,6 +282,7 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
         .cloned()
         .collect();
     while let Some(node) = ready.pop() {
+        capture::backward_node(&node);
         let key = Arc::as_ptr(&node);
         let mut gs = buffers
             .remove(&key)
@@ -349,14 +362,29 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
 }
 
 /// Undo broadcasting (sum over expanded dims) and match the input's dtype.
+/// (Recorded as ops of the backward pass when `fit` records one.)
 fn reduce_to_input(g: Tensor, meta: &(crate::shape::Dims, crate::DType)) -> Result<Tensor> {
     let g = if g.shape() != meta.0.as_slice() {
-        ops::reduce::sum_to(&g, &meta.0)?
+        let scope = capture::backward_scope();
+        let r = ops::reduce::sum_to(&g, &meta.0)?;
+        if scope.on() {
+            let shape = meta.0.clone();
+            scope.record1("sum_to", &[&g], &r, move |i| {
+                ops::reduce::sum_to(&i[0], &shape)
+            });
+        }
+        r
     } else {
         g
     };
     Ok(if g.dtype() != meta.1 {
-        g.to_dtype(meta.1)
+        let scope = capture::backward_scope();
+        let r = g.to_dtype(meta.1);
+        if scope.on() {
+            let dt = meta.1;
+            scope.record1("to_dtype", &[&g], &r, move |i| Ok(i[0].to_dtype(dt)));
+        }
+        r
     } else {
         g
     })

@@ -3,6 +3,7 @@
 mod engine;
 mod mode;
 
+pub(crate) use engine::store_leaf_grad;
 pub use engine::{backward, grad};
 pub use mode::{
     is_grad_enabled, is_inference_mode_enabled, set_grad_enabled, set_inference_mode, GradModeGuard,
@@ -64,6 +65,8 @@ pub struct Node {
     /// Per output: metas of tensors that asked retain_grad, and hooks registered on them.
     pub(crate) retained: Mutex<Vec<(usize, std::sync::Weak<AutogradMeta>)>>,
     pub(crate) hooks: Mutex<Vec<(usize, GradHook)>>,
+    /// The `fit` capture generation the node was made in (0 outside capture), as for tensors.
+    pub(crate) born: u32,
 }
 
 impl Node {
@@ -252,6 +255,7 @@ pub fn record(outputs: &[&Tensor], inputs: &[&Tensor], func: impl Backward + 'st
         num_outputs: outputs.len(),
         retained: Mutex::new(Vec::new()),
         hooks: Mutex::new(Vec::new()),
+        born: crate::graph::capture::generation(),
     });
     for (i, out) in outputs.iter().enumerate() {
         let meta = out.autograd_meta_or_init();

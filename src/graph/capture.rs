@@ -5,8 +5,13 @@
 //! a reason, when an op's input was made by something that cannot replay (an op without a hook),
 //! when a value is read on the Python side (`.item()`, `bool(t)`), or when a tensor the program
 //! depends on was written in place by an op that did not record.
+//!
+//! A training capture can go on through the first `loss.backward()` (see backward.rs): the
+//! recorder then also sees the ops each backward node runs, the engine's broadcast reductions and
+//! the gradients handed to leaves.
 
 use super::program::{Instr, Program, ReplayFn};
+use crate::autograd::{AutogradMeta, Node};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
@@ -21,6 +26,8 @@ static NEXT_GENERATION: AtomicU32 = AtomicU32::new(1);
 
 thread_local! {
     static RECORDER: RefCell<Option<Recorder>> = const { RefCell::new(None) };
+    /// A finished forward capture kept for recording its backward pass (`finish_for_backward`).
+    static PENDING: RefCell<Option<Recorder>> = const { RefCell::new(None) };
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -50,6 +57,20 @@ struct Recorder {
     n_slots: usize,
     n_inputs: usize,
     failure: Option<String>,
+    /// Recording the backward pass of a finished forward capture.
+    backward: bool,
+    /// Gradients the engine stored into leaves, in order: (instructions recorded before it, the
+    /// leaf's metadata, the gradient's slot).
+    deliveries: Vec<(usize, Arc<AutogradMeta>, usize)>,
+}
+
+/// What a recorded backward pass left: its ops, the constants they introduced, the gradients
+/// stored into leaves, and every slot's tensor from the first batch (slot order).
+pub(crate) struct BackwardTrace {
+    pub instrs: Vec<Instr>,
+    pub consts: Vec<(usize, Tensor)>,
+    pub deliveries: Vec<(usize, Arc<AutogradMeta>, usize)>,
+    pub slot_tensors: Vec<Tensor>,
 }
 
 impl Recorder {
@@ -74,6 +95,13 @@ impl Recorder {
             return Some(s);
         }
         if t.born() == self.generation && !t.is_wrapped_number() {
+            if self.backward {
+                self.fail(format!(
+                    "the backward of `{op}` uses a tensor of shape {} made by an operation fit cannot replay",
+                    crate::shape::fmt_shape(t.shape())
+                ));
+                return None;
+            }
             self.fail(format!(
                 "`{op}` uses a tensor of shape {} made inside forward by an operation fit cannot replay",
                 crate::shape::fmt_shape(t.shape())
@@ -120,12 +148,15 @@ pub fn begin(inputs: &[Tensor]) -> Result<()> {
             n_slots: 0,
             n_inputs: inputs.len(),
             failure: None,
+            backward: false,
+            deliveries: Vec::new(),
         };
         for t in inputs {
             rec.new_slot(t);
             rec.versions.insert(storage_key(t), t.storage().version());
         }
         *r = Some(rec);
+        PENDING.with(|p| p.borrow_mut().take());
         GENERATION.store(generation, Ordering::Relaxed);
         DEPTH.with(|d| d.set(0));
         Ok(())
@@ -134,7 +165,18 @@ pub fn begin(inputs: &[Tensor]) -> Result<()> {
 
 /// Ends the capture. `Err(reason)` when the ops seen cannot be replayed faithfully.
 pub fn finish(outputs: &[Tensor]) -> std::result::Result<Program, String> {
+    finish_impl(outputs, false)
+}
+
+/// Ends the forward capture like `finish`, keeping what the recorder knows so that the
+/// backward pass that follows can be recorded too (`resume_backward`).
+pub fn finish_for_backward(outputs: &[Tensor]) -> std::result::Result<Program, String> {
+    finish_impl(outputs, true)
+}
+
+fn finish_impl(outputs: &[Tensor], keep: bool) -> std::result::Result<Program, String> {
     GENERATION.store(0, Ordering::Relaxed);
+    PENDING.with(|p| p.borrow_mut().take());
     let rec = RECORDER.with(|r| r.borrow_mut().take());
     let Some(mut rec) = rec else {
         return Err("no capture in progress".into());
@@ -150,22 +192,138 @@ pub fn finish(outputs: &[Tensor]) -> std::result::Result<Program, String> {
         }
         rec.check_version(t, t.storage().version(), "the returned value");
     }
-    if let Some(why) = rec.failure {
+    if let Some(why) = rec.failure.take() {
         return Err(why);
     }
-    Ok(Program::new(
-        rec.n_inputs,
-        rec.n_slots,
-        rec.consts,
-        rec.instrs,
-        outs,
-    ))
+    let instrs = std::mem::take(&mut rec.instrs);
+    let consts = std::mem::take(&mut rec.consts);
+    let program = Program::new(rec.n_inputs, rec.n_slots, consts, instrs, outs);
+    if keep {
+        PENDING.with(|p| *p.borrow_mut() = Some(rec));
+    }
+    Ok(program)
 }
 
 /// Drops a capture without making a program (forward raised).
 pub fn abort() {
     GENERATION.store(0, Ordering::Relaxed);
     RECORDER.with(|r| r.borrow_mut().take());
+    PENDING.with(|p| p.borrow_mut().take());
+}
+
+/// Resumes the forward capture kept by `finish_for_backward` to record the backward pass this
+/// thread runs next. False when there is none (or another capture has started meanwhile).
+pub(crate) fn resume_backward() -> bool {
+    let Some(mut rec) = PENDING.with(|p| p.borrow_mut().take()) else {
+        return false;
+    };
+    RECORDER.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.is_some() || generation() != 0 {
+            return false;
+        }
+        rec.backward = true;
+        GENERATION.store(rec.generation, Ordering::Relaxed);
+        DEPTH.with(|d| d.set(0));
+        *r = Some(rec);
+        true
+    })
+}
+
+/// Ends the backward recording started by `resume_backward`.
+pub(crate) fn end_backward() -> std::result::Result<BackwardTrace, String> {
+    GENERATION.store(0, Ordering::Relaxed);
+    let Some(rec) = RECORDER.with(|r| r.borrow_mut().take()) else {
+        return Err("no backward recording in progress".into());
+    };
+    if let Some(why) = rec.failure {
+        return Err(why);
+    }
+    Ok(BackwardTrace {
+        instrs: rec.instrs,
+        consts: rec.consts,
+        deliveries: rec.deliveries,
+        slot_tensors: rec.keep,
+    })
+}
+
+/// Runs `f` on the recorder when this thread is recording a backward pass.
+#[inline]
+fn with_backward(f: impl FnOnce(&mut Recorder)) {
+    if generation() == 0 {
+        return;
+    }
+    RECORDER.with(|r| {
+        if let Some(rec) = r.borrow_mut().as_mut().filter(|rec| rec.backward) {
+            f(rec);
+        }
+    });
+}
+
+/// Whether this thread is recording a backward pass.
+#[inline]
+pub fn recording_backward() -> bool {
+    let mut on = false;
+    with_backward(|_| on = true);
+    on
+}
+
+/// A scope that is on only while a backward pass is recorded: the engine's own reductions record
+/// through it, and ops run under it (the leaf accumulation) are not recorded separately.
+#[inline]
+pub fn backward_scope() -> Scope {
+    if !recording_backward() {
+        return Scope {
+            on: false,
+            pre: SmallVec::new(),
+        };
+    }
+    scope_slow(&[])
+}
+
+/// The engine is about to run `node`: its backward replays as its recorded ops only when the
+/// node was made by the captured forward, has no hooks, and its backward is audited as a pure
+/// composition of recorded ops (see `backward::replayable`).
+pub(crate) fn backward_node(node: &Node) {
+    with_backward(|rec| {
+        if node.born != rec.generation {
+            rec.fail(format!(
+                "backward reaches `{}`, made outside the captured forward",
+                node.name()
+            ));
+        } else if !node.hooks.lock().is_empty() || !node.retained.lock().is_empty() {
+            rec.fail("backward runs hooks or retains gradients".into());
+        } else if !super::backward::replayable(node.name()) {
+            rec.fail(format!("`{}` has no recorded backward replay", node.name()));
+        }
+    });
+}
+
+/// The engine's implicit root gradient (ones): replay makes a fresh copy.
+pub fn backward_constant(t: &Tensor) {
+    if recording_backward() {
+        constant(t);
+    }
+}
+
+/// The engine stores `g` into the `.grad` of the leaf `meta` (before any accumulation).
+pub(crate) fn backward_leaf(meta: &Arc<AutogradMeta>, g: &Tensor) {
+    with_backward(|rec| {
+        if !meta.state.lock().hooks.is_empty() {
+            rec.fail("backward runs hooks on a leaf".into());
+            return;
+        }
+        match rec.slots.get(&tensor_key(g)) {
+            Some(&s) => {
+                let at = rec.instrs.len();
+                rec.deliveries.push((at, meta.clone(), s));
+            }
+            None => rec.fail(format!(
+                "a gradient of shape {} was made by an operation fit cannot replay",
+                crate::shape::fmt_shape(g.shape())
+            )),
+        }
+    });
 }
 
 /// Whether this thread is capturing.
@@ -339,6 +497,7 @@ impl Scope {
                 inputs: ins,
                 outputs: outs,
                 grad: crate::autograd::is_grad_enabled(),
+                mutates: !self.pre.is_empty(),
             });
         });
     }

@@ -1,9 +1,10 @@
 //! `Program`: a captured list of ops over numbered slots, replayed on new inputs.
 
+use super::backward::BackwardPlan;
 use crate::error::Result;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Re-runs one op on new inputs (the op's own forward, so autograd records as in eager code).
 pub type ReplayFn = Arc<dyn Fn(&[Tensor]) -> Result<Outs> + Send + Sync>;
@@ -18,18 +19,22 @@ pub struct Instr {
     pub outputs: SmallVec<[usize; 2]>,
     /// Grad mode when the op ran (a `no_grad()` block inside forward stays one on replay).
     pub grad: bool,
+    /// Writes a tensor in place (never dropped as dead code).
+    pub mutates: bool,
 }
 
 /// Slots `0..n_inputs` are the inputs; constants (parameters, buffers, Python numbers) are
 /// held by reference; every other slot is written by exactly one instruction.
 pub struct Program {
-    n_inputs: usize,
-    n_slots: usize,
-    consts: Vec<(usize, Tensor)>,
-    instrs: Vec<Instr>,
-    outputs: Vec<usize>,
+    pub(crate) n_inputs: usize,
+    pub(crate) n_slots: usize,
+    pub(crate) consts: Vec<(usize, Tensor)>,
+    pub(crate) instrs: Vec<Instr>,
+    pub(crate) outputs: Vec<usize>,
     /// Per instruction: slots whose last reader it is, dropped after it runs (frees memory early).
     frees: Vec<SmallVec<[usize; 4]>>,
+    /// The recorded backward pass, when the capture's backward could be recorded (see backward.rs).
+    backward: OnceLock<BackwardPlan>,
 }
 
 impl Program {
@@ -65,7 +70,16 @@ impl Program {
             instrs,
             outputs,
             frees,
+            backward: OnceLock::new(),
         }
+    }
+
+    /// The backward pass recorded for this program, if any.
+    pub fn backward(&self) -> Option<&BackwardPlan> {
+        self.backward.get()
+    }
+    pub(crate) fn set_backward(&self, plan: BackwardPlan) {
+        let _ = self.backward.set(plan);
     }
 
     pub fn n_inputs(&self) -> usize {

@@ -95,9 +95,19 @@ impl TrainStep {
         for p in &self.zero {
             p.set_grad(None)?;
         }
-        let outs = self.program.run(&[x.clone(), y.clone()])?;
+        let inputs = [x.clone(), y.clone()];
+        let outs = match self.program.backward() {
+            // the recorded backward: the same ops without building the graph
+            Some(plan) if plan.usable(&self.program, &inputs) => {
+                plan.run(&self.program, &inputs)?
+            }
+            _ => {
+                let outs = self.program.run(&inputs)?;
+                autograd::backward(std::slice::from_ref(&outs[1]), &[None], false, false, None)?;
+                outs
+            }
+        };
         let loss = &outs[1];
-        autograd::backward(std::slice::from_ref(loss), &[None], false, false, None)?;
         if step {
             for g in &self.groups {
                 g.step()?;

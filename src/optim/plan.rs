@@ -6,6 +6,8 @@ use super::rmsprop::{rmsprop_step, RmspropOptions};
 use super::sgd::{sgd_step, SgdOptions};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// The state lists of one group, each empty or one entry per parameter.
 #[derive(Clone)]
@@ -42,12 +44,13 @@ pub struct GroupPlan {
     pub kind: GroupKind,
 }
 
-/// `v` restricted to the parameters that have gradients (`v` may be empty: state not used).
-fn pick(v: &[Tensor], idx: &[usize], all: bool) -> Vec<Tensor> {
+/// `v` restricted to the parameters that have gradients (`v` may be empty: state not used);
+/// borrowed as is when every parameter has one (the usual case: no copies per step).
+fn pick<'a>(v: &'a [Tensor], idx: &[usize], all: bool) -> Cow<'a, [Tensor]> {
     if all || v.is_empty() {
-        v.to_vec()
+        Cow::Borrowed(v)
     } else {
-        idx.iter().map(|&i| v[i].clone()).collect()
+        Cow::Owned(idx.iter().map(|&i| v[i].clone()).collect())
     }
 }
 
@@ -92,8 +95,8 @@ impl GroupPlan {
 
     /// Steps the parameters that have a gradient, skipping the others as `step()` does.
     pub fn step(&self) -> Result<()> {
-        let mut idx = Vec::with_capacity(self.params.len());
-        let mut grads = Vec::with_capacity(self.params.len());
+        let mut idx: SmallVec<[usize; 16]> = SmallVec::new();
+        let mut grads: SmallVec<[Tensor; 16]> = SmallVec::new();
         for (i, p) in self.params.iter().enumerate() {
             if let Some(g) = p.grad() {
                 idx.push(i);
@@ -107,7 +110,8 @@ impl GroupPlan {
         let params = pick(&self.params, &idx, all);
         match &self.kind {
             GroupKind::Sgd { o, bufs } => {
-                let b: Vec<Option<Tensor>> = pick(bufs, &idx, all).into_iter().map(Some).collect();
+                let b: SmallVec<[Option<Tensor>; 16]> =
+                    pick(bufs, &idx, all).iter().cloned().map(Some).collect();
                 sgd_step(&params, &grads, &b, o)?;
             }
             GroupKind::Adam {

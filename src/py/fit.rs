@@ -44,6 +44,10 @@ impl PyProgram {
     fn __len__(&self) -> usize {
         self.p.len()
     }
+    /// The recorded backward's ops, in order (None: no backward recorded; replay builds the graph).
+    fn backward_op_names(&self) -> Option<Vec<&'static str>> {
+        self.p.backward().map(|b| b.op_names())
+    }
     /// Replays the program on new inputs (grad mode as the caller has it).
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>) -> PyResult<Vec<PyTensor>> {
         let ins = ts(&inputs);
@@ -74,12 +78,35 @@ fn _capture_begin(inputs: Vec<PyRef<'_, PyTensor>>) -> PyResult<()> {
 }
 
 /// Ends recording: `(program, None)`, or `(None, reason)` when the pass cannot be replayed.
+/// `backward=True` keeps the recorder for `_capture_backward` (a training step's backward).
 #[pyfunction]
-fn _capture_finish(outputs: Vec<PyRef<'_, PyTensor>>) -> (Option<PyProgram>, Option<String>) {
-    match capture::finish(&ts(&outputs)) {
+#[pyo3(signature = (outputs, backward=false))]
+fn _capture_finish(
+    outputs: Vec<PyRef<'_, PyTensor>>,
+    backward: bool,
+) -> (Option<PyProgram>, Option<String>) {
+    let outputs = ts(&outputs);
+    let r = if backward {
+        capture::finish_for_backward(&outputs)
+    } else {
+        capture::finish(&outputs)
+    };
+    match r {
         Ok(p) => (Some(PyProgram { p: Arc::new(p) }), None),
         Err(why) => (None, Some(why)),
     }
+}
+
+/// `loss.backward()`, recorded into `program` (captured with `backward=True`) so replay runs
+/// the backward as plain ops. Returns why no backward was recorded (None: recorded).
+#[pyfunction]
+fn _capture_backward(
+    program: PyRef<'_, PyProgram>,
+    loss: PyRef<'_, PyTensor>,
+) -> PyResult<Option<String>> {
+    Ok(crate::graph::backward::backward_and_plan(
+        &program.p, &loss.t,
+    )?)
 }
 
 #[pyfunction]
@@ -284,6 +311,25 @@ impl PyTrainStep {
         Ok(stats(r))
     }
 
+    /// `epochs` full-batch epochs (x and y are the batch) in one call, GIL released. Returns the
+    /// per-epoch losses and, with accuracy on, per-epoch accuracies (plain lists for History).
+    fn run_full(
+        &self,
+        py: Python<'_>,
+        x: PyRef<'_, PyTensor>,
+        y: PyRef<'_, PyTensor>,
+        epochs: usize,
+    ) -> PyResult<(Vec<f64>, Option<Vec<f64>>)> {
+        let (x, y, s) = (x.t.clone(), y.t.clone(), &self.s);
+        let r = py.detach(move || s.run(&x, &y, &Batches::Full, epochs))?;
+        let acc = self.s.accuracy.then(|| {
+            r.iter()
+                .map(|b| b.correct / b.count.max(1) as f64)
+                .collect()
+        });
+        Ok((r.iter().map(|b| b.loss).collect(), acc))
+    }
+
     /// One batch; `step=False` leaves the optimizer step to the caller. Returns the stats and
     /// the prediction (for Python metrics).
     #[pyo3(signature = (x, y, step=true))]
@@ -316,6 +362,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_capture_begin, m)?)?;
     m.add_function(wrap_pyfunction!(_capture_finish, m)?)?;
     m.add_function(wrap_pyfunction!(_capture_abort, m)?)?;
+    m.add_function(wrap_pyfunction!(_capture_backward, m)?)?;
     m.add_function(wrap_pyfunction!(_count_correct, m)?)?;
     Ok(())
 }
