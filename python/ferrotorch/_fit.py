@@ -287,10 +287,14 @@ class _Trainer:
                     self.new_plan()
                 else:
                     self.steps[key] = _C._TrainStep(prog, self.zero, self.groups, self.metrics.accuracy)
+        count = y.shape[0] if y.ndim else 1
+        if not self.metrics.accuracy and not self.metrics.fns:
+            ep.add(loss.item(), 0.0, count)
+            return
         with no_grad():
             correct = _C._count_correct(out, y) if self.metrics.accuracy else 0.0
             detached = out.detach() if isinstance(out, _C.Tensor) else out
-            ep.add(loss.item(), correct, y.shape[0] if y.ndim else 1, detached, y)
+            ep.add(loss.item(), correct, count, detached, y)
 
     def batch(self, x, y, ep):
         if self.fallback is not None:
