@@ -767,3 +767,30 @@ def test_a_tensor_with_history_in_forward_fails_as_eager_code_does(wine_like):
     m = UsesOldGraph()
     with pytest.raises(RuntimeError, match="second time"):
         torch.fit(m, (X, Y), nn.MSELoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, progress=False)
+
+
+def test_backward_recording_pairs_with_its_own_capture():
+    x, w = torch.randn(4, 3), torch.randn(3, requires_grad=True)
+    y = torch.randn(4)
+    _C._capture_begin([x, y])
+    out = (x * w.exp()).sum(1)
+    first, last = out.sum(), ((out - y) ** 2).sum()
+    prog, why = _C._capture_finish([first, last], True)
+    assert "not run on the program's loss" in _C._capture_backward(prog, first)
+    assert prog.backward_op_names() is None
+    assert w.grad is not None  # the backward itself ran, as first.backward() would
+    _C._capture_begin([x, y])
+    out = (x * w).sum(1)
+    prog1, _ = _C._capture_finish([out, (out - y).abs().mean()], True)
+    _C._capture_begin([x, y])  # a new capture drops the kept recorder of the first
+    out = (x * w).sum(1)
+    loss = (out - y).abs().mean()
+    prog2, _ = _C._capture_finish([out, loss], True)
+    assert "not kept" in _C._capture_backward(prog1, loss)
+    fresh = ((x * w).sum(1) - y).abs().mean()
+    assert "not kept" in _C._capture_backward(prog2, fresh)  # the mismatched call consumed the recorder
+    _C._capture_begin([x, y])
+    out = (x * w).sum(1)
+    loss = (out - y).abs().mean()
+    prog3, _ = _C._capture_finish([out, loss], True)
+    assert _C._capture_backward(prog3, loss) is None and prog3.backward_op_names()

@@ -110,7 +110,7 @@ pub struct BackwardPlan {
 /// it (`capture::finish_for_backward`), the pass is also recorded into the program's plan.
 /// Returns why no plan was made (None: the program has one now).
 pub fn backward_and_plan(program: &Program, loss: &Tensor) -> Result<Option<String>> {
-    let recording = capture::resume_backward();
+    let recording = capture::resume_backward(program);
     let done = autograd::backward(std::slice::from_ref(loss), &[None], false, false, None);
     let trace = if recording {
         capture::end_backward()
@@ -118,18 +118,32 @@ pub fn backward_and_plan(program: &Program, loss: &Tensor) -> Result<Option<Stri
         Err("the forward capture was not kept for recording backward".into())
     };
     done?;
-    Ok(match trace.and_then(|t| BackwardPlan::new(program, t)) {
-        Ok(plan) => {
-            program.set_backward(plan);
-            None
-        }
-        Err(why) => Some(why),
-    })
+    Ok(
+        match trace.and_then(|t| BackwardPlan::new(program, t, loss)) {
+            Ok(plan) => {
+                program.set_backward(plan);
+                None
+            }
+            Err(why) => Some(why),
+        },
+    )
 }
 
 impl BackwardPlan {
-    fn new(p: &Program, t: capture::BackwardTrace) -> std::result::Result<Self, String> {
+    fn new(
+        p: &Program,
+        t: capture::BackwardTrace,
+        loss: &Tensor,
+    ) -> std::result::Result<Self, String> {
         let slot = &t.slot_tensors;
+        // replay differentiates the program's last output (fit's loss)
+        if !p
+            .outputs
+            .last()
+            .is_some_and(|&s| Arc::ptr_eq(&slot[s].0, &loss.0))
+        {
+            return Err("backward was not run on the program's loss".into());
+        }
         let input_grad: Vec<bool> = slot[..p.n_inputs]
             .iter()
             .map(|x| x.requires_grad())

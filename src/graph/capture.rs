@@ -197,7 +197,8 @@ fn finish_impl(outputs: &[Tensor], keep: bool) -> std::result::Result<Program, S
     }
     let instrs = std::mem::take(&mut rec.instrs);
     let consts = std::mem::take(&mut rec.consts);
-    let program = Program::new(rec.n_inputs, rec.n_slots, consts, instrs, outs);
+    let mut program = Program::new(rec.n_inputs, rec.n_slots, consts, instrs, outs);
+    program.generation = rec.generation;
     if keep {
         PENDING.with(|p| *p.borrow_mut() = Some(rec));
     }
@@ -211,12 +212,16 @@ pub fn abort() {
     PENDING.with(|p| p.borrow_mut().take());
 }
 
-/// Resumes the forward capture kept by `finish_for_backward` to record the backward pass this
-/// thread runs next. False when there is none (or another capture has started meanwhile).
-pub(crate) fn resume_backward() -> bool {
+/// Resumes the forward capture that made `program`, kept by `finish_for_backward`, to record
+/// the backward pass this thread runs next. False when it is not kept (or another capture has
+/// started meanwhile).
+pub(crate) fn resume_backward(program: &Program) -> bool {
     let Some(mut rec) = PENDING.with(|p| p.borrow_mut().take()) else {
         return false;
     };
+    if rec.generation != program.generation {
+        return false;
+    }
     RECORDER.with(|r| {
         let mut r = r.borrow_mut();
         if r.is_some() || generation() != 0 {

@@ -35,6 +35,8 @@ pub struct Program {
     frees: Vec<SmallVec<[usize; 4]>>,
     /// The recorded backward pass, when the capture's backward could be recorded (see backward.rs).
     backward: OnceLock<BackwardPlan>,
+    /// The capture that made it (pairs a kept forward capture with its program).
+    pub(crate) generation: u32,
 }
 
 impl Program {
@@ -71,6 +73,7 @@ impl Program {
             outputs,
             frees,
             backward: OnceLock::new(),
+            generation: 0,
         }
     }
 
