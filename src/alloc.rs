@@ -15,6 +15,11 @@ const MIN_BYTES: usize = 128 << 10;
 const CLASS: usize = 16 << 10;
 const MAX_BLOCKS: usize = 64;
 const MAX_BYTES: usize = 256 << 20;
+/// Blocks of this size and more start on a 2 MiB boundary and ask for transparent huge pages:
+/// a 4M-element elementwise op then takes ~5% less time (fewer TLB misses; measured 1.70 vs
+/// 1.78 ms for `a * b`, the rest of its time being the memory bandwidth).
+const HUGE_MIN: usize = 4 << 20;
+const HUGE_PAGE: usize = 2 << 20;
 
 pub struct CachingAlloc;
 
@@ -66,7 +71,34 @@ fn class_layout(layout: Layout) -> Option<Layout> {
     if layout.size() < MIN_BYTES {
         return None;
     }
-    Layout::from_size_align(layout.size().div_ceil(CLASS) * CLASS, layout.align()).ok()
+    let align = if layout.size() >= HUGE_MIN {
+        layout.align().max(HUGE_PAGE)
+    } else {
+        layout.align()
+    };
+    Layout::from_size_align(layout.size().div_ceil(CLASS) * CLASS, align).ok()
+}
+
+/// A fresh block from the system; huge classes are advised to use huge pages before first touch.
+///
+/// # Safety
+/// `cl` is a non-zero class layout.
+unsafe fn fresh(cl: Layout, zeroed: bool) -> *mut u8 {
+    // SAFETY: a valid non-zero layout.
+    let p = unsafe {
+        if zeroed {
+            System.alloc_zeroed(cl)
+        } else {
+            System.alloc(cl)
+        }
+    };
+    #[cfg(target_os = "linux")]
+    if !p.is_null() && cl.size() >= HUGE_MIN {
+        // advice only (ignored where THP is off); the block starts on a huge-page boundary
+        // SAFETY: p..p+len lies inside the block just allocated.
+        unsafe { libc::madvise(p.cast(), cl.size() & !(HUGE_PAGE - 1), libc::MADV_HUGEPAGE) };
+    }
+    p
 }
 
 fn take(cl: Layout) -> Option<*mut u8> {
@@ -129,7 +161,7 @@ unsafe impl GlobalAlloc for CachingAlloc {
         match class_layout(layout) {
             // SAFETY: forwarded unchanged / a valid non-zero class layout.
             None => unsafe { System.alloc(layout) },
-            Some(cl) => take(cl).unwrap_or_else(|| unsafe { System.alloc(cl) }),
+            Some(cl) => take(cl).unwrap_or_else(|| unsafe { fresh(cl, false) }),
         }
     }
 
@@ -145,7 +177,7 @@ unsafe impl GlobalAlloc for CachingAlloc {
                 }
                 // fresh zero pages from the system, no memset
                 // SAFETY: a valid non-zero class layout.
-                None => unsafe { System.alloc_zeroed(cl) },
+                None => unsafe { fresh(cl, true) },
             },
         }
     }
