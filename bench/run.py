@@ -84,7 +84,8 @@ def run_case(case, ctx):
         return dict(base, skipped=f"{type(e).__name__}: {e}".splitlines()[0][:120])
     ratio = m.values["ferrotorch"] / m.values["torch"] if m.values.get("torch") else None
     return dict(base, unit=m.unit, values=m.values, samples=m.samples, ratio=ratio,
-                work=m.work if m.work is not None else case.work, note=m.note, preemptions=m.preemptions)
+                work=m.work if m.work is not None else case.work, note=m.note, preemptions=m.preemptions,
+                foreign_load=m.foreign_load)
 
 
 def _progress(row):
