@@ -16,10 +16,12 @@ pub trait Float:
     fn isnan(self) -> bool;
     fn sqrt(self) -> Self;
     fn neg_inf() -> Self;
+    /// The slice as f32 when Self is f32 (lets kernels pick a hand-vectorised f32 path).
+    fn as_f32(s: &[Self]) -> Option<&[f32]>;
 }
 
 macro_rules! float_impl {
-    ($t:ty) => {
+    ($t:ty, $s:ident => $f32:expr) => {
         impl Float for $t {
             #[inline(always)]
             fn isnan(self) -> bool {
@@ -33,11 +35,15 @@ macro_rules! float_impl {
             fn neg_inf() -> Self {
                 <$t>::NEG_INFINITY
             }
+            #[inline(always)]
+            fn as_f32($s: &[Self]) -> Option<&[f32]> {
+                $f32
+            }
         }
     };
 }
-float_impl!(f32);
-float_impl!(f64);
+float_impl!(f32, s => Some(s));
+float_impl!(f64, _s => None);
 
 /// Pool-hop threshold in multiply-adds: below it the whole op runs on the calling thread.
 const PAR_MIN_MACS: usize = 1 << 21;
