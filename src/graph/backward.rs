@@ -15,7 +15,7 @@
 //! and replay builds the autograd graph each step as before.
 
 use super::capture;
-use super::program::{Instr, Program};
+use super::program::{Instr, Outs, Program};
 use crate::autograd::{self, AutogradMeta, GradModeGuard};
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -79,6 +79,9 @@ pub fn replayable(name: &str) -> bool {
 
 /// Which inputs of an op are moved out of their slots (their last read) instead of cloned.
 type Moves = SmallVec<[bool; 4]>;
+
+/// A replay's slot values.
+type Slots = SmallVec<[Option<Tensor>; 32]>;
 
 enum Step {
     /// A recorded backward op, and which of its inputs it reads last.
@@ -345,7 +348,7 @@ impl BackwardPlan {
 
     /// Forward and backward of `program` on `inputs` with autograd off, gradients stored into
     /// the leaves' `.grad` as the engine stores them. Returns the program's outputs.
-    pub fn run(&self, program: &Program, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    pub fn run(&self, program: &Program, inputs: &[Tensor]) -> Result<Outs> {
         if inputs.len() != program.n_inputs {
             return Err(crate::Error::runtime(format!(
                 "captured program takes {} inputs, got {}",
@@ -354,7 +357,8 @@ impl BackwardPlan {
             )));
         }
         let _grad = GradModeGuard::new(false);
-        let mut slots: Vec<Option<Tensor>> = vec![None; self.n_slots];
+        // inline for small programs: a step allocates nothing besides the ops' own tensors
+        let mut slots: Slots = SmallVec::from_elem(None, self.n_slots);
         for (s, t) in inputs.iter().enumerate() {
             slots[s] = Some(t.clone());
         }
@@ -363,24 +367,23 @@ impl BackwardPlan {
         }
         let mut args: SmallVec<[Tensor; 4]> = SmallVec::new();
         // An op's inputs, moved out of the slots they are last read from (freed as it finishes).
-        let mut exec =
-            |ins: &Instr, moves: &Moves, slots: &mut Vec<Option<Tensor>>| -> Result<()> {
-                args.clear();
-                for (&s, &mv) in ins.inputs.iter().zip(moves) {
-                    let t = if mv {
-                        slots[s].take()
-                    } else {
-                        slots[s].clone()
-                    };
-                    args.push(t.expect("a slot is written before it is read"));
-                }
-                let outs = (ins.f)(&args)?;
-                args.clear();
-                for (&s, t) in ins.outputs.iter().zip(outs) {
-                    slots[s] = Some(t);
-                }
-                Ok(())
-            };
+        let mut exec = |ins: &Instr, moves: &Moves, slots: &mut Slots| -> Result<()> {
+            args.clear();
+            for (&s, &mv) in ins.inputs.iter().zip(moves) {
+                let t = if mv {
+                    slots[s].take()
+                } else {
+                    slots[s].clone()
+                };
+                args.push(t.expect("a slot is written before it is read"));
+            }
+            let outs = (ins.f)(&args)?;
+            args.clear();
+            for (&s, t) in ins.outputs.iter().zip(outs) {
+                slots[s] = Some(t);
+            }
+            Ok(())
+        };
         for (ins, moves) in program.instrs.iter().zip(&self.fwd_moves) {
             exec(ins, moves, &mut slots)?;
         }

@@ -1,7 +1,7 @@
 //! The replayed training step behind `fit`: zero grads, forward + loss (a captured `Program`),
 //! backward, optimizer step, loss value and accuracy — the eager loop's order, without Python.
 
-use super::program::Program;
+use super::program::{Outs, Program};
 use crate::autograd::{self, GradModeGuard};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
@@ -55,7 +55,7 @@ pub fn count_correct(out: &Tensor, target: &Tensor) -> Result<f64> {
             .filter(|(&v, &y)| ((v > 0.0) as i64 as f64) == y)
             .count() as f64);
     }
-    if out.ndim() < 2 || out.shape()[0] != n || o.len() % n != 0 {
+    if out.ndim() < 2 || out.shape()[0] != n || !o.len().is_multiple_of(n) {
         return Err(Error::runtime(format!(
             "fit: \"accuracy\" needs outputs of shape [N, C] or [N] for targets of shape [N], got outputs {} and targets {}",
             crate::shape::fmt_shape(out.shape()),
@@ -90,7 +90,7 @@ pub struct TrainStep {
 
 impl TrainStep {
     /// One training step on a batch; returns its stats and the program's outputs.
-    pub fn batch(&self, x: &Tensor, y: &Tensor, step: bool) -> Result<(BatchStats, Vec<Tensor>)> {
+    pub fn batch(&self, x: &Tensor, y: &Tensor, step: bool) -> Result<(BatchStats, Outs)> {
         let _grad = GradModeGuard::new(true);
         for p in &self.zero {
             p.set_grad(None)?;
@@ -104,7 +104,7 @@ impl TrainStep {
             _ => {
                 let outs = self.program.run(&inputs)?;
                 autograd::backward(std::slice::from_ref(&outs[1]), &[None], false, false, None)?;
-                outs
+                outs.into()
             }
         };
         let loss = &outs[1];

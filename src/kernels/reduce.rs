@@ -119,8 +119,14 @@ pub fn sum_all<T: SumF>(s: &[T]) -> f64 {
 }
 
 /// Fast float sums for contiguous inputs whose reduced dims are all trailing (per-output blocks)
-/// or all leading (row accumulation). None when the layout needs the general fold.
-pub fn sum_fast<T: SumF>(x: &Tensor, reduced: &[bool]) -> Option<Vec<f64>> {
+/// or all leading (row accumulation), each f64 total passed through `conv` (the caller's rounding
+/// into the output dtype, so no f64 buffer sits between the sums and the output). None when the
+/// layout needs the general fold.
+pub fn sum_fast<T: SumF, O: Copy + Send>(
+    x: &Tensor,
+    reduced: &[bool],
+    conv: impl Fn(f64) -> O + Sync,
+) -> Option<Vec<O>> {
     if !x.is_contiguous() || x.numel() == 0 {
         return None;
     }
@@ -133,17 +139,19 @@ pub fn sum_fast<T: SumF>(x: &Tensor, reduced: &[bool]) -> Option<Vec<f64>> {
         let outer: usize = x.shape()[..first_red].iter().product();
         let inner = x.numel() / outer.max(1);
         if outer == 1 {
-            return Some(vec![sum_all(s)]);
+            return Some(vec![conv(sum_all(s))]);
         }
-        let mut out = vec![0f64; outer];
+        let mut out: Vec<O> = Vec::with_capacity(outer);
         let dst = SendPtr(out.as_mut_ptr());
         let rows_per = (threads::PAR_MIN_ELEMS / inner.max(1)).max(1);
         threads::par_ranges(outer, rows_per, |a, b| {
             for r in a..b {
-                // SAFETY: row r is written by exactly one task.
-                unsafe { *dst.get().add(r) = sum_block(&s[r * inner..(r + 1) * inner]) };
+                // SAFETY: row r is written by exactly one task, inside the capacity.
+                unsafe { *dst.get().add(r) = conv(sum_block(&s[r * inner..(r + 1) * inner])) };
             }
         });
+        // SAFETY: every row was written above.
+        unsafe { out.set_len(outer) };
         return Some(out);
     }
     let first_kept = reduced.iter().position(|&r| !r).unwrap_or(nd);
@@ -151,21 +159,29 @@ pub fn sum_fast<T: SumF>(x: &Tensor, reduced: &[bool]) -> Option<Vec<f64>> {
     if last_red < first_kept {
         // Leading reduced dims: accumulate whole rows (the bias-gradient shape).
         let inner: usize = x.shape()[first_kept..].iter().product();
+        if inner == 1 {
+            // one element per row (a [N, 1] gradient summed to [1]): the same adds, in a straight loop
+            let mut a = 0f64;
+            for &v in s {
+                a += v.f();
+            }
+            return Some(vec![conv(a)]);
+        }
         let rows = x.numel() / inner;
-        let mut acc = vec![0f64; inner];
+        let mut acc: SmallVec<[f64; 16]> = SmallVec::from_elem(0f64, inner);
         for r in 0..rows {
             for (a, &v) in acc.iter_mut().zip(&s[r * inner..(r + 1) * inner]) {
                 *a += v.f();
             }
         }
-        return Some(acc);
+        return Some(acc.into_iter().map(conv).collect());
     }
     None
 }
 
 /// General-layout float sums: like `reduce`, but each contiguous inner run is summed with
-/// `sum_block` (vectorized) instead of one dependent add per element.
-pub fn sum_runs<T: SumF>(x: &Tensor, reduced: &[bool]) -> Vec<f64> {
+/// `sum_block` (vectorized) instead of one dependent add per element; totals through `conv`.
+pub fn sum_runs<T: SumF, O>(x: &Tensor, reduced: &[bool], conv: impl Fn(f64) -> O) -> Vec<O> {
     let (mut ks, mut kst, mut rs, mut rst): (
         SmallVec<[usize; 6]>,
         SmallVec<[isize; 6]>,
@@ -201,7 +217,7 @@ pub fn sum_runs<T: SumF>(x: &Tensor, reduced: &[bool]) -> Vec<f64> {
                     }
                 }
             });
-            out.push(acc);
+            out.push(conv(acc));
         }
     });
     out
@@ -294,15 +310,29 @@ mod tests {
     #[test]
     fn fast_sums() {
         let x = Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[3, 4]).unwrap();
+        let f = |v: f64| v;
         assert_eq!(
-            sum_fast::<f32>(&x, &[false, true]).unwrap(),
+            sum_fast::<f32, f64>(&x, &[false, true], f).unwrap(),
             vec![6.0, 22.0, 38.0]
         );
         assert_eq!(
-            sum_fast::<f32>(&x, &[true, false]).unwrap(),
+            sum_fast::<f32, f64>(&x, &[true, false], f).unwrap(),
             vec![12.0, 15.0, 18.0, 21.0]
         );
-        assert_eq!(sum_fast::<f32>(&x, &[true, true]).unwrap(), vec![66.0]);
+        assert_eq!(
+            sum_fast::<f32, f64>(&x, &[true, true], f).unwrap(),
+            vec![66.0]
+        );
+        // one element per row: the straight loop adds in row order, as the row loop does
+        let col = Tensor::from_vec(vec![1e16f64, 1.0, -1e16, 1.0], &[4, 1]).unwrap();
+        assert_eq!(
+            sum_fast::<f64, f64>(&col, &[true, false], f).unwrap(),
+            vec![1.0]
+        );
+        assert_eq!(
+            sum_fast::<f32, f32>(&x, &[false, true], |v| v as f32 / 2.0).unwrap(),
+            vec![3.0, 11.0, 19.0]
+        );
         let big: Vec<f64> = (0..300_000).map(|v| v as f64).collect();
         assert_eq!(sum_all(&big), 299_999.0 * 300_000.0 / 2.0);
     }

@@ -6,17 +6,20 @@ use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::reduce::{is_nan, lanes, reduce, sum_fast, unlanes};
 use crate::ops::elementwise::record_fn;
-use crate::shape::normalize_dim;
+use crate::shape::{normalize_dim, Dims};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
+/// Per dim: whether a reduction folds it (inline up to 6 dims: no allocation per op).
+pub type Mask = SmallVec<[bool; 6]>;
+
 /// Which dims a `dim=` argument selects (None or empty list = all).
-pub fn reduced_mask(ndim: usize, dims: Option<&[i64]>) -> Result<Vec<bool>> {
+pub fn reduced_mask(ndim: usize, dims: Option<&[i64]>) -> Result<Mask> {
     match dims {
-        None => Ok(vec![true; ndim]),
-        Some([]) => Ok(vec![true; ndim]),
+        None => Ok(SmallVec::from_elem(true, ndim)),
+        Some([]) => Ok(SmallVec::from_elem(true, ndim)),
         Some(ds) => {
-            let mut m = vec![false; ndim];
+            let mut m: Mask = SmallVec::from_elem(false, ndim);
             for &d in ds {
                 let d = normalize_dim(d, ndim)?;
                 if ndim > 0 {
@@ -34,7 +37,7 @@ pub fn reduced_mask(ndim: usize, dims: Option<&[i64]>) -> Result<Vec<bool>> {
 }
 
 /// The output shape of a reduction.
-pub fn reduced_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
+pub fn reduced_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Dims {
     shape
         .iter()
         .zip(mask)
@@ -59,41 +62,52 @@ pub fn sum_dtype(dt: DType) -> DType {
     }
 }
 
-/// Float sums in f64, through the contiguous fast paths when the layout allows.
-fn float_sums<T: crate::kernels::reduce::SumF>(x: &Tensor, mask: &[bool]) -> Vec<f64> {
+/// Float sums in f64 (through the contiguous fast paths when the layout allows), each passed
+/// through `conv` into the output element.
+fn float_sums<T: crate::kernels::reduce::SumF, O: Copy + Send>(
+    x: &Tensor,
+    mask: &[bool],
+    conv: impl Fn(f64) -> O + Sync,
+) -> Vec<O> {
     if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
         // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
-        return vec![crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64];
+        return vec![conv(
+            crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64,
+        )];
     }
-    sum_fast::<T>(x, mask).unwrap_or_else(|| crate::kernels::reduce::sum_runs::<T>(x, mask))
+    match sum_fast::<T, O>(x, mask, &conv) {
+        Some(v) => v,
+        None => crate::kernels::reduce::sum_runs::<T, O>(x, mask, conv),
+    }
 }
 
 pub fn sum_raw(x: &Tensor, mask: &[bool], keepdim: bool, dtype: Option<DType>) -> Tensor {
+    sum_raw_shaped(x, mask, &reduced_shape(x.shape(), mask, keepdim), dtype)
+}
+
+/// `sum_raw` with the output given the caller's `shape` (the same elements in the same order
+/// as the keepdim result, e.g. `sum_to`'s target shape).
+fn sum_raw_shaped(x: &Tensor, mask: &[bool], shape: &[usize], dtype: Option<DType>) -> Tensor {
     let out_dt = dtype.unwrap_or_else(|| sum_dtype(x.dtype()));
-    let shape = reduced_shape(x.shape(), mask, keepdim);
     let x = if x.dtype() != out_dt {
-        x.to_dtype(out_dt)
+        &x.to_dtype(out_dt)
     } else {
-        x.clone()
+        x
     };
     match out_dt {
-        DType::F32 => Tensor::from_vec_unchecked(
-            float_sums::<f32>(&x, mask)
-                .into_iter()
-                .map(|v| v as f32)
-                .collect::<Vec<f32>>(),
-            &shape,
-        ),
-        DType::F64 => Tensor::from_vec_unchecked(float_sums::<f64>(&x, mask), &shape),
+        DType::F32 => {
+            Tensor::from_vec_unchecked(float_sums::<f32, f32>(x, mask, |v| v as f32), shape)
+        }
+        DType::F64 => Tensor::from_vec_unchecked(float_sums::<f64, f64>(x, mask, |v| v), shape),
         DType::Bool => Tensor::from_vec_unchecked(
-            reduce::<bool, bool, bool>(&x, mask, false, |a, v| a | v, |a, _| a),
-            &shape,
+            reduce::<bool, bool, bool>(x, mask, false, |a, v| a | v, |a, _| a),
+            shape,
         ),
         _ => crate::dispatch!(out_dt, T => Tensor::from_vec_unchecked(
-            reduce::<T, i64, T>(&x, mask, 0, |a, v| a.wrapping_add(crate::dtype::Element::to_i64(v)), |a, _| {
+            reduce::<T, i64, T>(x, mask, 0, |a, v| a.wrapping_add(crate::dtype::Element::to_i64(v)), |a, _| {
                 <T as crate::dtype::Element>::from_i64(a)
             }),
-            &shape,
+            shape,
         )),
     }
 }
@@ -145,7 +159,7 @@ fn sum_eager(
     let mask = reduced_mask(x.ndim(), dims)?;
     let out = sum_raw(x, &mask, keepdim, dtype);
     if out.dtype().is_float() && needs_grad(&[x]) {
-        let in_shape: Vec<usize> = x.shape().to_vec();
+        let in_shape = Dims::from_slice(x.shape());
         let kept = reduced_shape(x.shape(), &mask, true);
         let name = if dims.is_none() {
             "SumBackward0"
@@ -167,20 +181,13 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
         return Ok(g.clone());
     }
     let lead = g.ndim() - shape.len();
-    let mask: Vec<bool> = (0..g.ndim())
+    let mask: Mask = (0..g.ndim())
         .map(|d| d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
         .collect();
     if !crate::autograd::needs_grad(&[g]) {
         // The engine's broadcast reductions: sum straight into a tensor of the target shape (same
         // element order), skipping the dims bookkeeping and the reshape op.
-        let s = sum_raw(g, &mask, true, None);
-        return Ok(Tensor::from_parts(
-            s.storage().clone(),
-            s.dtype(),
-            SmallVec::from_slice(shape),
-            crate::shape::contiguous_strides(shape),
-            0,
-        ));
+        return Ok(sum_raw_shaped(g, &mask, shape, None));
     }
     let s = sum_raw_tracked(g, &mask)?;
     crate::ops::movement::reshape_usize(&s, shape)
@@ -201,10 +208,10 @@ fn sum_raw_tracked(g: &Tensor, mask: &[bool]) -> Result<Tensor> {
 
 /// Shared front of a dims-reduction: mask, keepdim shape, output shape.
 struct Red {
-    mask: Vec<bool>,
-    kept: Vec<usize>,
-    out_shape: Vec<usize>,
-    in_shape: Vec<usize>,
+    mask: Mask,
+    kept: Dims,
+    out_shape: Dims,
+    in_shape: Dims,
     n: usize,
 }
 
@@ -220,7 +227,7 @@ fn red(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Red> {
     Ok(Red {
         kept: reduced_shape(x.shape(), &mask, true),
         out_shape: reduced_shape(x.shape(), &mask, keepdim),
-        in_shape: x.shape().to_vec(),
+        in_shape: Dims::from_slice(x.shape()),
         mask,
         n,
     })
@@ -251,19 +258,25 @@ fn mean_eager(
         _ => {}
     }
     let dt = dtype.unwrap_or(x.dtype());
-    let r = red(x, dims, keepdim)?;
-    let xc = if x.dtype() != dt {
-        x.to_dtype(dt)
-    } else {
-        x.clone()
-    };
-    let n = r.n as f64;
+    let mask = reduced_mask(x.ndim(), dims)?;
+    let n: usize = x
+        .shape()
+        .iter()
+        .zip(&mask)
+        .filter(|(_, &m)| m)
+        .map(|(&s, _)| s)
+        .product();
+    let xc = if x.dtype() != dt { &x.to_dtype(dt) } else { x };
+    let n = n as f64;
+    let out_shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = crate::dispatch_float!(dt, T => {
-        let s = float_sums::<T>(&xc, &r.mask);
         // divided in the tensor's dtype, as torch's sum(...).div_(n)
-        Tensor::from_vec_unchecked(s.into_iter().map(|v| T::from_f64(v) / T::from_f64(n)).collect::<Vec<T>>(), &r.out_shape)
+        let s = float_sums::<T, T>(xc, &mask, |v| T::from_f64(v) / T::from_f64(n));
+        Tensor::from_vec_unchecked(s, &out_shape)
     }, _ => unreachable!("checked float above"));
     if needs_grad(&[x]) {
+        let kept = reduced_shape(x.shape(), &mask, true);
+        let in_shape = Dims::from_slice(x.shape());
         let name = if dims.is_none() {
             "MeanBackward0"
         } else {
@@ -271,8 +284,8 @@ fn mean_eager(
         };
         // d mean/dx = 1/N (built from differentiable ops so create_graph works)
         record_fn(&out, &[x], name, move |g| {
-            let g = crate::ops::movement::reshape_usize(g, &r.kept)?;
-            let g = crate::ops::movement::expand(&g, &r.in_shape)?;
+            let g = crate::ops::movement::reshape_usize(g, &kept)?;
+            let g = crate::ops::movement::expand(&g, &in_shape)?;
             Ok(vec![Some(crate::ops::elementwise::div(
                 &g,
                 &crate::ops::elementwise::scalar_f(n),

@@ -250,7 +250,8 @@ const CHUNK: usize = 1 << 14;
 /// threads ever write the same memory.
 pub(crate) fn run(lens: &[usize], params: &[usize], f: impl Fn(usize, usize, usize) + Sync + Send) {
     let total: usize = lens.iter().sum();
-    let mut sorted: Vec<usize> = params.iter().copied().filter(|&a| a != 0).collect();
+    let mut sorted: smallvec::SmallVec<[usize; 16]> =
+        params.iter().copied().filter(|&a| a != 0).collect();
     sorted.sort_unstable();
     let duplicated = sorted.windows(2).any(|w| w[0] == w[1]);
     if total < threads::PAR_MIN_ELEMS || threads::num_threads() == 1 || duplicated {

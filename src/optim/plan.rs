@@ -3,7 +3,7 @@
 use super::adagrad::{adagrad_step, AdagradOptions};
 use super::adam::{adam_step, AdamOptions};
 use super::rmsprop::{rmsprop_step, RmspropOptions};
-use super::sgd::{sgd_step, SgdOptions};
+use super::sgd::{sgd_update, SgdOptions};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
@@ -112,7 +112,7 @@ impl GroupPlan {
             GroupKind::Sgd { o, bufs } => {
                 let b: SmallVec<[Option<Tensor>; 16]> =
                     pick(bufs, &idx, all).iter().cloned().map(Some).collect();
-                sgd_step(&params, &grads, &b, o)?;
+                sgd_update(&params, &grads, &b, o, |_| {})?;
             }
             GroupKind::Adam {
                 o,

@@ -5,6 +5,7 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::creation::zeros_like;
 use crate::tensor::Tensor;
+use smallvec::SmallVec;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SgdOptions {
@@ -24,17 +25,31 @@ pub fn sgd_step(
     bufs: &[Option<Tensor>],
     o: &SgdOptions,
 ) -> Result<Vec<Option<Tensor>>> {
+    let mut out = Vec::with_capacity(params.len());
+    sgd_update(params, grads, bufs, o, |b| out.push(b))?;
+    Ok(out)
+}
+
+/// `sgd_step` handing each parameter's buffer (None without momentum) to `buffer` instead of
+/// collecting them: a group whose state lives in Rust (`plan.rs`) steps without allocating.
+pub fn sgd_update(
+    params: &[Tensor],
+    grads: &[Tensor],
+    bufs: &[Option<Tensor>],
+    o: &SgdOptions,
+    mut buffer: impl FnMut(Option<Tensor>),
+) -> Result<()> {
     let n = params.len();
     check_len(n, grads.len(), "grads")?;
     let use_mom = o.momentum != 0.0;
     if use_mom {
         check_len(n, bufs.len(), "momentum buffers")?;
     }
-    let mut written: Vec<Slot> = Vec::with_capacity(n * 2);
+    // inline for the usual few parameters, so a step makes no heap allocation of its own
+    let mut written: SmallVec<[Slot; 8]> = SmallVec::with_capacity(n * 2);
     // Contiguous copies of strided grads must outlive the kernels reading them.
-    let mut reads: Vec<Slot> = Vec::with_capacity(n);
-    let mut jobs = Vec::with_capacity(n);
-    let mut out = Vec::with_capacity(n);
+    let mut reads: SmallVec<[Slot; 8]> = SmallVec::with_capacity(n);
+    let mut jobs: SmallVec<[(DType, [usize; 3], bool); 8]> = SmallVec::with_capacity(n);
     for i in 0..n {
         let p = &params[i];
         let dt = float_dtype(p, i)?;
@@ -54,7 +69,7 @@ pub fn sgd_step(
             [ps.addr(), g.addr(), b.as_ref().map_or(0, |s| s.addr())],
             fresh,
         ));
-        out.push(if use_mom {
+        buffer(if use_mom {
             Some(b.as_ref().map_or_else(
                 || p.clone(),
                 |s| s.orig.clone().unwrap_or_else(|| s.work.clone()),
@@ -68,9 +83,9 @@ pub fn sgd_step(
         }
         reads.push(g);
     }
-    let lens: Vec<usize> = params.iter().map(|p| p.numel()).collect();
+    let lens: SmallVec<[usize; 8]> = params.iter().map(|p| p.numel()).collect();
     let o = *o;
-    let addrs: Vec<usize> = jobs.iter().map(|j| j.1[0]).collect();
+    let addrs: SmallVec<[usize; 8]> = jobs.iter().map(|j| j.1[0]).collect();
     run(&lens, &addrs, |j, s, e| {
         let (dt, a, fresh) = jobs[j];
         match dt {
@@ -80,7 +95,7 @@ pub fn sgd_step(
     });
     finish(&written);
     drop(reads);
-    Ok(out)
+    Ok(())
 }
 
 super::fma_dispatch!(kernel, kernel_fma, body, <>, (o: &SgdOptions, a: [usize; 3], fresh: bool, s: usize, e: usize));
