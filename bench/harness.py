@@ -120,9 +120,23 @@ def interleaved(fns: dict[str, Callable[[], object]], number: int, reps: int, wa
             f()
     names = list(fns)
     samples = {n: [] for n in names}
+    # as timeit does: collect once, then no collector during the repetitions. A gc.collect() before
+    # every sample walked torch's ~10^6 objects (~80 ms) and left the next call cold: a fixed
+    # ~0.3 ms penalty that swamped the sub-millisecond benchmarks (ferrotorch.fit on linreg)
+    gc.collect()
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        _alternate(fns, names, number, reps, samples)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return {n: statistics.median(v) for n, v in samples.items()}, samples
+
+
+def _alternate(fns, names, number, reps, samples):
     for r in range(reps):
         for n in names if r % 2 == 0 else names[::-1]:
-            gc.collect()
             before = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
             # a sample during which other processes took a sizeable share of the cores is retaken
             # (the machine is shared; its 2 cores are what both libraries' pools count on)
@@ -131,11 +145,11 @@ def interleaved(fns: dict[str, Callable[[], object]], number: int, reps: int, wa
                 if load < 0.15:
                     break
                 wait_idle()
+                fns[n]()  # warm again after the pause, as the other samples are
             samples[n].append(value)
             FOREIGN.setdefault(n, []).append(round(load, 3))
             # involuntary context switches: threads preempted (oversubscribed cores) during this sample
             PREEMPTIONS.setdefault(n, []).append(resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - before)
-    return {n: statistics.median(v) for n, v in samples.items()}, samples
 
 
 PREEMPTIONS: dict = {}  # filled by `interleaved`, drained by Case.measure into the row's JSON
