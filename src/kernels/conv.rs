@@ -306,8 +306,9 @@ fn for_each_image<T: Float>(
             f(i, &mut col, false);
         }
     } else if g.n >= threads {
-        // a few contiguous image ranges, each allocating its scratch once
-        let tasks = (2 * threads).min(g.n);
+        // contiguous image ranges, each allocating its scratch once; several per thread so a
+        // worker that wakes late leaves its share to the others (the team claims tasks dynamically)
+        let tasks = g.n.min(16);
         let per = g.n.div_ceil(tasks);
         crate::threads::run_tasks(tasks, |t| {
             let mut col = vec![T::zero(); col_len];
@@ -579,9 +580,9 @@ pub fn conv2d_backward<T: Float>(
         let mut sc = scratch();
         (0..chunks).map(|c| one_chunk(c, &mut sc, false)).collect()
     } else if chunks >= threads {
-        // one task per thread over contiguous chunk ranges, sharing its scratch; every chunk still
-        // returns its own partial, so the sums below do not depend on the thread count
-        let per_task = chunks.div_ceil(threads);
+        // one task per chunk (several per thread, so a late worker's share goes to the others);
+        // every chunk returns its own partial, so the sums below do not depend on the thread count
+        let per_task = 1;
         let nested: Vec<Vec<(Vec<T>, Vec<T>)>> =
             crate::threads::map_tasks(chunks.div_ceil(per_task), |t| {
                 let mut sc = scratch();
