@@ -80,9 +80,6 @@ pub fn replayable(name: &str) -> bool {
 /// Which inputs of an op are moved out of their slots (their last read) instead of cloned.
 type Moves = SmallVec<[bool; 4]>;
 
-/// A replay's slot values.
-type Slots = SmallVec<[Option<Tensor>; 32]>;
-
 enum Step {
     /// A recorded backward op, and which of its inputs it reads last.
     Op(Instr, Moves),
@@ -357,47 +354,44 @@ impl BackwardPlan {
             )));
         }
         let _grad = GradModeGuard::new(false);
-        // inline for small programs: a step allocates nothing besides the ops' own tensors
-        let mut slots: Slots = SmallVec::from_elem(None, self.n_slots);
+        // On the stack for small programs: a step allocates nothing besides the ops' own tensors.
+        // Inputs and constants are borrowed (no reference-count traffic for the slots themselves).
+        let mut stack: [Val<'_>; STACK_SLOTS] = std::array::from_fn(|_| Val::Empty);
+        let mut heap: Vec<Val<'_>> = Vec::new();
+        let slots: &mut [Val<'_>] = if self.n_slots <= STACK_SLOTS {
+            &mut stack[..self.n_slots]
+        } else {
+            heap.resize_with(self.n_slots, || Val::Empty);
+            &mut heap
+        };
         for (s, t) in inputs.iter().enumerate() {
-            slots[s] = Some(t.clone());
+            slots[s] = Val::Ref(t);
         }
         for (s, t) in program.consts.iter().chain(&self.consts) {
-            slots[*s] = Some(t.clone());
+            slots[*s] = Val::Ref(t);
         }
         let mut args: SmallVec<[Tensor; 4]> = SmallVec::new();
         // An op's inputs, moved out of the slots they are last read from (freed as it finishes).
-        let mut exec = |ins: &Instr, moves: &Moves, slots: &mut Slots| -> Result<()> {
-            args.clear();
+        let mut exec = |ins: &Instr, moves: &Moves, slots: &mut [Val<'_>]| -> Result<()> {
             for (&s, &mv) in ins.inputs.iter().zip(moves) {
-                let t = if mv {
-                    slots[s].take()
-                } else {
-                    slots[s].clone()
-                };
-                args.push(t.expect("a slot is written before it is read"));
+                args.push(slots[s].read(mv));
             }
-            let outs = (ins.f)(&args)?;
+            let outs = (ins.f)(&args);
             args.clear();
-            for (&s, t) in ins.outputs.iter().zip(outs) {
-                slots[s] = Some(t);
+            for (&s, t) in ins.outputs.iter().zip(outs?) {
+                slots[s] = Val::Own(t);
             }
             Ok(())
         };
         for (ins, moves) in program.instrs.iter().zip(&self.fwd_moves) {
-            exec(ins, moves, &mut slots)?;
+            exec(ins, moves, slots)?;
         }
         for step in &self.steps {
             match step {
-                Step::Op(ins, moves) => exec(ins, moves, &mut slots)?,
+                Step::Op(ins, moves) => exec(ins, moves, slots)?,
                 Step::Deliver { leaf, slot, last } => {
                     // moved out on its last use, so an unshared gradient is stored without a copy
-                    let g = if *last {
-                        slots[*slot].take()
-                    } else {
-                        slots[*slot].clone()
-                    }
-                    .expect("a gradient is written before it is delivered");
+                    let g = slots[*slot].read(*last);
                     let mut st = self.leaves[*leaf].state.lock();
                     autograd::store_leaf_grad(&mut st, g, false)?;
                 }
@@ -406,7 +400,33 @@ impl BackwardPlan {
         Ok(program
             .outputs
             .iter()
-            .map(|&s| slots[s].clone().expect("outputs are written"))
+            .map(|&s| slots[s].read(false))
             .collect())
+    }
+}
+
+/// Slots a replay keeps on the stack (more spill to the heap).
+const STACK_SLOTS: usize = 32;
+
+/// A slot's value during a replay: borrowed (inputs, constants) or made by an op.
+enum Val<'a> {
+    Empty,
+    Ref(&'a Tensor),
+    Own(Tensor),
+}
+
+impl Val<'_> {
+    /// The value, moved out when this is its last read.
+    #[inline]
+    fn read(&mut self, last: bool) -> Tensor {
+        match self {
+            Val::Ref(t) => (*t).clone(),
+            Val::Own(t) if !last => t.clone(),
+            Val::Own(_) => match std::mem::replace(self, Val::Empty) {
+                Val::Own(t) => t,
+                _ => unreachable!(),
+            },
+            Val::Empty => panic!("a slot is written before it is read"),
+        }
     }
 }

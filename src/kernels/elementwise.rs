@@ -47,6 +47,48 @@ pub fn map1<A: Element, O: Element>(x: &Tensor, f: impl Fn(A) -> O + Sync + Send
     Tensor::from_vec_unchecked(out, x.shape())
 }
 
+/// One input of `zip2`: a tensor of the kernel's element type, or one value used everywhere.
+#[derive(Clone, Copy)]
+pub enum Operand<'a, T> {
+    Tensor(&'a Tensor),
+    Value(T),
+}
+
+impl<'a, T: Element> Operand<'a, T> {
+    /// `x` as an operand of element type `T`. A one-element tensor is read once, cast from its
+    /// own dtype as `to_dtype` casts (so a Python number needs no converted copy); any other
+    /// tensor must already have dtype `T`.
+    #[inline]
+    pub fn of(x: &'a Tensor) -> Self {
+        if x.numel() != 1 {
+            debug_assert_eq!(x.dtype(), T::DTYPE);
+            return Operand::Tensor(x);
+        }
+        // SAFETY: a one-element tensor has its element at `ptr()`.
+        Operand::Value(if x.dtype() == T::DTYPE {
+            unsafe { *x.ptr::<T>() }
+        } else {
+            crate::dispatch!(x.dtype(), S => cast::<S, T>(unsafe { *x.ptr::<S>() }))
+        })
+    }
+
+    /// Whether a flat walk over `n` output elements covers it (a value, or a contiguous tensor
+    /// of exactly the output's shape).
+    #[inline]
+    fn flat(&self, out_shape: &[usize]) -> bool {
+        match self {
+            Operand::Tensor(t) => same_dims(t.shape(), out_shape) && t.is_contiguous(),
+            Operand::Value(_) => true,
+        }
+    }
+}
+
+/// Shape equality by a plain loop (shapes are short; a `memcmp` call costs more).
+#[inline(always)]
+fn same_dims(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// `out = f(a, b)` with a and b broadcast to `out_shape`.
 pub fn map2<A: Element, B: Element, O: Element>(
     a: &Tensor,
@@ -54,29 +96,96 @@ pub fn map2<A: Element, B: Element, O: Element>(
     out_shape: &[usize],
     f: impl Fn(A, B) -> O + Sync + Send,
 ) -> Tensor {
+    zip2(Operand::of(a), Operand::of(b), out_shape, f)
+}
+
+/// `out = f(a, b)` with tensor operands broadcast to `out_shape`. Operands that are values or
+/// contiguous tensors of the output's shape (same-shape ops, a tensor with a Python number or
+/// a one-element parameter) take one flat loop; anything else walks the strided layouts.
+pub fn zip2<A: Element, B: Element, O: Element>(
+    a: Operand<'_, A>,
+    b: Operand<'_, B>,
+    out_shape: &[usize],
+    f: impl Fn(A, B) -> O + Sync + Send,
+) -> Tensor {
     let n = shape::numel(out_shape);
     let mut out: Vec<O> = Vec::with_capacity(n);
     let dst = SendPtr(out.as_mut_ptr());
-    let same = a.shape() == out_shape && b.shape() == out_shape;
-    if same && a.is_contiguous() && b.is_contiguous() {
-        let (pa, pb) = (SendPtr(a.ptr::<A>()), SendPtr(b.ptr::<B>()));
-        threads::par_ranges(n, CHUNK, |s, e| {
-            let (pa, pb, dst) = (pa, pb, dst);
-            // SAFETY: disjoint ranges of buffers with n elements.
-            unsafe {
-                let xa = std::slice::from_raw_parts(pa.0.add(s), e - s);
-                let xb = std::slice::from_raw_parts(pb.0.add(s), e - s);
-                let o = std::slice::from_raw_parts_mut(dst.0.add(s), e - s);
-                for i in 0..o.len() {
-                    o[i] = f(xa[i], xb[i]);
+    if a.flat(out_shape) && b.flat(out_shape) {
+        // SAFETY (each loop): disjoint ranges of buffers with n elements.
+        match (a, b) {
+            (Operand::Tensor(a), Operand::Tensor(b)) => {
+                let (pa, pb) = (SendPtr(a.ptr::<A>()), SendPtr(b.ptr::<B>()));
+                threads::par_ranges(n, CHUNK, |s, e| {
+                    let (pa, pb, dst) = (pa, pb, dst);
+                    unsafe {
+                        let xa = std::slice::from_raw_parts(pa.0.add(s), e - s);
+                        let xb = std::slice::from_raw_parts(pb.0.add(s), e - s);
+                        let o = std::slice::from_raw_parts_mut(dst.0.add(s), e - s);
+                        for i in 0..o.len() {
+                            o[i] = f(xa[i], xb[i]);
+                        }
+                    }
+                });
+            }
+            (Operand::Tensor(a), Operand::Value(vb)) => {
+                let pa = SendPtr(a.ptr::<A>());
+                threads::par_ranges(n, CHUNK, |s, e| {
+                    let (pa, dst) = (pa, dst);
+                    unsafe {
+                        let xa = std::slice::from_raw_parts(pa.0.add(s), e - s);
+                        let o = std::slice::from_raw_parts_mut(dst.0.add(s), e - s);
+                        for (o, &x) in o.iter_mut().zip(xa) {
+                            *o = f(x, vb);
+                        }
+                    }
+                });
+            }
+            (Operand::Value(va), Operand::Tensor(b)) => {
+                let pb = SendPtr(b.ptr::<B>());
+                threads::par_ranges(n, CHUNK, |s, e| {
+                    let (pb, dst) = (pb, dst);
+                    unsafe {
+                        let xb = std::slice::from_raw_parts(pb.0.add(s), e - s);
+                        let o = std::slice::from_raw_parts_mut(dst.0.add(s), e - s);
+                        for (o, &y) in o.iter_mut().zip(xb) {
+                            *o = f(va, y);
+                        }
+                    }
+                });
+            }
+            (Operand::Value(va), Operand::Value(vb)) => {
+                let v = f(va, vb);
+                for i in 0..n {
+                    unsafe { *dst.0.add(i) = v };
                 }
             }
-        });
+        }
     } else {
-        let sa = shape::broadcast_strides(a.shape(), a.strides(), out_shape);
-        let sb = shape::broadcast_strides(b.shape(), b.strides(), out_shape);
+        // A value is read through a pointer to a local copy with stride 0 everywhere.
+        let zeros = || -> shape::Strides { smallvec::SmallVec::from_elem(0, out_shape.len()) };
+        let (va, vb);
+        let (pa, sa): (*const A, shape::Strides) = match a {
+            Operand::Tensor(t) => (
+                t.ptr::<A>(),
+                shape::broadcast_strides(t.shape(), t.strides(), out_shape),
+            ),
+            Operand::Value(v) => {
+                va = v;
+                (&va, zeros())
+            }
+        };
+        let (pb, sb): (*const B, shape::Strides) = match b {
+            Operand::Tensor(t) => (
+                t.ptr::<B>(),
+                shape::broadcast_strides(t.shape(), t.strides(), out_shape),
+            ),
+            Operand::Value(v) => {
+                vb = v;
+                (&vb, zeros())
+            }
+        };
         let so = shape::contiguous_strides(out_shape);
-        let (pa, pb) = (a.ptr::<A>(), b.ptr::<B>());
         for_each_run(out_shape, [&sa, &sb, &so], |off, len, st| {
             // SAFETY: offsets come from valid (broadcast) layouts.
             unsafe {
@@ -190,5 +299,90 @@ pub fn cast<S: Element, D: Element>(s: S) -> D {
         (DType::F32 | DType::F64, _) => D::from_i64(s.to_f64() as i64),
         _ if D::DTYPE.is_float() => D::from_f64(s.to_f64()),
         _ => D::from_i64(s.to_i64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t32(v: &[f32], shape: &[usize]) -> Tensor {
+        Tensor::from_vec(v.to_vec(), shape).unwrap()
+    }
+
+    /// `a - b` element by element in the plain strided loop, the reference for the fast paths.
+    fn reference(a: &Tensor, b: &Tensor, shape: &[usize]) -> Vec<f32> {
+        let (sa, sb) = (
+            shape::broadcast_strides(a.shape(), a.strides(), shape),
+            shape::broadcast_strides(b.shape(), b.strides(), shape),
+        );
+        let mut out = vec![];
+        let n = shape::numel(shape);
+        for i in 0..n {
+            let (mut r, mut oa, mut ob) = (i, a.offset() as isize, b.offset() as isize);
+            for d in (0..shape.len()).rev() {
+                let k = (r % shape[d]) as isize;
+                r /= shape[d];
+                oa += k * sa[d];
+                ob += k * sb[d];
+            }
+            // SAFETY: offsets inside both storages.
+            unsafe {
+                let pa = a.storage().ptr() as *const f32;
+                let pb = b.storage().ptr() as *const f32;
+                out.push(*pa.offset(oa) - *pb.offset(ob));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn operand_paths_match_the_strided_loop() {
+        let x = t32(&[1.5, -2.0, 3.25, 0.5, 7.0, -1.0], &[3, 2]);
+        let y = t32(&[0.25, 4.0, -3.0, 2.5, 1.0, 9.0], &[3, 2]);
+        let one = t32(&[0.75], &[1]);
+        let one2 = t32(&[-1.25], &[1, 1]);
+        let xt = x.view_parts(
+            smallvec::smallvec![2, 3],
+            smallvec::smallvec![1, 2],
+            x.offset(),
+        );
+        let sub = |a: f32, b: f32| a - b;
+        let cases: Vec<(&Tensor, &Tensor, Vec<usize>)> = vec![
+            (&x, &y, vec![3, 2]),      // same shape, contiguous
+            (&x, &one, vec![3, 2]),    // tensor - value
+            (&one, &y, vec![3, 2]),    // value - tensor
+            (&one, &one2, vec![1, 1]), // two values
+            (&xt, &one, vec![2, 3]),   // strided tensor with a value
+            (&one2, &xt, vec![2, 3]),
+            (&one2, &x, vec![3, 2]),
+        ];
+        for (a, b, s) in cases {
+            let got = map2::<f32, f32, f32>(a, b, &s, sub);
+            assert_eq!(got.shape(), &s[..]);
+            assert_eq!(
+                got.as_slice::<f32>(),
+                &reference(a, b, &s)[..],
+                "{:?} {:?}",
+                a,
+                b
+            );
+        }
+    }
+
+    #[test]
+    fn a_one_element_operand_is_cast_as_to_dtype_casts() {
+        let x = t32(&[1.0, 2.0, 3.0], &[3]);
+        // a Python float (f64) and an int64 scalar read as float32
+        let v = Tensor::wrapped_scalar(0.1f64);
+        let got = zip2::<f32, f32, f32>(Operand::of(&x), Operand::of(&v), &[3], |a, b| a * b);
+        let want: Vec<f32> = [1.0f32, 2.0, 3.0]
+            .iter()
+            .map(|a| a * 0.1f64 as f32)
+            .collect();
+        assert_eq!(got.as_slice::<f32>(), &want[..]);
+        let i = Tensor::from_vec(vec![7i64], &[]).unwrap();
+        let got = zip2::<f32, f32, f32>(Operand::of(&i), Operand::of(&x), &[3], |a, b| a - b);
+        assert_eq!(got.as_slice::<f32>(), &[6.0, 5.0, 4.0]);
     }
 }

@@ -156,19 +156,24 @@ impl Binary {
 
 /// The forward of a binary op, without autograd.
 pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let out_shape = shape::broadcast_shapes(a.shape(), b.shape())?;
-    let rt = result_type(&[a, b]);
+    let out_shape = if a.ndim() == b.ndim() && a.shape().iter().zip(b.shape()).all(|(x, y)| x == y)
+    {
+        shape::Dims::from_slice(a.shape())
+    } else {
+        shape::broadcast_shapes(a.shape(), b.shape())?
+    };
+    // two tensors of one dtype (neither a Python number) promote to that dtype
+    let rt = if a.dtype() == b.dtype() && !a.is_wrapped_number() && !b.is_wrapped_number() {
+        a.dtype()
+    } else {
+        result_type(&[a, b])
+    };
     let ct = op.compute_dtype(rt)?;
-    let a = if a.dtype() != ct {
-        a.to_dtype(ct)
-    } else {
-        a.clone()
-    };
-    let b = if b.dtype() != ct {
-        b.to_dtype(ct)
-    } else {
-        b.clone()
-    };
+    // A one-element operand (a Python number, a scalar parameter) is cast when the kernel reads
+    // it (`Operand::of`, the same cast as `to_dtype`) instead of through a converted copy.
+    let convert = |x: &Tensor| x.dtype() != ct && !(ct.is_float() && x.numel() == 1);
+    let a = if convert(a) { &a.to_dtype(ct) } else { a };
+    let b = if convert(b) { &b.to_dtype(ct) } else { b };
     if ct.is_int() {
         if matches!(
             op,
