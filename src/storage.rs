@@ -1,7 +1,14 @@
 //! A reference-counted, shared, mutable byte buffer with torch's version counter.
 
 use std::any::Any;
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Buffers up to this many bytes (64 float32) live inside the storage's own allocation: a small
+/// op's output then costs two allocations (tensor, storage) instead of three.
+pub const INLINE_BYTES: usize = 256;
 
 /// One buffer shared by a tensor and all its views (and NumPy arrays made from it).
 ///
@@ -13,6 +20,8 @@ pub struct Storage {
     nbytes: usize,
     version: AtomicU64,
     owner: Owner,
+    /// The buffer itself when `owner` is `Inline` (only ever inside an `Arc`, never moved).
+    inline: UnsafeCell<MaybeUninit<[u64; INLINE_BYTES / 8]>>,
 }
 
 /// Who frees the buffer. A Rust Vec is kept as its raw parts (no extra box: one allocation
@@ -24,6 +33,8 @@ enum Owner {
         free: unsafe fn(*mut u8, usize, usize),
     },
     External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+    /// The bytes are the storage's `inline` field.
+    Inline,
 }
 
 /// Rebuilds and drops the `Vec<T>` a storage was made from.
@@ -59,6 +70,27 @@ impl Storage {
                 cap,
                 free: free_vec::<T>,
             },
+            inline: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// A storage of `nbytes` (at most `INLINE_BYTES`) whose buffer is inside its own allocation,
+    /// contents uninitialized: the caller writes every byte it will read.
+    pub fn new_inline(nbytes: usize) -> Arc<Storage> {
+        assert!(nbytes <= INLINE_BYTES, "inline storage of {nbytes} bytes");
+        // Fields written in place, so the (uninitialized) buffer is never copied.
+        let mut a = Arc::<Storage>::new_uninit();
+        let p = Arc::get_mut(&mut a)
+            .expect("a new Arc is unique")
+            .as_mut_ptr();
+        // SAFETY: p points at the Arc's storage slot; every field but the MaybeUninit buffer is
+        // written before assume_init.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).ptr).write(std::ptr::null_mut());
+            std::ptr::addr_of_mut!((*p).nbytes).write(nbytes);
+            std::ptr::addr_of_mut!((*p).version).write(AtomicU64::new(0));
+            std::ptr::addr_of_mut!((*p).owner).write(Owner::Inline);
+            a.assume_init()
         }
     }
 
@@ -76,13 +108,19 @@ impl Storage {
             nbytes,
             version: AtomicU64::new(0),
             owner: Owner::External(owner),
+            inline: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
     pub fn nbytes(&self) -> usize {
         self.nbytes
     }
+    #[inline]
     pub fn ptr(&self) -> *mut u8 {
+        if let Owner::Inline = self.owner {
+            // computed, not stored: the address is only known once the storage sits in its Arc
+            return self.inline.get().cast();
+        }
         self.ptr
     }
     pub fn version(&self) -> u64 {

@@ -74,6 +74,32 @@ impl Tensor {
         Ok(Self::from_vec_unchecked(data, shape))
     }
 
+    /// A contiguous tensor of `shape` whose elements `fill` writes — every one of them, before
+    /// anything reads them. Buffers up to `storage::INLINE_BYTES` live inside the storage's own
+    /// allocation (one allocation fewer per small op output).
+    pub(crate) fn filled<T: Element>(shape: &[usize], fill: impl FnOnce(&mut [T])) -> Tensor {
+        let n = shape::numel(shape);
+        let nbytes = n * std::mem::size_of::<T>();
+        let storage = if nbytes <= crate::storage::INLINE_BYTES && std::mem::align_of::<T>() <= 8 {
+            let s = Storage::new_inline(nbytes);
+            // SAFETY: the inline buffer holds nbytes, 8-aligned; callers use plain numeric types
+            // (no invalid bit patterns) and `fill` writes each element before anything reads it.
+            fill(unsafe { std::slice::from_raw_parts_mut(s.ptr().cast::<T>(), n) });
+            s
+        } else {
+            Arc::new(Storage::from_vec(crate::kernels::uninit::filled_vec(
+                n, fill,
+            )))
+        };
+        Tensor::from_parts(
+            storage,
+            T::DTYPE,
+            SmallVec::from_slice(shape),
+            shape::contiguous_strides(shape),
+            0,
+        )
+    }
+
     pub(crate) fn from_vec_unchecked<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
         let strides = shape::contiguous_strides(shape);
         Tensor::from_parts(

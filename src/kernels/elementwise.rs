@@ -12,8 +12,18 @@ const CHUNK: usize = 1 << 15;
 /// `out[i] = f(x[i])` into a new contiguous tensor of x's shape.
 pub fn map1<A: Element, O: Element>(x: &Tensor, f: impl Fn(A) -> O + Sync + Send) -> Tensor {
     let n = x.numel();
-    let mut out: Vec<O> = Vec::with_capacity(n);
-    let dst = SendPtr(out.as_mut_ptr());
+    Tensor::filled::<O>(x.shape(), |out| {
+        map1_into(x, n, SendPtr(out.as_mut_ptr()), f)
+    })
+}
+
+/// `map1`'s loops, writing the `n` outputs at `dst`.
+fn map1_into<A: Element, O: Element>(
+    x: &Tensor,
+    n: usize,
+    dst: SendPtr<O>,
+    f: impl Fn(A) -> O + Sync + Send,
+) {
     if x.is_contiguous() {
         let src = SendPtr(x.ptr::<A>());
         threads::par_ranges(n, CHUNK, |s, e| {
@@ -42,9 +52,6 @@ pub fn map1<A: Element, O: Element>(x: &Tensor, f: impl Fn(A) -> O + Sync + Send
             }
         });
     }
-    // SAFETY: every element was written above.
-    unsafe { out.set_len(n) };
-    Tensor::from_vec_unchecked(out, x.shape())
 }
 
 /// One input of `zip2`: a tensor of the kernel's element type, or one value used everywhere.
@@ -109,8 +116,20 @@ pub fn zip2<A: Element, B: Element, O: Element>(
     f: impl Fn(A, B) -> O + Sync + Send,
 ) -> Tensor {
     let n = shape::numel(out_shape);
-    let mut out: Vec<O> = Vec::with_capacity(n);
-    let dst = SendPtr(out.as_mut_ptr());
+    Tensor::filled::<O>(out_shape, |out| {
+        zip2_into(a, b, out_shape, n, SendPtr(out.as_mut_ptr()), f)
+    })
+}
+
+/// `zip2`'s loops, writing the `n` outputs at `dst`.
+fn zip2_into<A: Element, B: Element, O: Element>(
+    a: Operand<'_, A>,
+    b: Operand<'_, B>,
+    out_shape: &[usize],
+    n: usize,
+    dst: SendPtr<O>,
+    f: impl Fn(A, B) -> O + Sync + Send,
+) {
     if a.flat(out_shape) && b.flat(out_shape) {
         // SAFETY (each loop): disjoint ranges of buffers with n elements.
         match (a, b) {
@@ -212,9 +231,6 @@ pub fn zip2<A: Element, B: Element, O: Element>(
             }
         });
     }
-    // SAFETY: every element was written above.
-    unsafe { out.set_len(n) };
-    Tensor::from_vec_unchecked(out, out_shape)
 }
 
 /// `dst[i] = f(dst[i], src[i])` with src broadcast to dst's shape; src must not alias dst.
@@ -367,6 +383,23 @@ mod tests {
                 a,
                 b
             );
+        }
+    }
+
+    #[test]
+    fn outputs_on_both_sides_of_the_inline_storage_limit() {
+        // 64 float32 fit inside the storage's own allocation, 65 take a separate buffer
+        for n in [1usize, 63, 64, 65, 200] {
+            let x = Tensor::from_vec((0..n).map(|v| v as f32).collect(), &[n]).unwrap();
+            let y = map1::<f32, f32>(&x, |v| v * 2.0 + 1.0);
+            let want: Vec<f32> = (0..n).map(|v| v as f32 * 2.0 + 1.0).collect();
+            assert_eq!(y.as_slice::<f32>(), &want[..]);
+            // written in place afterwards, read back through a view
+            update2::<f32, f32>(&y, &x, |a, b| a - b);
+            let v = y.view_parts(smallvec::smallvec![n - 1], smallvec::smallvec![1], 1);
+            let want: Vec<f32> = (1..n).map(|v| v as f32 + 1.0).collect();
+            assert_eq!(crate::ops::copy::clone_raw(&v).as_slice::<f32>(), &want[..]);
+            assert_eq!(y.storage().version(), 1);
         }
     }
 

@@ -120,15 +120,16 @@ pub fn sum_all<T: SumF>(s: &[T]) -> f64 {
 
 /// Fast float sums for contiguous inputs whose reduced dims are all trailing (per-output blocks)
 /// or all leading (row accumulation), each f64 total passed through `conv` (the caller's rounding
-/// into the output dtype, so no f64 buffer sits between the sums and the output). None when the
-/// layout needs the general fold.
+/// into the output dtype) into `out`, one element per kept position. Returns false, writing
+/// nothing, when the layout needs the general fold (`sum_runs`).
 pub fn sum_fast<T: SumF, O: Copy + Send>(
     x: &Tensor,
     reduced: &[bool],
+    out: &mut [O],
     conv: impl Fn(f64) -> O + Sync,
-) -> Option<Vec<O>> {
+) -> bool {
     if !x.is_contiguous() || x.numel() == 0 {
-        return None;
+        return false;
     }
     let s = x.as_slice::<T>();
     let nd = x.ndim();
@@ -139,23 +140,24 @@ pub fn sum_fast<T: SumF, O: Copy + Send>(
         let outer: usize = x.shape()[..first_red].iter().product();
         let inner = x.numel() / outer.max(1);
         if outer == 1 {
-            return Some(vec![conv(sum_all(s))]);
+            out[0] = conv(sum_all(s));
+            return true;
         }
-        let mut out: Vec<O> = Vec::with_capacity(outer);
+        let out = &mut out[..outer];
         let dst = SendPtr(out.as_mut_ptr());
         let rows_per = (threads::PAR_MIN_ELEMS / inner.max(1)).max(1);
         threads::par_ranges(outer, rows_per, |a, b| {
             for r in a..b {
-                // SAFETY: row r is written by exactly one task, inside the capacity.
+                // SAFETY: row r (< outer = out.len()) is written by exactly one task.
                 unsafe { *dst.get().add(r) = conv(sum_block(&s[r * inner..(r + 1) * inner])) };
             }
         });
-        // SAFETY: every row was written above.
-        unsafe { out.set_len(outer) };
-        return Some(out);
+        return true;
     }
     let first_kept = reduced.iter().position(|&r| !r).unwrap_or(nd);
-    let last_red = reduced.iter().rposition(|&r| r)?;
+    let Some(last_red) = reduced.iter().rposition(|&r| r) else {
+        return false;
+    };
     if last_red < first_kept {
         // Leading reduced dims: accumulate whole rows (the bias-gradient shape).
         let inner: usize = x.shape()[first_kept..].iter().product();
@@ -165,7 +167,8 @@ pub fn sum_fast<T: SumF, O: Copy + Send>(
             for &v in s {
                 a += v.f();
             }
-            return Some(vec![conv(a)]);
+            out[0] = conv(a);
+            return true;
         }
         let rows = x.numel() / inner;
         let mut acc: SmallVec<[f64; 16]> = SmallVec::from_elem(0f64, inner);
@@ -174,14 +177,18 @@ pub fn sum_fast<T: SumF, O: Copy + Send>(
                 *a += v.f();
             }
         }
-        return Some(acc.into_iter().map(conv).collect());
+        for (o, a) in out[..inner].iter_mut().zip(acc) {
+            *o = conv(a);
+        }
+        return true;
     }
-    None
+    false
 }
 
 /// General-layout float sums: like `reduce`, but each contiguous inner run is summed with
-/// `sum_block` (vectorized) instead of one dependent add per element; totals through `conv`.
-pub fn sum_runs<T: SumF, O>(x: &Tensor, reduced: &[bool], conv: impl Fn(f64) -> O) -> Vec<O> {
+/// `sum_block` (vectorized) instead of one dependent add per element; totals through `conv`
+/// into `out`, one per kept position in row-major order.
+pub fn sum_runs<T: SumF, O>(x: &Tensor, reduced: &[bool], out: &mut [O], conv: impl Fn(f64) -> O) {
     let (mut ks, mut kst, mut rs, mut rst): (
         SmallVec<[usize; 6]>,
         SmallVec<[isize; 6]>,
@@ -197,7 +204,7 @@ pub fn sum_runs<T: SumF, O>(x: &Tensor, reduced: &[bool], conv: impl Fn(f64) -> 
             kst.push(st);
         }
     }
-    let mut out = Vec::with_capacity(ks.iter().product());
+    let mut k = 0;
     let base = x.ptr::<T>();
     let ostr = crate::shape::contiguous_strides(&ks);
     for_each_run(&ks, [&kst, &ostr], |off, len, st| {
@@ -217,10 +224,10 @@ pub fn sum_runs<T: SumF, O>(x: &Tensor, reduced: &[bool], conv: impl Fn(f64) -> 
                     }
                 }
             });
-            out.push(conv(acc));
+            out[k] = conv(acc);
+            k += 1;
         }
     });
-    out
 }
 
 /// A contiguous copy of `x` with dim `d` moved last: `(data, lanes, lane_len)`.
@@ -310,29 +317,40 @@ mod tests {
     #[test]
     fn fast_sums() {
         let x = Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[3, 4]).unwrap();
+        fn fast<T: SumF, O: Copy + Send + Default>(
+            x: &Tensor,
+            m: &[bool],
+            n: usize,
+            conv: impl Fn(f64) -> O + Sync,
+        ) -> Vec<O> {
+            let mut out = vec![O::default(); n];
+            assert!(sum_fast::<T, O>(x, m, &mut out, conv));
+            out
+        }
         let f = |v: f64| v;
         assert_eq!(
-            sum_fast::<f32, f64>(&x, &[false, true], f).unwrap(),
+            fast::<f32, f64>(&x, &[false, true], 3, f),
             vec![6.0, 22.0, 38.0]
         );
         assert_eq!(
-            sum_fast::<f32, f64>(&x, &[true, false], f).unwrap(),
+            fast::<f32, f64>(&x, &[true, false], 4, f),
             vec![12.0, 15.0, 18.0, 21.0]
         );
-        assert_eq!(
-            sum_fast::<f32, f64>(&x, &[true, true], f).unwrap(),
-            vec![66.0]
-        );
+        assert_eq!(fast::<f32, f64>(&x, &[true, true], 1, f), vec![66.0]);
         // one element per row: the straight loop adds in row order, as the row loop does
         let col = Tensor::from_vec(vec![1e16f64, 1.0, -1e16, 1.0], &[4, 1]).unwrap();
+        assert_eq!(fast::<f64, f64>(&col, &[true, false], 1, f), vec![1.0]);
         assert_eq!(
-            sum_fast::<f64, f64>(&col, &[true, false], f).unwrap(),
-            vec![1.0]
-        );
-        assert_eq!(
-            sum_fast::<f32, f32>(&x, &[false, true], |v| v as f32 / 2.0).unwrap(),
+            fast::<f32, f32>(&x, &[false, true], 3, |v| v as f32 / 2.0),
             vec![3.0, 11.0, 19.0]
         );
+        // a middle reduced dim takes the general fold, which sums the same way per run
+        let y = Tensor::from_vec((0..24).map(|v| v as f32).collect(), &[2, 3, 4]).unwrap();
+        let m = [false, true, false];
+        assert!(!sum_fast::<f32, f64>(&y, &m, &mut [0f64; 8], f));
+        let mut out = [0f64; 8];
+        sum_runs::<f32, f64>(&y, &m, &mut out, f);
+        assert_eq!(out, [12.0, 15.0, 18.0, 21.0, 48.0, 51.0, 54.0, 57.0]);
         let big: Vec<f64> = (0..300_000).map(|v| v as f64).collect();
         assert_eq!(sum_all(&big), 299_999.0 * 300_000.0 / 2.0);
     }

@@ -178,11 +178,11 @@ pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if matches!(
             op,
             Binary::FloorDiv | Binary::TruncDiv | Binary::Rem | Binary::Fmod
-        ) && has_zero(&b)
+        ) && has_zero(b)
         {
             return Err(Error::runtime("ZeroDivisionError"));
         }
-        if op == Binary::Pow && has_negative(&b) {
+        if op == Binary::Pow && has_negative(b) {
             return Err(Error::runtime(
                 "Integers to negative integer powers are not allowed.",
             ));
@@ -191,30 +191,30 @@ pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let s = &out_shape;
     crate::dispatch_num!(ct, T => {
         Ok(match op {
-            Binary::Add => map2::<T, T, T>(&a, &b, s, |x, y| x.add(y)),
-            Binary::Sub => map2::<T, T, T>(&a, &b, s, |x, y| x.sub(y)),
-            Binary::Mul => map2::<T, T, T>(&a, &b, s, |x, y| x.mul(y)),
-            Binary::Div => map2::<T, T, T>(&a, &b, s, |x, y| T::from_f64(x.to_f64() / y.to_f64())),
-            Binary::FloorDiv => map2::<T, T, T>(&a, &b, s, |x, y| x.floor_div(y)),
-            Binary::TruncDiv => map2::<T, T, T>(&a, &b, s, |x, y| x.trunc_div(y)),
-            Binary::Rem => map2::<T, T, T>(&a, &b, s, |x, y| x.rem(y)),
-            Binary::Fmod => map2::<T, T, T>(&a, &b, s, |x, y| x.fmod(y)),
-            Binary::Pow => map2::<T, T, T>(&a, &b, s, Arith::pow),
-            Binary::Maximum => map2::<T, T, T>(&a, &b, s, |x, y| x.max_nan(y)),
-            Binary::Minimum => map2::<T, T, T>(&a, &b, s, |x, y| x.min_nan(y)),
-            Binary::Atan2 => map2::<T, T, T>(&a, &b, s, |x, y| T::from_f64(x.to_f64().atan2(y.to_f64()))),
-            Binary::Eq => map2::<T, T, bool>(&a, &b, s, |x, y| x == y),
-            Binary::Ne => map2::<T, T, bool>(&a, &b, s, |x, y| x != y),
-            Binary::Lt => map2::<T, T, bool>(&a, &b, s, |x, y| x < y),
-            Binary::Le => map2::<T, T, bool>(&a, &b, s, |x, y| x <= y),
-            Binary::Gt => map2::<T, T, bool>(&a, &b, s, |x, y| x > y),
-            Binary::Ge => map2::<T, T, bool>(&a, &b, s, |x, y| x >= y),
-            Binary::BitAnd => map2::<T, T, T>(&a, &b, s, |x, y| T::from_i64(x.to_i64() & y.to_i64())),
-            Binary::BitOr => map2::<T, T, T>(&a, &b, s, |x, y| T::from_i64(x.to_i64() | y.to_i64())),
-            Binary::BitXor => map2::<T, T, T>(&a, &b, s, |x, y| T::from_i64(x.to_i64() ^ y.to_i64())),
+            Binary::Add => map2::<T, T, T>(a, b, s, |x, y| x.add(y)),
+            Binary::Sub => map2::<T, T, T>(a, b, s, |x, y| x.sub(y)),
+            Binary::Mul => map2::<T, T, T>(a, b, s, |x, y| x.mul(y)),
+            Binary::Div => map2::<T, T, T>(a, b, s, |x, y| T::from_f64(x.to_f64() / y.to_f64())),
+            Binary::FloorDiv => map2::<T, T, T>(a, b, s, |x, y| x.floor_div(y)),
+            Binary::TruncDiv => map2::<T, T, T>(a, b, s, |x, y| x.trunc_div(y)),
+            Binary::Rem => map2::<T, T, T>(a, b, s, |x, y| x.rem(y)),
+            Binary::Fmod => map2::<T, T, T>(a, b, s, |x, y| x.fmod(y)),
+            Binary::Pow => map2::<T, T, T>(a, b, s, Arith::pow),
+            Binary::Maximum => map2::<T, T, T>(a, b, s, |x, y| x.max_nan(y)),
+            Binary::Minimum => map2::<T, T, T>(a, b, s, |x, y| x.min_nan(y)),
+            Binary::Atan2 => map2::<T, T, T>(a, b, s, |x, y| T::from_f64(x.to_f64().atan2(y.to_f64()))),
+            Binary::Eq => map2::<T, T, bool>(a, b, s, |x, y| x == y),
+            Binary::Ne => map2::<T, T, bool>(a, b, s, |x, y| x != y),
+            Binary::Lt => map2::<T, T, bool>(a, b, s, |x, y| x < y),
+            Binary::Le => map2::<T, T, bool>(a, b, s, |x, y| x <= y),
+            Binary::Gt => map2::<T, T, bool>(a, b, s, |x, y| x > y),
+            Binary::Ge => map2::<T, T, bool>(a, b, s, |x, y| x >= y),
+            Binary::BitAnd => map2::<T, T, T>(a, b, s, |x, y| T::from_i64(x.to_i64() & y.to_i64())),
+            Binary::BitOr => map2::<T, T, T>(a, b, s, |x, y| T::from_i64(x.to_i64() | y.to_i64())),
+            Binary::BitXor => map2::<T, T, T>(a, b, s, |x, y| T::from_i64(x.to_i64() ^ y.to_i64())),
             Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor => unreachable!("computed in bool"),
         })
-    }, bool => bool_binary(op, &a, &b, s))
+    }, bool => bool_binary(op, a, b, s))
 }
 
 fn bool_binary(op: Binary, a: &Tensor, b: &Tensor, s: &[usize]) -> Result<Tensor> {

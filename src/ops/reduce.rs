@@ -63,22 +63,22 @@ pub fn sum_dtype(dt: DType) -> DType {
 }
 
 /// Float sums in f64 (through the contiguous fast paths when the layout allows), each passed
-/// through `conv` into the output element.
-fn float_sums<T: crate::kernels::reduce::SumF, O: Copy + Send>(
+/// through `conv` into the output element: a tensor of `shape` (as many elements as kept
+/// positions, in their row-major order).
+fn float_sums<T: crate::kernels::reduce::SumF, O: Element>(
     x: &Tensor,
     mask: &[bool],
+    shape: &[usize],
     conv: impl Fn(f64) -> O + Sync,
-) -> Vec<O> {
-    if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
-        // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
-        return vec![conv(
-            crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64,
-        )];
-    }
-    match sum_fast::<T, O>(x, mask, &conv) {
-        Some(v) => v,
-        None => crate::kernels::reduce::sum_runs::<T, O>(x, mask, conv),
-    }
+) -> Tensor {
+    Tensor::filled::<O>(shape, |out| {
+        if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
+            // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
+            out[0] = conv(crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64);
+        } else if !sum_fast::<T, O>(x, mask, out, &conv) {
+            crate::kernels::reduce::sum_runs::<T, O>(x, mask, out, conv);
+        }
+    })
 }
 
 pub fn sum_raw(x: &Tensor, mask: &[bool], keepdim: bool, dtype: Option<DType>) -> Tensor {
@@ -95,10 +95,8 @@ fn sum_raw_shaped(x: &Tensor, mask: &[bool], shape: &[usize], dtype: Option<DTyp
         x
     };
     match out_dt {
-        DType::F32 => {
-            Tensor::from_vec_unchecked(float_sums::<f32, f32>(x, mask, |v| v as f32), shape)
-        }
-        DType::F64 => Tensor::from_vec_unchecked(float_sums::<f64, f64>(x, mask, |v| v), shape),
+        DType::F32 => float_sums::<f32, f32>(x, mask, shape, |v| v as f32),
+        DType::F64 => float_sums::<f64, f64>(x, mask, shape, |v| v),
         DType::Bool => Tensor::from_vec_unchecked(
             reduce::<bool, bool, bool>(x, mask, false, |a, v| a | v, |a, _| a),
             shape,
@@ -271,8 +269,7 @@ fn mean_eager(
     let out_shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = crate::dispatch_float!(dt, T => {
         // divided in the tensor's dtype, as torch's sum(...).div_(n)
-        let s = float_sums::<T, T>(xc, &mask, |v| T::from_f64(v) / T::from_f64(n));
-        Tensor::from_vec_unchecked(s, &out_shape)
+        float_sums::<T, T>(xc, &mask, &out_shape, |v| T::from_f64(v) / T::from_f64(n))
     }, _ => unreachable!("checked float above"));
     if needs_grad(&[x]) {
         let kept = reduced_shape(x.shape(), &mask, true);

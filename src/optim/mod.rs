@@ -149,6 +149,22 @@ impl Slot {
 
 /// Checks one tensor of a parameter's family and makes a contiguous working copy when needed.
 pub(crate) fn slot(t: &Tensor, like: &Tensor, what: &str, i: usize) -> Result<Slot> {
+    check_like(t, like, what, i)?;
+    if t.is_contiguous() {
+        Ok(Slot {
+            work: t.clone(),
+            orig: None,
+        })
+    } else {
+        Ok(Slot {
+            work: clone_raw(t),
+            orig: Some(t.clone()),
+        })
+    }
+}
+
+/// The dtype and shape checks of `slot`, with its errors.
+pub(crate) fn check_like(t: &Tensor, like: &Tensor, what: &str, i: usize) -> Result<()> {
     if t.dtype() != like.dtype() {
         return Err(Error::runtime(format!(
             "optimizer: {what} of parameter {i} has dtype {} but the parameter is {}",
@@ -163,17 +179,7 @@ pub(crate) fn slot(t: &Tensor, like: &Tensor, what: &str, i: usize) -> Result<Sl
             like.shape()
         )));
     }
-    if t.is_contiguous() {
-        Ok(Slot {
-            work: t.clone(),
-            orig: None,
-        })
-    } else {
-        Ok(Slot {
-            work: clone_raw(t),
-            orig: Some(t.clone()),
-        })
-    }
+    Ok(())
 }
 
 /// Writes strided slots back and bumps the version of every written storage.

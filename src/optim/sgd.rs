@@ -1,6 +1,6 @@
 //! SGD with momentum, dampening, weight decay, Nesterov and maximize (torch's `_single_tensor_sgd`).
 
-use super::{check_len, finish, float_dtype, run, seg, slot, Real, Slot};
+use super::{check_len, check_like, finish, float_dtype, run, seg, slot, Real, Slot};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::creation::zeros_like;
@@ -44,6 +44,9 @@ pub fn sgd_update(
     let use_mom = o.momentum != 0.0;
     if use_mom {
         check_len(n, bufs.len(), "momentum buffers")?;
+    }
+    if small_and_contiguous(params, grads, bufs, use_mom) {
+        return sgd_update_small(params, grads, bufs, o, buffer);
     }
     // inline for the usual few parameters, so a step makes no heap allocation of its own
     let mut written: SmallVec<[Slot; 8]> = SmallVec::with_capacity(n * 2);
@@ -95,6 +98,66 @@ pub fn sgd_update(
     });
     finish(&written);
     drop(reads);
+    Ok(())
+}
+
+/// Whether a step can update the tensors where they are, one parameter after another: little
+/// work (no thread pool), every tensor contiguous, every momentum buffer already made.
+fn small_and_contiguous(
+    params: &[Tensor],
+    grads: &[Tensor],
+    bufs: &[Option<Tensor>],
+    use_mom: bool,
+) -> bool {
+    let mut total = 0;
+    for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+        total += p.numel();
+        if !p.is_contiguous() || !g.is_contiguous() {
+            return false;
+        }
+        if use_mom && !bufs[i].as_ref().is_some_and(|b| b.is_contiguous()) {
+            return false;
+        }
+    }
+    total < crate::threads::PAR_MIN_ELEMS
+}
+
+/// `sgd_update` for `small_and_contiguous` groups: the same checks, then the same kernel on each
+/// parameter in order (as `run` orders small work), without working copies or job lists.
+fn sgd_update_small(
+    params: &[Tensor],
+    grads: &[Tensor],
+    bufs: &[Option<Tensor>],
+    o: &SgdOptions,
+    mut buffer: impl FnMut(Option<Tensor>),
+) -> Result<()> {
+    let use_mom = o.momentum != 0.0;
+    for (i, p) in params.iter().enumerate() {
+        float_dtype(p, i)?;
+        check_like(&grads[i], p, "grad", i)?;
+        if use_mom {
+            check_like(bufs[i].as_ref().expect("checked"), p, "momentum_buffer", i)?;
+        }
+    }
+    for (i, p) in params.iter().enumerate() {
+        let b = if use_mom { bufs[i].as_ref() } else { None };
+        let a = [
+            p.data_ptr_addr(),
+            grads[i].data_ptr_addr(),
+            b.map_or(0, |b| b.data_ptr_addr()),
+        ];
+        if p.numel() > 0 {
+            match p.dtype() {
+                DType::F32 => kernel::<f32>(o, a, false, 0, p.numel()),
+                _ => kernel::<f64>(o, a, false, 0, p.numel()),
+            }
+        }
+        p.storage().bump_version();
+        if let Some(b) = b {
+            b.storage().bump_version();
+        }
+        buffer(b.cloned());
+    }
     Ok(())
 }
 
