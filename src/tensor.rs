@@ -49,17 +49,25 @@ impl Tensor {
         strides: Strides,
         offset: usize,
     ) -> Tensor {
-        Tensor(Arc::new(TensorInner {
-            storage,
-            dtype,
-            shape,
-            strides,
-            offset,
-            wrapped_number: false,
-            base: None,
-            autograd: OnceLock::new(),
-            born: crate::graph::capture::generation(),
-        }))
+        // Written field by field into the new allocation: a struct built on the stack and moved
+        // into `Arc::new` costs a memcpy call per tensor, which small-op loops feel.
+        let mut a = Arc::<TensorInner>::new_uninit();
+        let p = Arc::get_mut(&mut a)
+            .expect("a new Arc is unique")
+            .as_mut_ptr();
+        // SAFETY: p points at the Arc's value; every field is written before assume_init.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).storage).write(storage);
+            std::ptr::addr_of_mut!((*p).dtype).write(dtype);
+            std::ptr::addr_of_mut!((*p).shape).write(shape);
+            std::ptr::addr_of_mut!((*p).strides).write(strides);
+            std::ptr::addr_of_mut!((*p).offset).write(offset);
+            std::ptr::addr_of_mut!((*p).wrapped_number).write(false);
+            std::ptr::addr_of_mut!((*p).base).write(None);
+            std::ptr::addr_of_mut!((*p).autograd).write(OnceLock::new());
+            std::ptr::addr_of_mut!((*p).born).write(crate::graph::capture::generation());
+            Tensor(a.assume_init())
+        }
     }
 
     /// A contiguous tensor owning `data`.
@@ -74,22 +82,25 @@ impl Tensor {
         Ok(Self::from_vec_unchecked(data, shape))
     }
 
-    /// A contiguous tensor of `shape` whose elements `fill` writes — every one of them, before
-    /// anything reads them. Buffers up to `storage::INLINE_BYTES` live inside the storage's own
-    /// allocation (one allocation fewer per small op output).
-    pub(crate) fn filled<T: Element>(shape: &[usize], fill: impl FnOnce(&mut [T])) -> Tensor {
+    /// A contiguous tensor of `shape` whose elements are not initialized.
+    ///
+    /// Buffers up to `storage::INLINE_BYTES` live inside the storage's own allocation (one
+    /// allocation fewer per small op output). Generic over the element type only, so the kernels
+    /// that fill it don't each get their own copy of this code.
+    ///
+    /// # Safety
+    /// The caller writes every element (through `ptr`) before anything reads the tensor, and `T`
+    /// is a plain numeric type.
+    pub(crate) unsafe fn uninit<T: Element>(shape: &[usize]) -> Tensor {
         let n = shape::numel(shape);
         let nbytes = n * std::mem::size_of::<T>();
         let storage = if nbytes <= crate::storage::INLINE_BYTES && std::mem::align_of::<T>() <= 8 {
-            let s = Storage::new_inline(nbytes);
-            // SAFETY: the inline buffer holds nbytes, 8-aligned; callers use plain numeric types
-            // (no invalid bit patterns) and `fill` writes each element before anything reads it.
-            fill(unsafe { std::slice::from_raw_parts_mut(s.ptr().cast::<T>(), n) });
-            s
+            Storage::new_inline(nbytes)
         } else {
-            Arc::new(Storage::from_vec(crate::kernels::uninit::filled_vec(
-                n, fill,
-            )))
+            let mut v: Vec<std::mem::MaybeUninit<T>> = Vec::with_capacity(n);
+            // SAFETY: MaybeUninit elements need no initialization.
+            unsafe { v.set_len(n) };
+            Arc::new(Storage::from_vec(v))
         };
         Tensor::from_parts(
             storage,

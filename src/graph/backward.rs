@@ -370,15 +370,20 @@ impl BackwardPlan {
         for (s, t) in program.consts.iter().chain(&self.consts) {
             slots[*s] = Val::Ref(t);
         }
-        let mut args: SmallVec<[Tensor; 4]> = SmallVec::new();
-        // An op's inputs, moved out of the slots they are last read from (freed as it finishes).
-        let mut exec = |ins: &Instr, moves: &Moves, slots: &mut [Val<'_>]| -> Result<()> {
-            for (&s, &mv) in ins.inputs.iter().zip(moves) {
-                args.push(slots[s].read(mv));
-            }
-            let outs = (ins.f)(&args);
-            args.clear();
-            for (&s, t) in ins.outputs.iter().zip(outs?) {
+        // An op's inputs, moved out of the slots they are last read from (freed as it finishes);
+        // one or two inputs (most ops) in an array, read in order.
+        let exec = |ins: &Instr, moves: &Moves, slots: &mut [Val<'_>]| -> Result<()> {
+            let (i, m) = (&ins.inputs, moves);
+            let outs = match i.len() {
+                1 => (ins.f)(&[slots[i[0]].read(m[0])]),
+                2 => (ins.f)(&[slots[i[0]].read(m[0]), slots[i[1]].read(m[1])]),
+                _ => {
+                    let args: SmallVec<[Tensor; 4]> =
+                        i.iter().zip(m).map(|(&s, &mv)| slots[s].read(mv)).collect();
+                    (ins.f)(&args)
+                }
+            }?;
+            for (&s, t) in ins.outputs.iter().zip(outs) {
                 slots[s] = Val::Own(t);
             }
             Ok(())

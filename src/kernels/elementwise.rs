@@ -12,9 +12,10 @@ const CHUNK: usize = 1 << 15;
 /// `out[i] = f(x[i])` into a new contiguous tensor of x's shape.
 pub fn map1<A: Element, O: Element>(x: &Tensor, f: impl Fn(A) -> O + Sync + Send) -> Tensor {
     let n = x.numel();
-    Tensor::filled::<O>(x.shape(), |out| {
-        map1_into(x, n, SendPtr(out.as_mut_ptr()), f)
-    })
+    // SAFETY: map1_into writes all n elements.
+    let out = unsafe { Tensor::uninit::<O>(x.shape()) };
+    map1_into(x, n, SendPtr(out.ptr::<O>()), f);
+    out
 }
 
 /// `map1`'s loops, writing the `n` outputs at `dst`.
@@ -116,9 +117,10 @@ pub fn zip2<A: Element, B: Element, O: Element>(
     f: impl Fn(A, B) -> O + Sync + Send,
 ) -> Tensor {
     let n = shape::numel(out_shape);
-    Tensor::filled::<O>(out_shape, |out| {
-        zip2_into(a, b, out_shape, n, SendPtr(out.as_mut_ptr()), f)
-    })
+    // SAFETY: zip2_into writes all n elements.
+    let out = unsafe { Tensor::uninit::<O>(out_shape) };
+    zip2_into(a, b, out_shape, n, SendPtr(out.ptr::<O>()), f);
+    out
 }
 
 /// `zip2`'s loops, writing the `n` outputs at `dst`.

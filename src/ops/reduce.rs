@@ -71,14 +71,17 @@ fn float_sums<T: crate::kernels::reduce::SumF, O: Element>(
     shape: &[usize],
     conv: impl Fn(f64) -> O + Sync,
 ) -> Tensor {
-    Tensor::filled::<O>(shape, |out| {
-        if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
-            // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
-            out[0] = conv(crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64);
-        } else if !sum_fast::<T, O>(x, mask, out, &conv) {
-            crate::kernels::reduce::sum_runs::<T, O>(x, mask, out, conv);
-        }
-    })
+    // SAFETY: each branch below writes every output element.
+    let t = unsafe { Tensor::uninit::<O>(shape) };
+    // SAFETY: t is a fresh contiguous tensor of numel(shape) elements, referenced nowhere else.
+    let out = unsafe { std::slice::from_raw_parts_mut(t.ptr::<O>(), t.numel()) };
+    if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
+        // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
+        out[0] = conv(crate::kernels::sum_order::sum_f32(x.as_slice::<f32>()) as f64);
+    } else if !sum_fast::<T, O>(x, mask, out, &conv) {
+        crate::kernels::reduce::sum_runs::<T, O>(x, mask, out, conv);
+    }
+    t
 }
 
 pub fn sum_raw(x: &Tensor, mask: &[bool], keepdim: bool, dtype: Option<DType>) -> Tensor {
