@@ -4,6 +4,7 @@ mod engine;
 mod mode;
 
 pub(crate) use engine::store_leaf_grad;
+pub(crate) use engine::PtrHasher;
 pub use engine::{backward, grad};
 pub use mode::{
     is_grad_enabled, is_inference_mode_enabled, set_grad_enabled, set_inference_mode, GradModeGuard,

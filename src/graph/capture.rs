@@ -17,6 +17,7 @@ use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -45,13 +46,16 @@ fn storage_key(t: &Tensor) -> usize {
     Arc::as_ptr(&t.0.storage) as usize
 }
 
+/// Tensor and storage addresses hashed with one multiply (SipHash dominated recording).
+type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<crate::autograd::PtrHasher>>;
+
 struct Recorder {
     generation: u32,
     /// Tensor identity → slot. `keep` holds every mapped tensor so addresses are never reused.
-    slots: HashMap<usize, usize>,
+    slots: AddrMap<usize>,
     keep: Vec<Tensor>,
     /// Storage identity → the version the recorded program leaves it at.
-    versions: HashMap<usize, u64>,
+    versions: AddrMap<u64>,
     consts: Vec<(usize, Tensor)>,
     instrs: Vec<Instr>,
     n_slots: usize,
@@ -140,9 +144,9 @@ pub fn begin(inputs: &[Tensor]) -> Result<()> {
         let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed).max(1);
         let mut rec = Recorder {
             generation,
-            slots: HashMap::new(),
+            slots: AddrMap::default(),
             keep: Vec::new(),
-            versions: HashMap::new(),
+            versions: AddrMap::default(),
             consts: Vec::new(),
             instrs: Vec::new(),
             n_slots: 0,
