@@ -12,6 +12,16 @@ pub fn numel(shape: &[usize]) -> usize {
 
 /// Row-major strides, in elements.
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
+    if shape.len() <= 6 {
+        // built in a stack array (no out-of-line from_elem call: every new tensor comes here)
+        let mut buf = [0isize; 6];
+        let mut acc: isize = 1;
+        for i in (0..shape.len()).rev() {
+            buf[i] = acc;
+            acc *= shape[i].max(1) as isize;
+        }
+        return SmallVec::from_buf_and_len(buf, shape.len());
+    }
     let mut strides: Strides = SmallVec::from_elem(0, shape.len());
     let mut acc: isize = 1;
     for i in (0..shape.len()).rev() {

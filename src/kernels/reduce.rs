@@ -128,10 +128,13 @@ pub fn sum_fast<T: SumF, O: Copy + Send>(
     out: &mut [O],
     conv: impl Fn(f64) -> O + Sync,
 ) -> bool {
-    if !x.is_contiguous() || x.numel() == 0 {
+    let n = x.numel();
+    if n == 0 || !x.is_contiguous() {
         return false;
     }
-    let s = x.as_slice::<T>();
+    debug_assert_eq!(x.dtype(), T::DTYPE);
+    // SAFETY: contiguous, n elements of T from ptr (as_slice without re-checking the layout).
+    let s = unsafe { std::slice::from_raw_parts(x.ptr::<T>(), n) };
     let nd = x.ndim();
     let first_red = reduced.iter().position(|&r| r).unwrap_or(nd);
     let last_kept = reduced.iter().rposition(|&r| !r);
