@@ -15,7 +15,7 @@
 //! and replay builds the autograd graph each step as before.
 
 use super::capture;
-use super::program::{Instr, Outs, Program};
+use super::program::{Instr, Outs, Program, ReplayFn};
 use crate::autograd::{self, AutogradMeta, GradModeGuard};
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -222,7 +222,7 @@ impl BackwardPlan {
                     .iter()
                     .map(|&s| fixed[s].clone().expect("checked"))
                     .collect();
-                let outs = (ins.f)(&args).map_err(|e| e.to_string())?;
+                let outs = ins.f.call(&args).map_err(|e| e.to_string())?;
                 for (&s, v) in ins.outputs.iter().zip(outs) {
                     fixed[s] = Some(v.clone());
                     consts.push((s, v));
@@ -370,21 +370,19 @@ impl BackwardPlan {
         for (s, t) in program.consts.iter().chain(&self.consts) {
             slots[*s] = Val::Ref(t);
         }
-        // An op's inputs, moved out of the slots they are last read from (freed as it finishes);
-        // one or two inputs (most ops) in an array, read in order.
+        // An op's inputs, moved out of the slots they are last read from (freed as it finishes).
         let exec = |ins: &Instr, moves: &Moves, slots: &mut [Val<'_>]| -> Result<()> {
-            let (i, m) = (&ins.inputs, moves);
-            let outs = match i.len() {
-                1 => (ins.f)(&[slots[i[0]].read(m[0])]),
-                2 => (ins.f)(&[slots[i[0]].read(m[0]), slots[i[1]].read(m[1])]),
-                _ => {
-                    let args: SmallVec<[Tensor; 4]> =
-                        i.iter().zip(m).map(|(&s, &mv)| slots[s].read(mv)).collect();
-                    (ins.f)(&args)
+            match &ins.f {
+                ReplayFn::One(f) => {
+                    let t = with_args(ins, moves, slots, |a| f(a))?;
+                    slots[ins.outputs[0]] = Val::Own(t);
                 }
-            }?;
-            for (&s, t) in ins.outputs.iter().zip(outs) {
-                slots[s] = Val::Own(t);
+                ReplayFn::Many(f) => {
+                    let outs = with_args(ins, moves, slots, |a| f(a))?;
+                    for (&s, t) in ins.outputs.iter().zip(outs) {
+                        slots[s] = Val::Own(t);
+                    }
+                }
             }
             Ok(())
         };
@@ -407,6 +405,27 @@ impl BackwardPlan {
             .iter()
             .map(|&s| slots[s].read(false))
             .collect())
+    }
+}
+
+/// `f` on an op's inputs read from `slots` in order (moved out on their last read); one or two
+/// inputs (most ops) are passed in an array.
+#[inline(always)]
+fn with_args<R>(
+    ins: &Instr,
+    moves: &Moves,
+    slots: &mut [Val<'_>],
+    f: impl FnOnce(&[Tensor]) -> R,
+) -> R {
+    let (i, m) = (&ins.inputs, moves);
+    match i.len() {
+        1 => f(&[slots[i[0]].read(m[0])]),
+        2 => f(&[slots[i[0]].read(m[0]), slots[i[1]].read(m[1])]),
+        _ => {
+            let args: SmallVec<[Tensor; 4]> =
+                i.iter().zip(m).map(|(&s, &mv)| slots[s].read(mv)).collect();
+            f(&args)
+        }
     }
 }
 

@@ -434,12 +434,7 @@ impl Scope {
         f: impl Fn(&[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
     ) {
         if self.on {
-            self.push(
-                name,
-                inputs,
-                &[out],
-                Arc::new(move |i| Ok(smallvec::smallvec![f(i)?])),
-            );
+            self.push(name, inputs, &[out], ReplayFn::One(Arc::new(f)));
         }
     }
 
@@ -453,7 +448,12 @@ impl Scope {
         f: impl Fn(&[Tensor]) -> Result<Vec<Tensor>> + Send + Sync + 'static,
     ) {
         if self.on {
-            self.push(name, inputs, outputs, Arc::new(move |i| Ok(f(i)?.into())));
+            self.push(
+                name,
+                inputs,
+                outputs,
+                ReplayFn::Many(Arc::new(move |i| Ok(f(i)?.into()))),
+            );
         }
     }
 

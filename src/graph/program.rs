@@ -7,7 +7,22 @@ use smallvec::SmallVec;
 use std::sync::{Arc, OnceLock};
 
 /// Re-runs one op on new inputs (the op's own forward, so autograd records as in eager code).
-pub type ReplayFn = Arc<dyn Fn(&[Tensor]) -> Result<Outs> + Send + Sync>;
+#[derive(Clone)]
+pub enum ReplayFn {
+    /// An op with one output (most ops): replay stores it without building an output list.
+    One(Arc<dyn Fn(&[Tensor]) -> Result<Tensor> + Send + Sync>),
+    Many(Arc<dyn Fn(&[Tensor]) -> Result<Outs> + Send + Sync>),
+}
+
+impl ReplayFn {
+    /// The op's outputs on `args`.
+    pub fn call(&self, args: &[Tensor]) -> Result<Outs> {
+        match self {
+            ReplayFn::One(f) => Ok(smallvec::smallvec![f(args)?]),
+            ReplayFn::Many(f) => f(args),
+        }
+    }
+}
 
 /// An op's outputs (inline: most ops have one or two).
 pub type Outs = SmallVec<[Tensor; 2]>;
@@ -124,10 +139,10 @@ impl Program {
                     .expect("a slot is written before it is read")
             }));
             let outs = if ins.grad == crate::autograd::is_grad_enabled() {
-                (ins.f)(&args)?
+                ins.f.call(&args)?
             } else {
                 let _mode = crate::autograd::GradModeGuard::new(ins.grad);
-                (ins.f)(&args)?
+                ins.f.call(&args)?
             };
             for (&s, t) in ins.outputs.iter().zip(outs) {
                 slots[s] = Some(t);
