@@ -777,7 +777,7 @@ fn normal_fill<T: Copy>(data: &mut [T], mut uniform: impl FnMut() -> T, blocks: 
         *v = uniform();
     }
     blocks(data);
-    if n % 16 != 0 {
+    if !n.is_multiple_of(16) {
         let tail = &mut data[n - 16..];
         for v in tail.iter_mut() {
             *v = uniform();

@@ -145,7 +145,7 @@ pub fn infer_size(requested: &[i64], numel: usize) -> Result<Dims> {
     };
     match infer {
         Some(i) => {
-            if known == 0 || numel % known != 0 {
+            if known == 0 || !numel.is_multiple_of(known) {
                 return Err(invalid());
             }
             out[i] = numel / known;

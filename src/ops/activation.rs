@@ -433,7 +433,7 @@ fn layer_norm_eager(
     eps: f64,
 ) -> Result<Tensor> {
     check_float(x, "LayerNormKernelImpl")?;
-    if k == 0 || x.numel() % k != 0 {
+    if k == 0 || !x.numel().is_multiple_of(k) {
         return Err(Error::runtime(
             "layer_norm: normalized size must divide the input size",
         ));
@@ -513,29 +513,6 @@ fn layer_norm_eager(
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn softmax_stable() {
-        let x = Tensor::from_vec(vec![1000.0f32, 1001.0, 1002.0], &[3]).unwrap();
-        let y = softmax(&x, 0).unwrap();
-        let s: f32 = y.as_slice::<f32>().iter().sum();
-        assert!((s - 1.0).abs() < 1e-6);
-        let l = log_softmax(&x, -1).unwrap();
-        assert!(l.as_slice::<f32>().iter().all(|v| v.is_finite()));
-    }
-
-    #[test]
-    fn softmax_inner_dim() {
-        let x = Tensor::from_vec(vec![0.0f64, 1.0, 2.0, 3.0], &[2, 2]).unwrap();
-        let y = softmax(&x, 0).unwrap();
-        let v = y.as_slice::<f64>();
-        assert!((v[0] + v[2] - 1.0).abs() < 1e-12);
-    }
 }
 
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
@@ -671,4 +648,27 @@ pub fn layer_norm(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_stable() {
+        let x = Tensor::from_vec(vec![1000.0f32, 1001.0, 1002.0], &[3]).unwrap();
+        let y = softmax(&x, 0).unwrap();
+        let s: f32 = y.as_slice::<f32>().iter().sum();
+        assert!((s - 1.0).abs() < 1e-6);
+        let l = log_softmax(&x, -1).unwrap();
+        assert!(l.as_slice::<f32>().iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn softmax_inner_dim() {
+        let x = Tensor::from_vec(vec![0.0f64, 1.0, 2.0, 3.0], &[2, 2]).unwrap();
+        let y = softmax(&x, 0).unwrap();
+        let v = y.as_slice::<f64>();
+        assert!((v[0] + v[2] - 1.0).abs() < 1e-12);
+    }
 }

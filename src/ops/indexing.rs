@@ -1300,58 +1300,6 @@ pub fn index_fill_(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resu
     inplace(x, &[value], |old| index_fill(old, dim, index, value))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(v: Vec<f64>, s: &[usize]) -> Tensor {
-        Tensor::from_vec(v, s).unwrap()
-    }
-    fn vals(x: &Tensor) -> Vec<f64> {
-        (0..x.numel()).map(|i| x.get_flat::<f64>(i)).collect()
-    }
-
-    #[test]
-    fn advanced_separated_dims_go_first() {
-        let x = t((0..24).map(|v| v as f64).collect(), &[2, 3, 4]);
-        let i = Tensor::from_vec(vec![0i64, 1], &[2]).unwrap();
-        let r = index(
-            &x,
-            &[
-                Idx::Tensor(i.clone()),
-                Idx::Slice(None, None, None),
-                Idx::Tensor(i),
-            ],
-        )
-        .unwrap();
-        assert_eq!(r.shape(), &[2, 3]);
-        assert_eq!(vals(&r), vec![0.0, 4.0, 8.0, 13.0, 17.0, 21.0]);
-    }
-
-    #[test]
-    fn errors_not_panics() {
-        let x = t(vec![1.0, 2.0, 3.0], &[3]);
-        assert!(index(&x, &[Idx::Int(3)]).is_err());
-        assert!(index(&x, &[Idx::Int(0), Idx::Int(0)]).is_err());
-        let x2 = t(vec![1.0, 2.0, 3.0], &[3, 1]);
-        assert!(index(&x2, &[Idx::Ellipsis, Idx::Ellipsis, Idx::Int(0)]).is_err());
-        assert!(index(&x, &[Idx::Slice(None, None, Some(-1))]).is_err());
-        let bad = Tensor::from_vec(vec![7i64], &[1]).unwrap();
-        assert!(gather(&x, 0, &bad).is_err());
-        assert!(index(&x, &[Idx::Tensor(bad)]).is_err());
-    }
-
-    #[test]
-    fn setitem_duplicates_last_wins_and_nonzero() {
-        let x = t(vec![0.0; 3], &[3]);
-        let i = Tensor::from_vec(vec![0i64, 0], &[2]).unwrap();
-        setitem(&x, &[Idx::Tensor(i)], &t(vec![1.0, 2.0], &[2])).unwrap();
-        assert_eq!(vals(&x), vec![2.0, 0.0, 0.0]);
-        let nz = nonzero(&x);
-        assert_eq!(nz.shape(), &[1, 1]);
-    }
-}
-
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
 /// `where_`, recorded for `fit`'s replay when a capture is running (see graph::capture).
@@ -1429,4 +1377,56 @@ pub fn index_int(x: &Tensor, i: i64) -> Result<Tensor> {
         scope.record1("index_int", &ins, &out, move |t| index_int_eager(&t[0], i));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: Vec<f64>, s: &[usize]) -> Tensor {
+        Tensor::from_vec(v, s).unwrap()
+    }
+    fn vals(x: &Tensor) -> Vec<f64> {
+        (0..x.numel()).map(|i| x.get_flat::<f64>(i)).collect()
+    }
+
+    #[test]
+    fn advanced_separated_dims_go_first() {
+        let x = t((0..24).map(|v| v as f64).collect(), &[2, 3, 4]);
+        let i = Tensor::from_vec(vec![0i64, 1], &[2]).unwrap();
+        let r = index(
+            &x,
+            &[
+                Idx::Tensor(i.clone()),
+                Idx::Slice(None, None, None),
+                Idx::Tensor(i),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.shape(), &[2, 3]);
+        assert_eq!(vals(&r), vec![0.0, 4.0, 8.0, 13.0, 17.0, 21.0]);
+    }
+
+    #[test]
+    fn errors_not_panics() {
+        let x = t(vec![1.0, 2.0, 3.0], &[3]);
+        assert!(index(&x, &[Idx::Int(3)]).is_err());
+        assert!(index(&x, &[Idx::Int(0), Idx::Int(0)]).is_err());
+        let x2 = t(vec![1.0, 2.0, 3.0], &[3, 1]);
+        assert!(index(&x2, &[Idx::Ellipsis, Idx::Ellipsis, Idx::Int(0)]).is_err());
+        assert!(index(&x, &[Idx::Slice(None, None, Some(-1))]).is_err());
+        let bad = Tensor::from_vec(vec![7i64], &[1]).unwrap();
+        assert!(gather(&x, 0, &bad).is_err());
+        assert!(index(&x, &[Idx::Tensor(bad)]).is_err());
+    }
+
+    #[test]
+    fn setitem_duplicates_last_wins_and_nonzero() {
+        let x = t(vec![0.0; 3], &[3]);
+        let i = Tensor::from_vec(vec![0i64, 0], &[2]).unwrap();
+        setitem(&x, &[Idx::Tensor(i)], &t(vec![1.0, 2.0], &[2])).unwrap();
+        assert_eq!(vals(&x), vec![2.0, 0.0, 0.0]);
+        let nz = nonzero(&x);
+        assert_eq!(nz.shape(), &[1, 1]);
+    }
 }

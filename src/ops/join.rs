@@ -213,22 +213,6 @@ pub fn dstack(ts: &[Tensor]) -> Result<Tensor> {
     cat(&each(ts, atleast_3d)?, 2)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn cat_and_stack() {
-        let a = Tensor::from_vec(vec![1f32, 2.0], &[1, 2]).unwrap();
-        let b = Tensor::from_vec(vec![3f32, 4.0, 5.0, 6.0], &[2, 2]).unwrap();
-        let c = cat(&[a.clone(), b.clone()], 0).unwrap();
-        assert_eq!(c.shape(), &[3, 2]);
-        assert_eq!(c.as_slice::<f32>(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-        assert!(cat(&[a.clone(), b.clone()], 1).is_err());
-        let s = stack(&[a.clone(), a.clone()], 1).unwrap();
-        assert_eq!(s.shape(), &[1, 2, 2]);
-    }
-}
-
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
 /// `cat`, recorded for `fit`'s replay when a capture is running (see graph::capture).
@@ -253,4 +237,20 @@ pub fn stack(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         scope.record1("stack", &ins, &out, move |i| stack_eager(&i[..ts_n], dim));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn cat_and_stack() {
+        let a = Tensor::from_vec(vec![1f32, 2.0], &[1, 2]).unwrap();
+        let b = Tensor::from_vec(vec![3f32, 4.0, 5.0, 6.0], &[2, 2]).unwrap();
+        let c = cat(&[a.clone(), b.clone()], 0).unwrap();
+        assert_eq!(c.shape(), &[3, 2]);
+        assert_eq!(c.as_slice::<f32>(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert!(cat(&[a.clone(), b.clone()], 1).is_err());
+        let s = stack(&[a.clone(), a.clone()], 1).unwrap();
+        assert_eq!(s.shape(), &[1, 2, 2]);
+    }
 }

@@ -557,26 +557,6 @@ fn nll_eager(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ce_stable() {
-        let x = Tensor::from_vec(vec![1e4f32, -1e4], &[1, 2]).unwrap();
-        let t = Tensor::from_vec(vec![1i64], &[1]).unwrap();
-        let l = nll(&x, &t, None, -100, 0.0, Reduction::Mean, true).unwrap();
-        assert!((l.as_slice::<f32>()[0] - 2e4).abs() < 1.0);
-    }
-
-    #[test]
-    fn out_of_bounds() {
-        let x = Tensor::from_vec(vec![0.0f32; 4], &[2, 2]).unwrap();
-        let t = Tensor::from_vec(vec![0i64, 10], &[2]).unwrap();
-        assert!(nll(&x, &t, None, -100, 0.0, Reduction::Mean, true).is_err());
-    }
-}
-
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
 /// `nll`, recorded for `fit`'s replay when a capture is running (see graph::capture).
@@ -614,4 +594,24 @@ pub fn nll(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ce_stable() {
+        let x = Tensor::from_vec(vec![1e4f32, -1e4], &[1, 2]).unwrap();
+        let t = Tensor::from_vec(vec![1i64], &[1]).unwrap();
+        let l = nll(&x, &t, None, -100, 0.0, Reduction::Mean, true).unwrap();
+        assert!((l.as_slice::<f32>()[0] - 2e4).abs() < 1.0);
+    }
+
+    #[test]
+    fn out_of_bounds() {
+        let x = Tensor::from_vec(vec![0.0f32; 4], &[2, 2]).unwrap();
+        let t = Tensor::from_vec(vec![0i64, 10], &[2]).unwrap();
+        assert!(nll(&x, &t, None, -100, 0.0, Reduction::Mean, true).is_err());
+    }
 }

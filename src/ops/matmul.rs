@@ -747,24 +747,6 @@ pub fn einsum(equation: &str, ops: &[Tensor]) -> Result<Tensor> {
     Ok(res)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn matmul_shapes() {
-        let a = Tensor::from_vec((0..6).map(|v| v as f64).collect(), &[2, 3]).unwrap();
-        let b = Tensor::from_vec((0..3).map(|v| v as f64).collect(), &[3]).unwrap();
-        let r = matmul(&a, &b).unwrap();
-        assert_eq!(r.shape(), &[2]);
-        assert_eq!(r.as_slice::<f64>(), &[5.0, 14.0]);
-        let r = matmul(&b, &b).unwrap();
-        assert_eq!(r.as_slice::<f64>(), &[5.0]);
-        let e = einsum("ij,j->i", &[a.clone(), b.clone()]).unwrap();
-        assert_eq!(e.as_slice::<f64>(), &[5.0, 14.0]);
-        assert!(matmul(&a, &a).is_err());
-    }
-}
-
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
 /// `mm`, recorded for `fit`'s replay when a capture is running (see graph::capture).
@@ -844,4 +826,22 @@ pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) ->
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn matmul_shapes() {
+        let a = Tensor::from_vec((0..6).map(|v| v as f64).collect(), &[2, 3]).unwrap();
+        let b = Tensor::from_vec((0..3).map(|v| v as f64).collect(), &[3]).unwrap();
+        let r = matmul(&a, &b).unwrap();
+        assert_eq!(r.shape(), &[2]);
+        assert_eq!(r.as_slice::<f64>(), &[5.0, 14.0]);
+        let r = matmul(&b, &b).unwrap();
+        assert_eq!(r.as_slice::<f64>(), &[5.0]);
+        let e = einsum("ij,j->i", &[a.clone(), b.clone()]).unwrap();
+        assert_eq!(e.as_slice::<f64>(), &[5.0, 14.0]);
+        assert!(matmul(&a, &a).is_err());
+    }
 }

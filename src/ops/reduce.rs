@@ -1071,26 +1071,6 @@ fn cumprod_backward(x: &Tensor, o: &Tensor, g: &Tensor, d: usize) -> Tensor {
     }
     unlanes(out, &other, d, n, x.ndim() == 0).to_dtype(dt)
 }
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn sums() {
-        let x = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
-        let s = sum(&x, Some(&[1]), false, None).unwrap();
-        assert_eq!(s.as_slice::<f32>(), &[3.0, 12.0]);
-        let s = sum(&x, None, false, None).unwrap();
-        assert_eq!(s.shape(), &[] as &[usize]);
-        assert_eq!(s.as_slice::<f32>(), &[15.0]);
-        let t = sum_to(&x, &[1, 3]).unwrap();
-        assert_eq!(t.as_slice::<f32>(), &[3.0, 5.0, 7.0]);
-        let e = Tensor::zeros(&[0, 3], DType::F32);
-        assert_eq!(
-            sum(&e, Some(&[0]), false, None).unwrap().as_slice::<f32>(),
-            &[0.0, 0.0, 0.0]
-        );
-    }
-}
 
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
@@ -1257,4 +1237,25 @@ pub fn cumulative(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> Res
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn sums() {
+        let x = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
+        let s = sum(&x, Some(&[1]), false, None).unwrap();
+        assert_eq!(s.as_slice::<f32>(), &[3.0, 12.0]);
+        let s = sum(&x, None, false, None).unwrap();
+        assert_eq!(s.shape(), &[] as &[usize]);
+        assert_eq!(s.as_slice::<f32>(), &[15.0]);
+        let t = sum_to(&x, &[1, 3]).unwrap();
+        assert_eq!(t.as_slice::<f32>(), &[3.0, 5.0, 7.0]);
+        let e = Tensor::zeros(&[0, 3], DType::F32);
+        assert_eq!(
+            sum(&e, Some(&[0]), false, None).unwrap().as_slice::<f32>(),
+            &[0.0, 0.0, 0.0]
+        );
+    }
 }

@@ -464,31 +464,6 @@ pub fn trace(x: &Tensor) -> Result<Tensor> {
     crate::ops::reduce::sum(&diagonal(x, 0, 0, 1)?, None, false, None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn basic_shape_ops() {
-        let x = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
-        assert_eq!(
-            flip(&x, &[1]).unwrap().as_slice::<f32>(),
-            &[2.0, 1.0, 0.0, 5.0, 4.0, 3.0]
-        );
-        assert_eq!(
-            roll(&x, &[1], &[]).unwrap().as_slice::<f32>(),
-            &[5.0, 0.0, 1.0, 2.0, 3.0, 4.0]
-        );
-        assert_eq!(repeat(&x, &[1, 2]).unwrap().shape(), &[2, 6]);
-        assert_eq!(
-            tri(&x, 0, true).unwrap().as_slice::<f32>(),
-            &[0.0, 0.0, 0.0, 3.0, 4.0, 0.0]
-        );
-        assert_eq!(chunk(&x, 2, 1).unwrap().len(), 2);
-        assert_eq!(trace(&x).unwrap().as_slice::<f32>(), &[4.0]);
-        assert_eq!(movedim(&x, &[0], &[1]).unwrap().shape(), &[3, 2]);
-    }
-}
-
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
 /// `flip`, recorded for `fit`'s replay when a capture is running (see graph::capture).
@@ -595,4 +570,29 @@ pub fn unflatten(x: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn basic_shape_ops() {
+        let x = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
+        assert_eq!(
+            flip(&x, &[1]).unwrap().as_slice::<f32>(),
+            &[2.0, 1.0, 0.0, 5.0, 4.0, 3.0]
+        );
+        assert_eq!(
+            roll(&x, &[1], &[]).unwrap().as_slice::<f32>(),
+            &[5.0, 0.0, 1.0, 2.0, 3.0, 4.0]
+        );
+        assert_eq!(repeat(&x, &[1, 2]).unwrap().shape(), &[2, 6]);
+        assert_eq!(
+            tri(&x, 0, true).unwrap().as_slice::<f32>(),
+            &[0.0, 0.0, 0.0, 3.0, 4.0, 0.0]
+        );
+        assert_eq!(chunk(&x, 2, 1).unwrap().len(), 2);
+        assert_eq!(trace(&x).unwrap().as_slice::<f32>(), &[4.0]);
+        assert_eq!(movedim(&x, &[0], &[1]).unwrap().shape(), &[3, 2]);
+    }
 }
