@@ -21,7 +21,11 @@ MEMORY_BATCHES, QUICK_MEMORY_BATCHES = 200, 20
 def _child_env(ctx):
     ft_dir = os.path.dirname(os.path.dirname(os.path.abspath(ctx.libs["ferrotorch"].__file__)))
     path = os.pathsep.join(p for p in (ft_dir, os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, **ENV, PYTHONPATH=path, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, **ENV, PYTHONPATH=path, PYTHONWARNINGS="ignore")
+    # pip compiles an installed wheel's bytecode; an editable checkout gets its __pycache__ from the
+    # first (untimed) import, unless PYTHONDONTWRITEBYTECODE forbids it and every import recompiles
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def _run(args, env):
