@@ -1,6 +1,6 @@
 //! 2-D convolution kernels (forward, grad-input, grad-weight) as im2col + GEMM, parallel over the batch.
 
-use crate::kernels::gemm::{gemm_run, MatElem, Operand};
+use crate::kernels::gemm::{gemm_run, MatElem, Operand, Product};
 use crate::kernels::send_ptr::SendPtr;
 
 /// The float element types the nn kernels run on, with native arithmetic for tight loops.
@@ -361,16 +361,18 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[
             // SAFETY: a is cout_g×k, bm is k×hwo, dst is cout_g×hwo, all inside their slices.
             unsafe {
                 gemm_run(
-                    cout_g,
-                    hwo,
-                    k,
-                    dst.as_mut_ptr(),
-                    hwo as isize,
-                    bias.is_some(),
-                    a,
-                    bm,
-                    T::one(),
-                    T::one(),
+                    &Product {
+                        m: cout_g,
+                        n: hwo,
+                        k,
+                        dst: dst.as_mut_ptr(),
+                        dst_rs: hwo as isize,
+                        read_dst: bias.is_some(),
+                        a,
+                        b: bm,
+                        dst_scale: T::one(),
+                        scale: T::one(),
+                    },
                     split,
                 )
             };
@@ -428,16 +430,18 @@ fn input_grad_image<T: Float>(
         // SAFETY: a is k×cout_g, bm cout_g×hwo, dst k×hwo (col, or gx_g when direct).
         unsafe {
             gemm_run(
-                k,
-                hwo,
-                cout_g,
-                dst,
-                hwo as isize,
-                false,
-                a,
-                bm,
-                T::zero(),
-                T::one(),
+                &Product {
+                    m: k,
+                    n: hwo,
+                    k: cout_g,
+                    dst,
+                    dst_rs: hwo as isize,
+                    read_dst: false,
+                    a,
+                    b: bm,
+                    dst_scale: T::zero(),
+                    scale: T::one(),
+                },
                 split,
             )
         };
@@ -486,16 +490,18 @@ fn weight_grad_image<T: Float>(
         // SAFETY: a k×hwo, bm hwo×cout_g, dst k×cout_g with row stride cout inside gwt.
         unsafe {
             gemm_run(
-                k,
-                cout_g,
-                hwo,
-                dst,
-                g.cout as isize,
-                true,
-                a,
-                bm,
-                T::one(),
-                T::one(),
+                &Product {
+                    m: k,
+                    n: cout_g,
+                    k: hwo,
+                    dst,
+                    dst_rs: g.cout as isize,
+                    read_dst: true,
+                    a,
+                    b: bm,
+                    dst_scale: T::one(),
+                    scale: T::one(),
+                },
                 split,
             )
         };

@@ -17,48 +17,55 @@ pub struct Operand<T> {
     pub cs: isize,
 }
 
+/// One product `dst = dst_scale·dst + scale·a·b` of an m×k `a` and a k×n `b` into the m×n `dst`
+/// (rows `dst_rs` apart, each contiguous); dst is read only when `read_dst`.
+#[derive(Clone, Copy)]
+pub struct Product<T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub dst: *mut T,
+    pub dst_rs: isize,
+    pub read_dst: bool,
+    pub a: Operand<T>,
+    pub b: Operand<T>,
+    pub dst_scale: T,
+    pub scale: T,
+}
+
+// SAFETY: a Product is only pointers and sizes; whoever runs it (an `unsafe fn` below) guarantees
+// the matrices are valid, and the team's pieces write disjoint blocks of dst.
+unsafe impl<T: Send> Send for Product<T> {}
+unsafe impl<T: Sync> Sync for Product<T> {}
+
 /// Element types with a matrix-product kernel.
 pub trait MatElem: Element + Arith {
-    /// `dst = dst_scale*dst + scale*lhs·rhs` (dst read only when `read_dst`); dst rows contiguous.
+    /// Runs `p` in one call (`par` lets the `gemm` crate use its own threads; callers pass None).
     ///
     /// # Safety
-    /// Pointers with their strides must address valid m×k, k×n and m×n (row stride `dst_rs`) matrices.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_one(
-        m: usize,
-        n: usize,
-        k: usize,
-        dst: *mut Self,
-        dst_rs: isize,
-        read_dst: bool,
-        a: Operand<Self>,
-        b: Operand<Self>,
-        dst_scale: Self,
-        scale: Self,
-        par: Parallelism,
-    );
+    /// `p`'s pointers with their strides must address valid m×k, k×n and m×n (row stride `dst_rs`)
+    /// matrices.
+    unsafe fn gemm_one(p: &Product<Self>, par: Parallelism);
 }
 
 macro_rules! float_gemm {
     ($t:ty) => {
         impl MatElem for $t {
-            unsafe fn gemm_one(
-                m: usize,
-                n: usize,
-                k: usize,
-                dst: *mut Self,
-                dst_rs: isize,
-                read_dst: bool,
-                a: Operand<Self>,
-                b: Operand<Self>,
-                dst_scale: Self,
-                scale: Self,
-                par: Parallelism,
-            ) {
+            unsafe fn gemm_one(p: &Product<Self>, par: Parallelism) {
+                let Product {
+                    m,
+                    n,
+                    k,
+                    dst,
+                    dst_rs,
+                    read_dst,
+                    a,
+                    b,
+                    dst_scale,
+                    scale,
+                } = *p;
                 if m * n * k <= SMALL_MACS {
-                    return unsafe {
-                        naive(m, n, k, dst, dst_rs, read_dst, a, b, dst_scale, scale)
-                    };
+                    return unsafe { naive(p) };
                 }
                 // gemm's convention: dst = alpha*dst + beta*lhs*rhs; strides are (col, row).
                 unsafe {
@@ -79,19 +86,19 @@ float_gemm!(f64);
 ///
 /// # Safety
 /// As `MatElem::gemm_one`.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn naive<T: Element + Arith>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    dst_rs: isize,
-    read_dst: bool,
-    a: Operand<T>,
-    b: Operand<T>,
-    dst_scale: T,
-    scale: T,
-) {
+pub unsafe fn naive<T: Element + Arith>(p: &Product<T>) {
+    let Product {
+        m,
+        n,
+        k,
+        dst,
+        dst_rs,
+        read_dst,
+        a,
+        b,
+        dst_scale,
+        scale,
+    } = *p;
     // SAFETY: the caller guarantees every addressed element is inside its buffer.
     unsafe {
         for i in 0..m {
@@ -127,20 +134,8 @@ const SMALL_MACS: usize = 1024;
 macro_rules! int_gemm {
     ($t:ty) => {
         impl MatElem for $t {
-            unsafe fn gemm_one(
-                m: usize,
-                n: usize,
-                k: usize,
-                dst: *mut Self,
-                dst_rs: isize,
-                read_dst: bool,
-                a: Operand<Self>,
-                b: Operand<Self>,
-                dst_scale: Self,
-                scale: Self,
-                _par: Parallelism,
-            ) {
-                unsafe { naive(m, n, k, dst, dst_rs, read_dst, a, b, dst_scale, scale) }
+            unsafe fn gemm_one(p: &Product<Self>, _par: Parallelism) {
+                unsafe { naive(p) }
             }
         }
     };
@@ -205,10 +200,19 @@ pub unsafe fn batched<T: MatElem>(
                 rs: b_rs,
                 cs: b_cs,
             };
-            let d = dst.0.add(bi * block);
-            gemm_run(
-                m, n, k, d, n as isize, read_dst, ao, bo, dst_scale, scale, split,
-            );
+            let p = Product {
+                m,
+                n,
+                k,
+                dst: dst.0.add(bi * block),
+                dst_rs: n as isize,
+                read_dst,
+                a: ao,
+                b: bo,
+                dst_scale,
+                scale,
+            };
+            gemm_run(&p, split);
         }
     };
     if !T::DTYPE.is_float() || total < PAR_MIN_FLOPS {
@@ -254,102 +258,50 @@ pub fn split_plan(m: usize, n: usize, k: usize, threads: usize) -> (usize, usize
 }
 
 /// One product: cut into pieces on the thread team when `split` (see `gemm_split`), else in one
-/// call on this thread. Same arguments as `MatElem::gemm_one`.
+/// call on this thread.
 ///
 /// # Safety
 /// As `MatElem::gemm_one`.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm_run<T: MatElem>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    dst_rs: isize,
-    read_dst: bool,
-    a: Operand<T>,
-    b: Operand<T>,
-    dst_scale: T,
-    scale: T,
-    split: bool,
-) {
+pub unsafe fn gemm_run<T: MatElem>(p: &Product<T>, split: bool) {
     // SAFETY: forwarded from the caller.
     unsafe {
         if split {
-            gemm_split(m, n, k, dst, dst_rs, read_dst, a, b, dst_scale, scale)
+            gemm_split(p)
         } else {
-            T::gemm_one(
-                m,
-                n,
-                k,
-                dst,
-                dst_rs,
-                read_dst,
-                a,
-                b,
-                dst_scale,
-                scale,
-                Parallelism::None,
-            )
+            T::gemm_one(p, Parallelism::None)
         }
     }
 }
 
 /// One product cut into `split_plan` pieces, run as tasks on the thread team (inline when already
-/// inside a task). Same arguments as `MatElem::gemm_one`.
+/// inside a task).
 ///
 /// # Safety
 /// As `MatElem::gemm_one`.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm_split<T: MatElem>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    dst_rs: isize,
-    read_dst: bool,
-    a: Operand<T>,
-    b: Operand<T>,
-    dst_scale: T,
-    scale: T,
-) {
-    let (pm, pn) = split_plan(m, n, k, crate::threads::num_threads());
+pub unsafe fn gemm_split<T: MatElem>(p: &Product<T>) {
+    let (m, n) = (p.m, p.n);
+    let (pm, pn) = split_plan(m, n, p.k, crate::threads::num_threads());
     let (hm, hn) = (m.div_ceil(pm), n.div_ceil(pn));
-    let (dst, pa, pb) = (
-        SendPtr(dst),
-        SendPtr(a.ptr as *mut T),
-        SendPtr(b.ptr as *mut T),
-    );
     crate::threads::run_tasks(pm * pn, |t| {
         let (i0, j0) = ((t / pn) * hm, (t % pn) * hn);
-        let (mi, nj) = (hm.min(m - i0), hn.min(n - j0));
-        let (dst, pa, pb) = (dst, pa, pb);
         // SAFETY: piece (i0, j0) reads rows i0.. of a and columns j0.. of b and writes only its
-        // own mi×nj block of dst; the caller guarantees the whole matrices are valid.
+        // own block of dst; the caller guarantees the whole matrices are valid.
         unsafe {
-            let ap = Operand {
-                ptr: pa.0.offset(i0 as isize * a.rs) as *const T,
-                rs: a.rs,
-                cs: a.cs,
+            let piece = Product {
+                m: hm.min(m - i0),
+                n: hn.min(n - j0),
+                dst: p.dst.offset(i0 as isize * p.dst_rs + j0 as isize),
+                a: Operand {
+                    ptr: p.a.ptr.offset(i0 as isize * p.a.rs),
+                    ..p.a
+                },
+                b: Operand {
+                    ptr: p.b.ptr.offset(j0 as isize * p.b.cs),
+                    ..p.b
+                },
+                ..*p
             };
-            let bp = Operand {
-                ptr: pb.0.offset(j0 as isize * b.cs) as *const T,
-                rs: b.rs,
-                cs: b.cs,
-            };
-            let d = dst.0.offset(i0 as isize * dst_rs + j0 as isize);
-            T::gemm_one(
-                mi,
-                nj,
-                k,
-                d,
-                dst_rs,
-                read_dst,
-                ap,
-                bp,
-                dst_scale,
-                scale,
-                Parallelism::None,
-            );
+            T::gemm_one(&piece, Parallelism::None);
         }
     });
 }
@@ -455,23 +407,21 @@ mod tests {
             };
             for read_dst in [false, true] {
                 let (mut one, mut pieces) = (init.clone(), init.clone());
+                let product = |dst: *mut f32| Product {
+                    m,
+                    n,
+                    k,
+                    dst,
+                    dst_rs: n as isize,
+                    read_dst,
+                    a: ao,
+                    b: bo,
+                    dst_scale: 0.5,
+                    scale: 1.5,
+                };
                 unsafe {
-                    let d1 = one.as_mut_ptr();
-                    f32::gemm_one(
-                        m,
-                        n,
-                        k,
-                        d1,
-                        n as isize,
-                        read_dst,
-                        ao,
-                        bo,
-                        0.5,
-                        1.5,
-                        Parallelism::None,
-                    );
-                    let d2 = pieces.as_mut_ptr();
-                    gemm_split(m, n, k, d2, n as isize, read_dst, ao, bo, 0.5, 1.5);
+                    f32::gemm_one(&product(one.as_mut_ptr()), Parallelism::None);
+                    gemm_split(&product(pieces.as_mut_ptr()));
                 }
                 assert!(
                     one.iter()
