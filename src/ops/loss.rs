@@ -5,6 +5,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::send_ptr::SendPtr;
+use crate::kernels::simd::avx2_dispatch;
 use crate::ops::elementwise::record_fn;
 use crate::tensor::Tensor;
 use crate::threads;
@@ -88,46 +89,24 @@ fn lane_loss<T: Element>(x: &[T], g: &Geom, l: usize, st: usize, s: usize, z: f6
     (1.0 - g.eps) * nll + g.eps / c as f64 * smooth
 }
 
-/// Fused (N, C) rows `a..b` (C > 0), each row one contiguous slice: the values of the strided
-/// loop in `forward_lanes`, computed in passes over the whole range (maxima, exponentials, sums,
-/// logs) so no pass carries a dependency from one row, or one `exp` call, into the next, and
-/// float32's exponentials run as one vector kernel with libm's bits. (One pass per row held the
-/// running sum in memory across libm `expf` calls and serialised the forward: 512×10 went
-/// 29 → 23 µs by splitting the passes, → 15 µs with the vector exp.)
-/// `loss`/`lse` hold lanes `a..b`, `probs` (when kept) elements `a*c..b*c`.
-fn fused_rows<T: Element>(
-    x: &[T],
-    g: &Geom,
-    a: usize,
-    b: usize,
-    loss: &mut [f64],
-    lse: &mut [f64],
-    probs: Option<&mut [f64]>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // the same code with 4-wide vectors for the simple loops (Rust never fuses a·b+c on its
-        // own, so the bits do not change)
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn fast<T: Element>(
-            x: &[T],
-            g: &Geom,
-            a: usize,
-            b: usize,
-            loss: &mut [f64],
-            lse: &mut [f64],
-            probs: Option<&mut [f64]>,
-        ) {
-            fused_rows_body(x, g, a, b, loss, lse, probs)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU features were detected at run time.
-            return unsafe { fast(x, g, a, b, loss, lse, probs) };
-        }
-    }
-    fused_rows_body(x, g, a, b, loss, lse, probs)
-}
+avx2_dispatch!(
+    /// Fused (N, C) rows `a..b` (C > 0), each row one contiguous slice: the values of the strided
+    /// loop in `forward_lanes`, computed in passes over the whole range (maxima, exponentials, sums,
+    /// logs) so no pass carries a dependency from one row, or one `exp` call, into the next, and
+    /// float32's exponentials run as one vector kernel with libm's bits. (One pass per row held the
+    /// running sum in memory across libm `expf` calls and serialised the forward: 512×10 went
+    /// 29 → 23 µs by splitting the passes, → 15 µs with the vector exp.)
+    /// `loss`/`lse` hold lanes `a..b`, `probs` (when kept) elements `a*c..b*c`.
+    fn fused_rows<T: Element>(
+        x: &[T],
+        g: &Geom,
+        a: usize,
+        b: usize,
+        loss: &mut [f64],
+        lse: &mut [f64],
+        probs: Option<&mut [f64]>,
+    ) = fused_rows_body
+);
 
 #[inline(always)]
 fn fused_rows_body<T: Element>(
@@ -300,39 +279,19 @@ fn forward_lanes<T: Element>(
     (loss, lse, probs)
 }
 
-/// cross_entropy's common case, (N, C) rows `a..b` without weights or smoothing:
-/// dL/dx = coef · (softmax(x) - one_hot(t)), the values the general loop in `backward_lanes`
-/// computes term by term. `probs` and `out` hold rows a..b.
-fn plain_rows<T: Element>(
-    g: &Geom,
-    a: usize,
-    b: usize,
-    probs: &[f64],
-    coef: &[f64],
-    out: &mut [T],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // the same code with 4-wide vectors (see fused_rows)
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn fast<T: Element>(
-            g: &Geom,
-            a: usize,
-            b: usize,
-            probs: &[f64],
-            coef: &[f64],
-            out: &mut [T],
-        ) {
-            plain_rows_body(g, a, b, probs, coef, out)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU features were detected at run time.
-            return unsafe { fast(g, a, b, probs, coef, out) };
-        }
-    }
-    plain_rows_body(g, a, b, probs, coef, out)
-}
+avx2_dispatch!(
+    /// cross_entropy's common case, (N, C) rows `a..b` without weights or smoothing:
+    /// dL/dx = coef · (softmax(x) - one_hot(t)), the values the general loop in `backward_lanes`
+    /// computes term by term. `probs` and `out` hold rows a..b.
+    fn plain_rows<T: Element>(
+        g: &Geom,
+        a: usize,
+        b: usize,
+        probs: &[f64],
+        coef: &[f64],
+        out: &mut [T],
+    ) = plain_rows_body
+);
 
 #[inline(always)]
 fn plain_rows_body<T: Element>(

@@ -216,15 +216,19 @@ struct Red {
     n: usize,
 }
 
-fn red(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Red> {
-    let mask = reduced_mask(x.ndim(), dims)?;
-    let n = x
-        .shape()
+/// How many elements each output of a reduction over `mask`'s dimensions sums.
+fn reduced_count(shape: &[usize], mask: &[bool]) -> usize {
+    shape
         .iter()
-        .zip(&mask)
+        .zip(mask)
         .filter(|(_, &m)| m)
         .map(|(&s, _)| s)
-        .product();
+        .product()
+}
+
+fn red(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Red> {
+    let mask = reduced_mask(x.ndim(), dims)?;
+    let n = reduced_count(x.shape(), &mask);
     Ok(Red {
         kept: reduced_shape(x.shape(), &mask, true),
         out_shape: reduced_shape(x.shape(), &mask, keepdim),
@@ -260,13 +264,7 @@ fn mean_eager(
     }
     let dt = dtype.unwrap_or(x.dtype());
     let mask = reduced_mask(x.ndim(), dims)?;
-    let n: usize = x
-        .shape()
-        .iter()
-        .zip(&mask)
-        .filter(|(_, &m)| m)
-        .map(|(&s, _)| s)
-        .product();
+    let n = reduced_count(x.shape(), &mask);
     let xc = if x.dtype() != dt { &x.to_dtype(dt) } else { x };
     let n = n as f64;
     let out_shape = reduced_shape(x.shape(), &mask, keepdim);
