@@ -198,3 +198,32 @@ def test_modules():
     with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
         F.mse_loss(torch.ones(2), torch.zeros(2), size_average=False)
     assert nn.MSELoss(size_average=False).reduction == "sum"
+
+
+@pytest.mark.parametrize("r", ["none", "mean", "sum"])
+def test_bce_with_logits_is_one_op_with_input_and_target_gradients(r):
+    """binary_cross_entropy_with_logits is one op with torch's BinaryCrossEntropyWithLogitsBackward0 node (the
+    autograd tutorial prints it); its input and target gradients pass float64 finite differences."""
+    x = torch.randn(4, 3, requires_grad=True)
+    for kw in ({}, {"weight": torch.tensor(WT)}, {"pos_weight": torch.tensor(WT)}):
+        loss = F.binary_cross_entropy_with_logits(x, torch.rand(4, 3), reduction=r, **kw)
+        assert loss.grad_fn.name() == "BinaryCrossEntropyWithLogitsBackward0"
+    w, pw = torch.tensor(WT), torch.tensor(WT[::-1].copy())
+    fd_gradcheck(lambda a, p: F.binary_cross_entropy_with_logits(a, p, reduction=r), X, P)
+    fd_gradcheck(lambda a, p: F.binary_cross_entropy_with_logits(a, p, weight=w, pos_weight=pw, reduction=r), X, P)
+    fd_gradcheck(lambda a, p: nn.BCEWithLogitsLoss(weight=w, reduction=r)(a, p), X, P)
+
+
+def test_bce_with_logits_double_backward_and_non_differentiable_weights():
+    x = torch.tensor([[-2.0, 0.5], [1.0, 3.0]], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([[0.0, 1.0], [0.3, 0.9]], dtype=torch.float64)
+    (g,) = torch.autograd.grad(F.binary_cross_entropy_with_logits(x, t), x, create_graph=True)
+    g.sum().backward()  # d²/dx² of the mean = σ(x)(1 − σ(x)) / N
+    s = 1 / (1 + np.exp(-x.detach().numpy()))
+    np.testing.assert_allclose(x.grad.numpy(), s * (1 - s) / 4, rtol=1e-12)
+    for name in ("weight", "pos_weight"):
+        kw = {name: torch.rand(2, dtype=torch.float64, requires_grad=True)}
+        with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument '{name}'. This input"):
+            F.binary_cross_entropy_with_logits(x, t, **kw)
+        with torch.no_grad():  # allowed without autograd, as in torch
+            assert F.binary_cross_entropy_with_logits(x, t, **kw).grad_fn is None

@@ -9,6 +9,7 @@ pub mod elementwise;
 pub mod indexing;
 pub mod join;
 pub mod loss;
+pub mod loss_logits;
 pub mod matmul;
 pub mod movement;
 pub mod norm;

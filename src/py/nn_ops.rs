@@ -127,6 +127,33 @@ fn _nn_nll(
     .into())
 }
 
+/// `binary_cross_entropy_with_logits` as one op; `reduction` 0 none, 1 mean, 2 sum.
+#[pyfunction]
+#[pyo3(signature = (input, target, weight, pos_weight, reduction))]
+fn _nn_bce_with_logits(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    target: PyRef<'_, PyTensor>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    pos_weight: Option<PyRef<'_, PyTensor>>,
+    reduction: i64,
+) -> PyResult<PyTensor> {
+    let (x, t) = (input.t.clone(), target.t.clone());
+    let w = weight.map(|w| w.t.clone());
+    let pw = pos_weight.map(|p| p.t.clone());
+    let red = loss::Reduction::from_i64(reduction)?;
+    Ok(big(py, x.numel(), || {
+        crate::ops::loss_logits::binary_cross_entropy_with_logits(
+            &x,
+            &t,
+            w.as_ref(),
+            pw.as_ref(),
+            red,
+        )
+    })?
+    .into())
+}
+
 /// layer_norm over the trailing `k` elements, weight/bias optional.
 #[pyfunction]
 #[pyo3(signature = (x, k, weight, bias, eps))]
@@ -169,6 +196,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_check_range, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_softplus, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_bce_with_logits, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_mish, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_silu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_elu, m)?)?;

@@ -833,16 +833,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(
             f"Target size ({_size_str(target)}) must be the same as input size ({_size_str(input)})"
         )
-    # (1 - t) x + lw · softplus(-x), softplus computed stably in Rust
-    sp = _C._nn_softplus(-input, 1.0, 20.0)
-    if pos_weight is not None:
-        lw = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + lw * sp
-    else:
-        loss = (1 - target) * input + sp
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    if _C.is_grad_enabled():
+        for name, t in (("weight", weight), ("pos_weight", pos_weight)):
+            if t is not None and t.requires_grad:
+                raise RuntimeError(
+                    f"The function 'binary_cross_entropy_with_logits' is not differentiable with respect to "
+                    f"argument '{name}'. This input cannot have requires_grad True."
+                )
+    # one op, torch's BinaryCrossEntropyWithLogitsBackward0: (1 - t) x + lw · softplus(-x) (stable), · weight
+    return _C._nn_bce_with_logits(input, target, weight, pos_weight, _reduction_code(reduction))
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
