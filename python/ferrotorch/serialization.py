@@ -8,6 +8,13 @@ tuples, numbers, strings, None) is JSON in the header's ``__metadata__``.
 ``load`` also reads plain safetensors files and PyTorch's own zip-format ``torch.save`` files; the
 latter through a restricted unpickler that resolves only the weights-only globals (OrderedDict,
 the tensor rebuild functions and storage types) and rejects everything else.
+
+A whole ``nn.Module`` (``torch.save(model, PATH)``) is stored as data too: its class's module and
+qualified name, and its attributes (parameters and buffers as safetensors entries named as in its
+``state_dict``). ``load`` rebuilds it only with ``weights_only=False`` (as torch, which refuses
+modules by default): it imports the named class, which must be an ``nn.Module`` subclass, creates
+the object without calling ``__init__`` and restores its attributes, as pickle would, but nothing
+else in the file can name code.
 """
 
 from __future__ import annotations
@@ -51,6 +58,23 @@ def _encode(obj, path, tensors, seen):
         return node
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    from .nn import Module
+
+    if isinstance(obj, Module):
+        cls = type(obj)
+        if "<locals>" in cls.__qualname__:  # load could not find the class by name (pickle's error)
+            raise AttributeError(f"Can't pickle local object '{cls.__qualname__}'")
+        state = []
+        for k, v in vars(obj).items():
+            # parameters, buffers and submodules are named as in the state_dict
+            sub = path if k in ("_parameters", "_buffers", "_modules") else path + [k]
+            try:
+                state.append([k, _encode(v, sub, tensors, seen)])
+            except TypeError as e:
+                raise TypeError(f"ferrotorch.save: {cls.__name__}.{k}: {e}") from None
+        return {"__m__": [cls.__module__, cls.__qualname__], "s": state}
+    if isinstance(obj, (set, frozenset)):
+        return {"__s__": [_encode_key(v) for v in obj], "f": isinstance(obj, frozenset)}
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
@@ -82,14 +106,6 @@ def _encode_key(k):
 
 
 def _unsupported(obj):
-    from .nn import Module
-
-    if isinstance(obj, Module):
-        raise TypeError(
-            f"ferrotorch.save cannot save a whole nn.Module ({type(obj).__name__}): save its state_dict() "
-            "instead, e.g. torch.save(model.state_dict(), PATH), and rebuild the model in code before "
-            "calling model.load_state_dict(torch.load(PATH)). Files hold data only, never code."
-        )
     raise TypeError(
         f"ferrotorch.save cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__}: "
         "only tensors, dicts (state_dicts), lists, tuples, numbers, strings and None can be saved"
@@ -127,9 +143,55 @@ def _bad(msg):
     return RuntimeError(f"invalid ferrotorch checkpoint: {msg}")
 
 
-def _decode(node, tensors, depth=0):
+def _module_class(ref, weights_only):
+    from .nn import Module
+
+    if not (isinstance(ref, list) and len(ref) == 2 and all(isinstance(x, str) for x in ref)):
+        raise _bad(f"bad module class reference {str(ref)[:80]!r}")
+    name = f"{ref[0]}.{ref[1]}"
+    if weights_only:
+        raise pickle.UnpicklingError(
+            "Weights only load failed. This file can still be loaded, to do so you have two options, do those "
+            "steps only if you trust the source of the checkpoint. \n\t(1) Re-running `torch.load` with "
+            "`weights_only` set to `False` will likely succeed, but it can result in arbitrary code execution "
+            "(ferrotorch imports the module that defines the saved class). Do it only if you got the file from "
+            "a trusted source.\n\t(2) Alternatively, save and load the model's state_dict() instead.\n\t"
+            f"WeightsUnpickler error: Unsupported global: GLOBAL {name} was not an allowed global by default."
+        )
+    import importlib
+    import sys
+
+    try:
+        obj = sys.modules.get(ref[0]) or importlib.import_module(ref[0])
+        for part in ref[1].split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise AttributeError(f"Can't get attribute '{ref[1]}' on module '{ref[0]}' ({e})") from None
+    if not (isinstance(obj, type) and issubclass(obj, Module)):
+        raise _bad(f"{name} is not an nn.Module subclass")
+    return obj
+
+
+def _decode(node, tensors, depth=0, weights_only=True):
     if depth > 200:
         raise _bad("the structure is nested too deeply")
+    if isinstance(node, dict) and "__m__" in node:
+        cls = _module_class(node["__m__"], weights_only)
+        state = node.get("s")
+        if not isinstance(state, list):
+            raise _bad("a module node has no attribute list")
+        obj = cls.__new__(cls)
+        for pair in state:
+            if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str):
+                raise _bad("a module node's attributes are not (name, value) pairs")
+            obj.__dict__[pair[0]] = _decode(pair[1], tensors, depth + 1, weights_only)
+        return obj
+    if isinstance(node, dict) and "__s__" in node and isinstance(node["__s__"], list):
+        try:
+            items = [_decode(v, tensors, depth + 1, weights_only) for v in node["__s__"]]
+            return frozenset(items) if node.get("f") else set(items)
+        except TypeError as e:
+            raise _bad(f"unhashable set item: {e}") from None
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, dict):
@@ -153,18 +215,18 @@ def _decode(node, tensors, depth=0):
             for pair in items:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise _bad("a dict node is not a list of pairs")
-                k = _decode(pair[0], tensors, depth + 1)
+                k = _decode(pair[0], tensors, depth + 1, weights_only)
                 try:
-                    out[k] = _decode(pair[1], tensors, depth + 1)
+                    out[k] = _decode(pair[1], tensors, depth + 1, weights_only)
                 except TypeError as e:
                     raise _bad(f"unhashable dict key: {e}") from None
             if "m" in node:
-                out._metadata = _decode(node["m"], tensors, depth + 1)
+                out._metadata = _decode(node["m"], tensors, depth + 1, weights_only)
             return out
         if "__l__" in node and isinstance(node["__l__"], list):
-            return [_decode(v, tensors, depth + 1) for v in node["__l__"]]
+            return [_decode(v, tensors, depth + 1, weights_only) for v in node["__l__"]]
         if "__u__" in node and isinstance(node["__u__"], list):
-            return tuple(_decode(v, tensors, depth + 1) for v in node["__u__"])
+            return tuple(_decode(v, tensors, depth + 1, weights_only) for v in node["__u__"])
         if "__dtype__" in node:
             dt = getattr(_C, str(node["__dtype__"]), None)
             if not isinstance(dt, _C.dtype):
@@ -198,7 +260,8 @@ def _check_map_location(map_location):
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
     r"""Load an object saved with :func:`save`, a safetensors file, or a PyTorch zip checkpoint.
 
-    ``weights_only`` is accepted for compatibility; no code is ever executed either way.
+    No pickle is ever executed. A whole saved ``nn.Module`` loads only with ``weights_only=False``
+    (its class is imported by name, as torch's unpickler would); everything else loads either way.
     """
     _check_map_location(map_location)
     data = _read_all(f)
@@ -221,7 +284,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         if not isinstance(doc, dict) or "obj" not in doc:
             raise _bad("the structure metadata has no 'obj'")
         try:
-            return _decode(doc["obj"], tensors)
+            return _decode(doc["obj"], tensors, weights_only=weights_only is not False)
         except RecursionError:
             raise _bad("the structure is nested too deeply") from None
     return OrderedDict(entries)

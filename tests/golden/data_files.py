@@ -83,3 +83,29 @@ def write_mnist(root, name="MNIST", gz=False):
             else:
                 with open(p, "wb") as f:
                     f.write(data)
+
+
+def fashion_arrays(n, seed):
+    """``n`` learnable 28x28 uint8 images: each class is a fixed random template plus noise, labels 0..9."""
+    rng = np.random.default_rng(1234)
+    templates = rng.integers(0, 256, size=(10, 28, 28)).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, size=n, dtype=np.uint8)
+    x = templates[y] * 0.6 + rng.integers(0, 256, size=(n, 28, 28)) * 0.4
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8), y
+
+
+def write_fashion_mnist(root, n_train=256, n_test=128):
+    """``root/FashionMNIST/raw`` as torchvision leaves it after downloading: the .gz files and the idx files
+    extracted beside them (torchvision's ``download=True`` then finds everything and fetches nothing)."""
+    d = os.path.join(root, "FashionMNIST", "raw")
+    os.makedirs(d, exist_ok=True)
+    for prefix, n, seed in (("train", n_train, 2), ("t10k", n_test, 3)):
+        x, y = fashion_arrays(n, seed)
+        for kind, arr in (("images-idx3-ubyte", x), ("labels-idx1-ubyte", y)):
+            p = os.path.join(d, f"{prefix}-{kind}")
+            data = idx_bytes(arr)
+            with open(p, "wb") as f:
+                f.write(data)
+            with gzip.GzipFile(p + ".gz", "wb", mtime=0) as f:
+                f.write(data)

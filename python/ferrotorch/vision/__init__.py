@@ -1,5 +1,5 @@
 """ferrotorch.vision: torchvision's paths (``import ferrotorch.vision as torchvision``)."""
 
-from . import datasets, transforms, utils  # noqa: F401
+from . import datasets, io, models, transforms, utils  # noqa: F401
 
 __version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""torchvision.models: architectures built from ferrotorch.nn layers (no pretrained weights are shipped)."""
+
+from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn

@@ -1,0 +1,82 @@
+"""Runs one of examples/basics/*.py (scripts following PyTorch's "Learn the Basics" tutorials) the same way
+under ferrotorch and under real PyTorch + torchvision, for tests/test_basics_tutorials.py and
+make_basics_golden.py.
+
+Each script runs in a fresh directory holding data/FashionMNIST/raw (small synthetic files in the real idx
+format, from data_files.py), after ``manual_seed(0)`` (the scripts draw random numbers without seeding),
+with matplotlib's Agg backend. Under PyTorch the script's text has its import lines turned back into torch's.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data_files import write_fashion_mnist  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+BASICS = ROOT / "examples" / "basics"
+NAMES = [
+    "quickstart_tutorial",
+    "tensorqs_tutorial",
+    "data_tutorial",
+    "transforms_tutorial",
+    "buildmodel_tutorial",
+    "autogradqs_tutorial",
+    "optimization_tutorial",
+    "saveloadrun_tutorial",
+]
+
+RUNNER = """import runpy, sys
+import {lib} as torch
+torch.manual_seed(0)
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+# Real PyTorch's venv here has no matplotlib: there the data tutorial's plotting calls (which print nothing
+# and draw no torch random numbers) go to this no-op stand-in. ferrotorch's runs use real matplotlib (Agg).
+PYPLOT_SHIM = '''"""No-op stand-in for matplotlib.pyplot (matplotlib not installed where the goldens were made)."""
+import numpy as _np
+class _Any:
+    def __call__(self, *args, **kwargs):
+        for a in args:
+            if hasattr(a, "__array__"):
+                _np.asarray(a)
+        return _Any()
+    def __getattr__(self, name):
+        return _Any()
+def __getattr__(name):
+    return _Any()
+'''
+
+
+def torch_source(text):
+    """The script with ferrotorch's import lines turned back into PyTorch's."""
+    return text.replace("ferrotorch.vision", "torchvision").replace("ferrotorch", "torch")
+
+
+def run(name, python, lib, workdir, n_train=256, n_test=128):
+    """stdout of examples/basics/<name>.py run by ``python`` importing ``lib`` ("ferrotorch" or "torch")."""
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_fashion_mnist(str(workdir / "data"), n_train, n_test)
+    script = BASICS / f"{name}.py"
+    if lib == "torch":
+        text = torch_source(script.read_text())
+        script = workdir / f"{name}.py"
+        script.write_text(text)
+    env = {"MPLBACKEND": "Agg", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
+    shim = workdir / "shim"
+    if subprocess.run([python, "-c", "import matplotlib"], capture_output=True, env=env).returncode != 0:
+        (shim / "matplotlib").mkdir(parents=True, exist_ok=True)
+        (shim / "matplotlib" / "__init__.py").write_text("")
+        (shim / "matplotlib" / "pyplot.py").write_text(PYPLOT_SHIM)
+        env["PYTHONPATH"] = str(shim)
+    code = RUNNER.format(lib=lib)
+    out = subprocess.run(
+        [python, "-c", code, str(script)], capture_output=True, text=True, timeout=600, env=env, cwd=workdir
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} failed under {lib}:\n{out.stderr}")
+    return out.stdout

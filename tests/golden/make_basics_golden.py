@@ -1,0 +1,58 @@
+"""Goldens for tests/test_basics_tutorials.py: the stdout of each examples/basics script run under real
+PyTorch + torchvision (import lines turned back into torch's) on the same synthetic FashionMNIST files and
+seed, plus vision_extras.json (torchvision's VGG reprs and outputs, PNG files written by libpng).
+
+Usage: /path/to/torch-venv/bin/python tests/golden/make_basics_golden.py [script names]
+(with no names it rewrites every script's golden and vision_extras.json)
+"""
+
+import os
+import pathlib
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from basics_run import NAMES, run  # noqa: E402
+
+OUT = pathlib.Path(__file__).resolve().parent / "basics"
+
+
+def vision_extras():
+    """torchvision.models.vgg11_bn's and vgg16's reprs, vgg16's first outputs for a small input after
+    manual_seed(0), and PNG files written by torchvision.io.write_png (libpng) from seeded arrays, for the
+    ferrotorch.vision.models / io tests."""
+    import json
+
+    import numpy as np
+    import torch
+    import torchvision
+
+    out = {"vgg11_bn_repr": repr(torchvision.models.vgg11_bn(num_classes=10))}
+    torch.manual_seed(0)
+    m = torchvision.models.vgg16()
+    out["vgg16_repr"] = repr(m)
+    x = torch.rand(1, 3, 32, 32)
+    m.eval()
+    with torch.no_grad():
+        out["vgg16_eval_out"] = m(x)[:, :8].tolist()
+    rng = np.random.default_rng(5)
+    for name, shape in (("gray", (1, 7, 13)), ("rgb", (3, 9, 5))):
+        a = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        a[:, : shape[1] // 2] //= 8  # smooth rows so libpng picks several filter types
+        torchvision.io.write_png(torch.from_numpy(a), str(OUT / f"{name}.png"))
+        out[f"png_{name}"] = a.tolist()
+        out[f"png_{name}_as_rgb"] = torchvision.io.read_image(
+            str(OUT / f"{name}.png"), torchvision.io.ImageReadMode.RGB
+        ).tolist()
+    (OUT / "vision_extras.json").write_text(json.dumps(out))
+
+
+if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
+    for name in sys.argv[1:] or NAMES:
+        with tempfile.TemporaryDirectory() as d:
+            (OUT / f"{name}.torch.txt").write_text(run(name, sys.executable, "torch", d))
+        print("wrote", name)
+    if len(sys.argv) == 1:
+        vision_extras()
+        print("wrote vision_extras.json and the PNG files")
