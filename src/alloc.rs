@@ -5,10 +5,15 @@
 //! per 4 KiB touched — measured at a quarter of the CIFAR ConvNet's step. Blocks of 128 KiB
 //! (glibc's mmap threshold) and more are rounded up to a 16 KiB size class and, when freed, kept
 //! (at most `MAX_BLOCKS` blocks and `MAX_BYTES` in all, oldest evicted first) for the next request
-//! of the same class and alignment. Small blocks go straight to the system allocator. Only this
-//! extension's allocations pass through here; Python's and NumPy's do not.
+//! of the same class and alignment. Blocks of at most 256 bytes (tensor headers, graph nodes,
+//! closures: a few dozen per op) are rounded up to a 16-byte class and, when freed, kept in a
+//! per-thread stack of each class for that thread's next request (glibc's own per-thread cache
+//! holds 7 per class, which a training step's churn overflows into its slower paths). Other
+//! blocks go straight to the system allocator. Only this extension's allocations pass through
+//! here; Python's and NumPy's do not.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const MIN_BYTES: usize = 128 << 10;
@@ -156,8 +161,97 @@ fn keep(ptr: *mut u8, cl: Layout) -> Option<(*mut u8, Layout)> {
     })
 }
 
+/// Small blocks: sizes up to `SMALL_MAX` with the system's natural alignment, in `SMALL_STEP` classes.
+const SMALL_STEP: usize = 16;
+const SMALL_MAX: usize = 512;
+const SMALL_CLASSES: usize = SMALL_MAX / SMALL_STEP;
+/// Freed blocks kept per class and thread (at most 32 · Σ class sizes ≈ 264 KiB per thread).
+const SMALL_DEPTH: usize = 32;
+
+/// The class index of a small request (None: not small, or aligned beyond what malloc gives).
+#[inline(always)]
+fn small_class(layout: Layout) -> Option<usize> {
+    (layout.size() <= SMALL_MAX && layout.align() <= SMALL_STEP)
+        .then(|| (layout.size().max(1) - 1) / SMALL_STEP)
+}
+
+/// The layout every block of class `c` is allocated with, so any block of the class fits any
+/// request of it.
+#[inline(always)]
+fn small_layout(c: usize) -> Layout {
+    // SAFETY: a non-zero multiple of 16 with alignment 16.
+    unsafe { Layout::from_size_align_unchecked((c + 1) * SMALL_STEP, SMALL_STEP) }
+}
+
+/// One thread's stacks of freed small blocks, returned to the system when the thread ends.
+struct SmallCache {
+    len: [usize; SMALL_CLASSES],
+    blocks: [[*mut u8; SMALL_DEPTH]; SMALL_CLASSES],
+}
+
+impl Drop for SmallCache {
+    fn drop(&mut self) {
+        for c in 0..SMALL_CLASSES {
+            for &p in &self.blocks[c][..self.len[c]] {
+                // SAFETY: every cached block came from System with its class layout.
+                unsafe { System.dealloc(p, small_layout(c)) };
+            }
+            self.len[c] = 0;
+        }
+    }
+}
+
+thread_local! {
+    // const-initialised: no lazy allocation on first use (this runs inside the allocator)
+    static SMALL: UnsafeCell<SmallCache> = const {
+        UnsafeCell::new(SmallCache {
+            len: [0; SMALL_CLASSES],
+            blocks: [[std::ptr::null_mut(); SMALL_DEPTH]; SMALL_CLASSES],
+        })
+    };
+}
+
+/// A cached block of class `c`, if this thread has one (None also while the thread is ending).
+#[inline(always)]
+fn small_take(c: usize) -> Option<*mut u8> {
+    SMALL
+        .try_with(|s| {
+            // SAFETY: only this thread touches its cache, and never re-entrantly (no allocation here).
+            let s = unsafe { &mut *s.get() };
+            let n = s.len[c];
+            (n > 0).then(|| {
+                s.len[c] = n - 1;
+                s.blocks[c][n - 1]
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps a freed block of class `c`; false when this thread's stack is full (or it is ending).
+#[inline(always)]
+fn small_keep(c: usize, p: *mut u8) -> bool {
+    SMALL
+        .try_with(|s| {
+            // SAFETY: as in small_take.
+            let s = unsafe { &mut *s.get() };
+            let n = s.len[c];
+            if n == SMALL_DEPTH {
+                return false;
+            }
+            s.blocks[c][n] = p;
+            s.len[c] = n + 1;
+            true
+        })
+        .unwrap_or(false)
+}
+
 unsafe impl GlobalAlloc for CachingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Some(c) = small_class(layout) {
+            // SAFETY: a valid non-zero class layout.
+            return small_take(c).unwrap_or_else(|| unsafe { System.alloc(small_layout(c)) });
+        }
         match class_layout(layout) {
             // SAFETY: forwarded unchanged / a valid non-zero class layout.
             None => unsafe { System.alloc(layout) },
@@ -166,6 +260,17 @@ unsafe impl GlobalAlloc for CachingAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if let Some(c) = small_class(layout) {
+            return match small_take(c) {
+                Some(p) => {
+                    // SAFETY: the cached block holds the class size ≥ layout.size() bytes.
+                    unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
+                    p
+                }
+                // SAFETY: a valid non-zero class layout.
+                None => unsafe { System.alloc_zeroed(small_layout(c)) },
+            };
+        }
         match class_layout(layout) {
             // SAFETY: forwarded unchanged.
             None => unsafe { System.alloc_zeroed(layout) },
@@ -183,6 +288,13 @@ unsafe impl GlobalAlloc for CachingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(c) = small_class(layout) {
+            if !small_keep(c, ptr) {
+                // SAFETY: small blocks are allocated by System with their class layout.
+                unsafe { System.dealloc(ptr, small_layout(c)) };
+            }
+            return;
+        }
         match class_layout(layout) {
             // SAFETY: allocated by System with this layout.
             None => unsafe { System.dealloc(ptr, layout) },
@@ -196,8 +308,13 @@ unsafe impl GlobalAlloc for CachingAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if layout.size() < MIN_BYTES && new_size < MIN_BYTES {
-            // small blocks keep the system's in-place growth
+        if layout.size() > SMALL_MAX
+            && new_size > SMALL_MAX
+            && layout.size() < MIN_BYTES
+            && new_size < MIN_BYTES
+        {
+            // mid-sized blocks keep the system's in-place growth (small ones must stay exactly
+            // their class size, large ones belong to the cache)
             // SAFETY: forwarded unchanged.
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
@@ -237,6 +354,38 @@ mod tests {
             let r = alloc(l16);
             assert_eq!(r as usize % 64, 0);
             dealloc(r, l16);
+        }
+    }
+
+    #[test]
+    fn small_blocks_are_reused_per_class_and_thread() {
+        unsafe {
+            let l = Layout::from_size_align(40, 8).unwrap();
+            let p = alloc(l);
+            dealloc(p, l);
+            // the same class (33..=48 bytes) serves the next request on this thread
+            let l48 = Layout::from_size_align(48, 16).unwrap();
+            let q = alloc_zeroed(l48);
+            assert_eq!(q, p);
+            assert!(std::slice::from_raw_parts(q, 48).iter().all(|&b| b == 0));
+            // a block made on another thread and freed here serves this thread next
+            let r = std::thread::spawn(|| {
+                let l = Layout::from_size_align(200, 8).unwrap();
+                let r = alloc(l);
+                r.write_bytes(1, 200);
+                r as usize
+            })
+            .join()
+            .unwrap() as *mut u8;
+            let l200 = Layout::from_size_align(200, 8).unwrap();
+            dealloc(r, l200);
+            let s = alloc(l200);
+            assert_eq!(s, r);
+            // growing a small block through realloc keeps the class invariant
+            let g = std::alloc::realloc(s, l200, 250);
+            std::slice::from_raw_parts_mut(g, 250).fill(3);
+            dealloc(g, Layout::from_size_align(250, 8).unwrap());
+            dealloc(q, l48);
         }
     }
 
