@@ -266,3 +266,25 @@ def test_public_gradcheck_and_jacobian():
     assert j.tolist() == [[2.0, 0.0], [0.0, 4.0]]
     ja, jb = torch.autograd.functional.jacobian(lambda a, b: a * b, (torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])))
     assert ja.tolist() == [[3.0, 0.0], [0.0, 4.0]] and jb.tolist() == [[1.0, 0.0], [0.0, 2.0]]
+
+
+def test_float_of_a_tensor_requiring_grad_warns_once_like_torch():
+    # torch: TORCH_WARN_ONCE in float() only; item() and int() stay silent. Run in a fresh process
+    # so an earlier test's float() cannot have used up the once-per-process warning.
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, ferrotorch as torch\n"
+        "t = torch.ones(1, requires_grad=True) * 2\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    t.item(); int(t); float(torch.ones(1)); assert not w, w\n"
+        "    assert float(t) == 2.0; float(t)\n"
+        "print(len(w), w[0].category.__name__, repr(str(w[0].message)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == (
+        "1 UserWarning 'Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior."
+        "\\nConsider using tensor.detach() first.'"
+    )

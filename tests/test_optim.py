@@ -202,7 +202,7 @@ def test_step_closure_and_autograd_after_step():
         loss.backward()
         return loss
 
-    losses = [float(opt.step(closure)) for _ in range(5)]
+    losses = [opt.step(closure).item() for _ in range(5)]
     assert losses[0] == 5.0 and losses[-1] < losses[0]
     # the updated leaf is still usable by autograd
     loss = (w * 3).sum()

@@ -11,6 +11,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
+/// Whether `float()` of a tensor requiring grad has warned yet (torch warns once per process).
+static SCALAR_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 #[pyclass(name = "Tensor", module = "ferrotorch", subclass, dict, weakref)]
 pub struct PyTensor {
     pub t: Tensor,
@@ -412,6 +415,16 @@ impl PyTensor {
         Ok(crate::dispatch!(self.t.dtype(), T => self.t.get_flat::<T>(0).to_bool()))
     }
     fn __float__(&self, py: Python<'_>) -> PyResult<f64> {
+        if self.t.requires_grad() && !SCALAR_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            // torch warns once per process (TORCH_WARN_ONCE), for float() only, not item()/int()
+            PyErr::warn(
+                py,
+                &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+                c"Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\nConsider using tensor.detach() first.",
+                1,
+            )?;
+        }
         item_of(py, &self.t)?.extract::<f64>()
     }
     fn __int__(&self, py: Python<'_>) -> PyResult<i64> {
