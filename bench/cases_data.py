@@ -84,12 +84,19 @@ def measure_dataloader(ctx):
         for i, _ in enumerate(loader):
             if i == 20:
                 break
-    values, samples = interleaved({n: _epoch(ld) for n, ld in loaders.items()}, 1, 3 if not ctx.quick else 2, warmup=0)
+    values, samples = interleaved(
+        {n: _epoch(ld) for n, ld in loaders.items()}, 1, 3 if not ctx.quick else 2, warmup=0
+    )
     n = len(loaders["ferrotorch"].dataset)
     return Measurement(values, samples, work=n, note="" if n == IMAGES else f"{n:,} images (--quick)")
 
 
 CASES = [
-    Case("dataloader_epoch", "DataLoader epoch, 50,000 CIFAR images", None, custom=measure_dataloader,
-         rate_unit="images/s"),
+    Case(
+        "dataloader_epoch",
+        "DataLoader epoch, 50,000 CIFAR images",
+        None,
+        custom=measure_dataloader,
+        rate_unit="images/s",
+    ),
 ]

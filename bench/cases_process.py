@@ -51,7 +51,9 @@ def measure_import(ctx):
     env = _child_env(ctx)
     for name in ctx.present:  # warm the page cache once, untimed
         _run(["-c", IMPORT_CODE.format(name)], env)
-    samples = _alternate(ctx, 3 if ctx.quick else 9, lambda n: float(_run(["-c", IMPORT_CODE.format(n)], env)))
+    samples = _alternate(
+        ctx, 3 if ctx.quick else 9, lambda n: float(_run(["-c", IMPORT_CODE.format(n)], env))
+    )
     return Measurement({n: statistics.median(v) for n, v in samples.items()}, samples)
 
 
@@ -59,12 +61,16 @@ def measure_memory(ctx):
     env = _child_env(ctx)
     batches = QUICK_MEMORY_BATCHES if ctx.quick else MEMORY_BATCHES
     script = os.path.join(HERE, "peak_memory.py")
-    runs = _alternate(ctx, 1 if ctx.quick else 3,
-                      lambda n: json.loads(_run([script, n, str(ctx.threads), str(batches)], env)))
+    runs = _alternate(
+        ctx,
+        1 if ctx.quick else 3,
+        lambda n: json.loads(_run([script, n, str(ctx.threads), str(batches)], env)),
+    )
     samples = {n: [r["growth"] for r in v] for n, v in runs.items()}
     values = {n: statistics.median(v) for n, v in samples.items()}
     note = f"{batches} batches of 64; post-import RSS " + ", ".join(
-        f"{n} {statistics.median(r['baseline'] for r in v) / 2**20:.0f} MB" for n, v in runs.items())
+        f"{n} {statistics.median(r['baseline'] for r in v) / 2**20:.0f} MB" for n, v in runs.items()
+    )
     return Measurement(values, samples, unit="bytes", note=note)
 
 

@@ -66,7 +66,10 @@ def make_mlp_fit(lib):
     if not _is_ferrotorch(lib):
         return _mlp_eager(model, X, y, criterion, optimizer)
     return _checked_fit(
-        lambda: lib.fit(model, (X, y), criterion, optimizer, epochs=MLP_EPOCHS, batch_size=None, progress=False))
+        lambda: lib.fit(
+            model, (X, y), criterion, optimizer, epochs=MLP_EPOCHS, batch_size=None, progress=False
+        )
+    )
 
 
 # --- linear regression from scratch: weights * x + bias, L1Loss, SGD(lr=0.01), 40 points -------------
@@ -101,7 +104,9 @@ def make_linreg_fit(lib):
     model, X, y, loss_fn, optimizer = _linreg_setup(lib)
     if not _is_ferrotorch(lib):
         return _linreg_eager(model, X, y, loss_fn, optimizer)
-    return _checked_fit(lambda: lib.fit(model, (X, y), loss_fn, optimizer, epochs=LINREG_EPOCHS, progress=False))
+    return _checked_fit(
+        lambda: lib.fit(model, (X, y), loss_fn, optimizer, epochs=LINREG_EPOCHS, progress=False)
+    )
 
 
 # --- CIFAR ConvNet (the demo's Net), batch 64, Adam(lr=1e-3), random CIFAR-shaped data -----------------
@@ -145,7 +150,10 @@ def make_convnet_fit(lib):
     model, X, y, criterion, optimizer = _convnet_setup(lib, FIT_CONVNET_IMAGES)
     if _is_ferrotorch(lib):
         return _checked_fit(
-            lambda: lib.fit(model, (X, y), criterion, optimizer, batch_size=CONVNET_BATCH, epochs=1, progress=False))
+            lambda: lib.fit(
+                model, (X, y), criterion, optimizer, batch_size=CONVNET_BATCH, epochs=1, progress=False
+            )
+        )
 
     def epoch():  # the same batches, in order, sliced inside the loop as a DataLoader-free eager loop would
         _convnet_steps(
@@ -164,12 +172,50 @@ def _needs_fit(ctx):
 
 CASES = [
     Case("mlp_eager", f"tabular MLP eager loop, {MLP_EPOCHS} epochs", 0.4, make_mlp_eager, number=1),
-    Case("linreg_eager", f"linear regression eager loop, {LINREG_EPOCHS} epochs", 0.15, make_linreg_eager, number=2, quick_number=1),
-    Case("convnet_eager", "CIFAR ConvNet eager training step, batch 64", 1.0, make_convnet_eager, number=3, quick_number=1,
-         warmup=4, work=CONVNET_BATCH, rate_unit="images/s"),
-    Case("mlp_fit", f"tabular MLP ferrotorch.fit vs eager, {MLP_EPOCHS} epochs", 0.2, make_mlp_fit, number=1, requires=_needs_fit),
-    Case("linreg_fit", f"linear regression ferrotorch.fit vs eager, {LINREG_EPOCHS} epochs", 0.02, make_linreg_fit, number=2,
-         quick_number=1, requires=_needs_fit),
-    Case("convnet_fit", f"CIFAR ConvNet ferrotorch.fit vs eager, {FIT_CONVNET_IMAGES} images", 0.8, make_convnet_fit,
-         number=1, work=FIT_CONVNET_IMAGES, rate_unit="images/s", requires=_needs_fit),
+    Case(
+        "linreg_eager",
+        f"linear regression eager loop, {LINREG_EPOCHS} epochs",
+        0.15,
+        make_linreg_eager,
+        number=2,
+        quick_number=1,
+    ),
+    Case(
+        "convnet_eager",
+        "CIFAR ConvNet eager training step, batch 64",
+        1.0,
+        make_convnet_eager,
+        number=3,
+        quick_number=1,
+        warmup=4,
+        work=CONVNET_BATCH,
+        rate_unit="images/s",
+    ),
+    Case(
+        "mlp_fit",
+        f"tabular MLP ferrotorch.fit vs eager, {MLP_EPOCHS} epochs",
+        0.2,
+        make_mlp_fit,
+        number=1,
+        requires=_needs_fit,
+    ),
+    Case(
+        "linreg_fit",
+        f"linear regression ferrotorch.fit vs eager, {LINREG_EPOCHS} epochs",
+        0.02,
+        make_linreg_fit,
+        number=2,
+        quick_number=1,
+        requires=_needs_fit,
+    ),
+    Case(
+        "convnet_fit",
+        f"CIFAR ConvNet ferrotorch.fit vs eager, {FIT_CONVNET_IMAGES} images",
+        0.8,
+        make_convnet_fit,
+        number=1,
+        work=FIT_CONVNET_IMAGES,
+        rate_unit="images/s",
+        requires=_needs_fit,
+    ),
 ]

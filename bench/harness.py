@@ -193,5 +193,11 @@ class Case:
         FOREIGN.clear()
         wait_idle()
         values, samples = interleaved(fns, number, ctx.reps, self.warmup)
-        return Measurement(values, samples, work=self.work, note="; ".join(notes), preemptions=dict(PREEMPTIONS),
-                           foreign_load=dict(FOREIGN))
+        return Measurement(
+            values,
+            samples,
+            work=self.work,
+            note="; ".join(notes),
+            preemptions=dict(PREEMPTIONS),
+            foreign_load=dict(FOREIGN),
+        )

@@ -49,8 +49,16 @@ def main():
         loss.item()
     seconds = time.perf_counter() - t0
     peak = _status_kb("VmHWM")
-    print(json.dumps({"baseline": baseline * 1024, "peak": peak * 1024, "growth": (peak - baseline) * 1024,
-                      "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "baseline": baseline * 1024,
+                "peak": peak * 1024,
+                "growth": (peak - baseline) * 1024,
+                "seconds": seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def _cpu_name():
 def _git_commit():
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=here)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=here
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -72,8 +74,14 @@ def select(cases, patterns):
 
 
 def run_case(case, ctx):
-    base = {"key": case.key, "title": case.title, "target": case.target, "rate_unit": case.rate_unit,
-            "threads": None if case.threadless else ctx.threads, "loadavg": os.getloadavg()[0]}
+    base = {
+        "key": case.key,
+        "title": case.title,
+        "target": case.target,
+        "rate_unit": case.rate_unit,
+        "threads": None if case.threadless else ctx.threads,
+        "loadavg": os.getloadavg()[0],
+    }
     reason = case.requires(ctx) if case.requires else None
     if reason:
         return dict(base, skipped=reason)
@@ -83,9 +91,17 @@ def run_case(case, ctx):
         traceback.print_exc()
         return dict(base, skipped=f"{type(e).__name__}: {e}".splitlines()[0][:120])
     ratio = m.values["ferrotorch"] / m.values["torch"] if m.values.get("torch") else None
-    return dict(base, unit=m.unit, values=m.values, samples=m.samples, ratio=ratio,
-                work=m.work if m.work is not None else case.work, note=m.note, preemptions=m.preemptions,
-                foreign_load=m.foreign_load)
+    return dict(
+        base,
+        unit=m.unit,
+        values=m.values,
+        samples=m.samples,
+        ratio=ratio,
+        work=m.work if m.work is not None else case.work,
+        note=m.note,
+        preemptions=m.preemptions,
+        foreign_load=m.foreign_load,
+    )
 
 
 def _progress(row):
@@ -94,8 +110,11 @@ def _progress(row):
         return
     v = row["values"]
     ratio = f"  ratio {row['ratio']:.3f}" if row["ratio"] is not None else ""
-    print(f"  {row['title']}: ferrotorch {report.fmt_value(v['ferrotorch'], row['unit'])}"
-          f"  PyTorch {report.fmt_value(v.get('torch'), row['unit'])}{ratio}", flush=True)
+    print(
+        f"  {row['title']}: ferrotorch {report.fmt_value(v['ferrotorch'], row['unit'])}"
+        f"  PyTorch {report.fmt_value(v.get('torch'), row['unit'])}{ratio}",
+        flush=True,
+    )
 
 
 def wait_for_quiet(limit, timeout_s):
@@ -120,7 +139,9 @@ def measure_all(args, libs, cases):
         for n in threads:
             ctx.threads = n
             set_threads(libs, n)
-            todo = [c for c in cases if (c.per_thread and not c.threadless) or (n == main and not c.per_thread)]
+            todo = [
+                c for c in cases if (c.per_thread and not c.threadless) or (n == main and not c.per_thread)
+            ]
             if n == main:
                 todo += [c for c in cases if c.threadless]
             print(f"--- {n} thread{'s' if n > 1 else ''} (load average {os.getloadavg()[0]:.2f})", flush=True)
@@ -132,11 +153,19 @@ def measure_all(args, libs, cases):
             tmp.cleanup()
     torch = libs["torch"]
     meta = {
-        "command": _command(), "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "threads": threads, "quick": args.quick, "selection": args.k or [], "reps": ctx.reps,
-        "loadavg_start": list(load0), "loadavg_end": list(os.getloadavg()),
-        "duration_s": time.perf_counter() - t0, "cpu": _cpu_name(), "ferrotorch_commit": _git_commit(),
-        "torch_version": torch.__version__ if torch else None, "python": sys.version.split()[0],
+        "command": _command(),
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "threads": threads,
+        "quick": args.quick,
+        "selection": args.k or [],
+        "reps": ctx.reps,
+        "loadavg_start": list(load0),
+        "loadavg_end": list(os.getloadavg()),
+        "duration_s": time.perf_counter() - t0,
+        "cpu": _cpu_name(),
+        "ferrotorch_commit": _git_commit(),
+        "torch_version": torch.__version__ if torch else None,
+        "python": sys.version.split()[0],
         "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")},
     }
     return {"meta": meta, "rows": rows}
@@ -152,8 +181,12 @@ def main(argv=None):
     ap.add_argument("--from-json", help="render a saved run instead of measuring")
     ap.add_argument("--update-readme", action="store_true", help="rewrite README.md's table from this run")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
-    ap.add_argument("--wait-quiet", type=float, metavar="LOAD",
-                    help="first wait (up to an hour) until the 1-minute load average is at most LOAD")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        metavar="LOAD",
+        help="first wait (up to an hour) until the 1-minute load average is at most LOAD",
+    )
     args = ap.parse_args(argv)
 
     if args.list:
@@ -180,8 +213,10 @@ def main(argv=None):
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=1)
     m = result["meta"]
-    print(f"\nferrotorch ÷ PyTorch, medians of {m['reps']} interleaved repetitions; load average "
-          f"{m['loadavg_start'][0]:.2f} → {m['loadavg_end'][0]:.2f}; {m['duration_s']:.0f} s; {m['cpu']}")
+    print(
+        f"\nferrotorch ÷ PyTorch, medians of {m['reps']} interleaved repetitions; load average "
+        f"{m['loadavg_start'][0]:.2f} → {m['loadavg_end'][0]:.2f}; {m['duration_s']:.0f} s; {m['cpu']}"
+    )
     print(report.render_text(result))
     if args.update_readme:
         if m["quick"] or m["selection"] or not m["torch_version"]:

@@ -264,7 +264,9 @@ def test_public_gradcheck_and_jacobian():
     assert not torch.autograd.gradcheck(lambda v: v.detach() * v, (x,), raise_exception=False)
     j = torch.autograd.functional.jacobian(lambda v: v * v, torch.tensor([1.0, 2.0]))
     assert j.tolist() == [[2.0, 0.0], [0.0, 4.0]]
-    ja, jb = torch.autograd.functional.jacobian(lambda a, b: a * b, (torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])))
+    ja, jb = torch.autograd.functional.jacobian(
+        lambda a, b: a * b, (torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
+    )
     assert ja.tolist() == [[3.0, 0.0], [0.0, 4.0]] and jb.tolist() == [[1.0, 0.0], [0.0, 2.0]]
 
 

@@ -149,7 +149,9 @@ def test_batchnorm_train_vs_eval_and_no_running_stats():
     assert list(bn.state_dict().keys()) == []
     bn2 = BatchNorm1d(2)
     bn2.eval()
-    np.testing.assert_allclose(bn2(T(x, dtype=torch.float32)).detach().numpy(), x / np.sqrt(1 + 1e-5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        bn2(T(x, dtype=torch.float32)).detach().numpy(), x / np.sqrt(1 + 1e-5), rtol=1e-5, atol=1e-6
+    )
 
 
 # ---------------------------------------------------------------- gradient checks (float64)
@@ -193,7 +195,9 @@ def test_gradcheck_conv2d_grouped_strided_dilated():
 
 def test_gradcheck_conv_transpose2d_and_conv1d():
     numgrad_check(
-        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2, dilation=1),
+        lambda x, w, b: F.conv_transpose2d(
+            x, w, b, stride=2, padding=1, output_padding=1, groups=2, dilation=1
+        ),
         [rnd(1, 4, 3, 3, seed=4), rnd(4, 1, 3, 2, seed=5), rnd(2, seed=6)],
     )
     numgrad_check(lambda x, w: F.conv1d(x, w, None, 2, 1, 1, 1), [rnd(2, 3, 7, seed=7), rnd(2, 3, 3, seed=8)])
@@ -203,7 +207,9 @@ def test_gradcheck_pools():
     # well-separated values so max windows have no near-ties for finite differences
     x = T(np.random.default_rng(9).permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6) * 0.1, grad=True)
     numgrad_check(lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [x])
-    numgrad_check(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [rnd(2, 2, 7, 6)])
+    numgrad_check(
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [rnd(2, 2, 7, 6)]
+    )
     numgrad_check(lambda x: F.adaptive_avg_pool2d(x, (3, 4)), [rnd(1, 2, 7, 6)])
     x = T(np.random.default_rng(10).permutation(84).reshape(1, 2, 7, 6) * 0.1, grad=True)
     numgrad_check(lambda x: F.adaptive_max_pool2d(x, (3, 4)), [x])
@@ -234,10 +240,15 @@ def np_conv2d(x, w, b, stride, pad, dil, groups):
     for g in range(groups):
         for i in range(kh):
             for j in range(kw):
-                patch = xp[:, g * cg:(g + 1) * cg,
-                           i * dil[0]: i * dil[0] + stride[0] * (ho - 1) + 1: stride[0],
-                           j * dil[1]: j * dil[1] + stride[1] * (wo - 1) + 1: stride[1]]
-                out[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", patch, w[g * og:(g + 1) * og, :, i, j])
+                patch = xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    i * dil[0] : i * dil[0] + stride[0] * (ho - 1) + 1 : stride[0],
+                    j * dil[1] : j * dil[1] + stride[1] * (wo - 1) + 1 : stride[1],
+                ]
+                out[:, g * og : (g + 1) * og] += np.einsum(
+                    "nchw,oc->nohw", patch, w[g * og : (g + 1) * og, :, i, j]
+                )
     if b is not None:
         out += b[None, :, None, None]
     return out
@@ -317,19 +328,27 @@ def test_module_reprs_and_shapes():
         repr(Conv2d(3, 6, (3, 5), stride=2, padding=1, dilation=2, groups=3, bias=False))
         == "Conv2d(3, 6, kernel_size=(3, 5), stride=(2, 2), padding=(1, 1), dilation=(2, 2), groups=3, bias=False)"
     )
-    assert repr(Conv2d(3, 6, 3, padding="same")) == "Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=same)"
+    assert (
+        repr(Conv2d(3, 6, 3, padding="same"))
+        == "Conv2d(3, 6, kernel_size=(3, 3), stride=(1, 1), padding=same)"
+    )
     assert (
         repr(ConvTranspose2d(3, 6, 3, stride=2, output_padding=1))
         == "ConvTranspose2d(3, 6, kernel_size=(3, 3), stride=(2, 2), output_padding=(1, 1))"
     )
     assert repr(Conv1d(3, 6, 3)) == "Conv1d(3, 6, kernel_size=(3,), stride=(1,))"
     assert repr(MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
-    assert repr(MaxPool1d(3, 2, 1, ceil_mode=True)) == "MaxPool1d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)"
+    assert (
+        repr(MaxPool1d(3, 2, 1, ceil_mode=True))
+        == "MaxPool1d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)"
+    )
     assert repr(AvgPool2d(3, 2, 1)) == "AvgPool2d(kernel_size=3, stride=2, padding=1)"
     assert repr(AvgPool1d(3)) == "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))"
     assert repr(AdaptiveAvgPool2d((1, 1))) == "AdaptiveAvgPool2d(output_size=(1, 1))"
     assert repr(AdaptiveAvgPool1d(3)) == "AdaptiveAvgPool1d(output_size=3)"
-    assert repr(AdaptiveMaxPool2d((4, None), return_indices=True)) == "AdaptiveMaxPool2d(output_size=(4, None))"
+    assert (
+        repr(AdaptiveMaxPool2d((4, None), return_indices=True)) == "AdaptiveMaxPool2d(output_size=(4, None))"
+    )
     assert (
         repr(BatchNorm2d(16))
         == "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
@@ -342,7 +361,13 @@ def test_module_reprs_and_shapes():
     assert c.weight.shape == (6, 2, 3, 2) and c.bias.shape == (6,)
     assert ConvTranspose2d(4, 6, 3, groups=2).weight.shape == (4, 3, 3, 3)
     bn = BatchNorm2d(3)
-    assert list(bn.state_dict().keys()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert list(bn.state_dict().keys()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
     assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
 
 
@@ -372,50 +397,132 @@ def err(fn, cls, text):
 
 def test_errors_match_torch():
     z = lambda *s: T(np.zeros(s))  # noqa: E731
-    err(lambda: F.conv2d(z(2, 4, 8, 8), z(6, 3, 5, 5)), RuntimeError,
-        "Given groups=1, weight of size [6, 3, 5, 5], expected input[2, 4, 8, 8] to have 3 channels, but got 4 channels instead")
-    err(lambda: F.conv2d(z(2, 4, 8, 8), z(6, 2, 5, 5), groups=3), RuntimeError,
-        "Given groups=3, weight of size [6, 2, 5, 5], expected input[2, 4, 8, 8] to have 6 channels, but got 4 channels instead")
-    err(lambda: F.conv2d(z(2, 3, 4, 4), z(6, 3, 5, 5)), RuntimeError,
-        "Calculated padded input size per channel: (4 x 4). Kernel size: (5 x 5). Kernel size can't be greater than actual input size")
-    err(lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), z(5)), RuntimeError,
-        "Given weight of size [6, 3, 5, 5], expected bias to be 1-dimensional with 6 elements, but got bias of size [5] instead")
-    err(lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5).float()), RuntimeError, "expected scalar type Double but found Float")
-    err(lambda: F.conv2d(z(2, 3, 8), z(6, 3, 5, 5)), RuntimeError,
-        "Given groups=1, weight of size [6, 3, 5, 5], expected input[1, 2, 3, 8] to have 3 channels, but got 2 channels instead")
-    err(lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), stride=0), RuntimeError, "non-positive stride is not supported")
-    err(lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), padding=-1), RuntimeError, "negative padding is not supported")
-    err(lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), padding="same", stride=2), RuntimeError,
-        "padding='same' is not supported for strided convolutions")
-    err(lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), padding="foo"), RuntimeError, "Invalid padding string: 'foo'")
-    err(lambda: F.conv1d(z(2, 4, 8), z(6, 3, 5)), RuntimeError,
-        "Given groups=1, weight of size [6, 3, 5], expected input[2, 4, 8] to have 3 channels, but got 4 channels instead")
-    err(lambda: F.conv_transpose2d(z(2, 4, 8, 8), z(3, 6, 5, 5)), RuntimeError,
-        "Given transposed=1, weight of size [3, 6, 5, 5], expected input[2, 4, 8, 8] to have 3 channels, but got 4 channels instead")
-    err(lambda: F.conv_transpose2d(z(2, 4, 8, 8), z(4, 6, 3, 3), stride=2, output_padding=2), RuntimeError,
+    err(
+        lambda: F.conv2d(z(2, 4, 8, 8), z(6, 3, 5, 5)),
+        RuntimeError,
+        "Given groups=1, weight of size [6, 3, 5, 5], expected input[2, 4, 8, 8] to have 3 channels, but got 4 channels instead",
+    )
+    err(
+        lambda: F.conv2d(z(2, 4, 8, 8), z(6, 2, 5, 5), groups=3),
+        RuntimeError,
+        "Given groups=3, weight of size [6, 2, 5, 5], expected input[2, 4, 8, 8] to have 6 channels, but got 4 channels instead",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 4, 4), z(6, 3, 5, 5)),
+        RuntimeError,
+        "Calculated padded input size per channel: (4 x 4). Kernel size: (5 x 5). Kernel size can't be greater than actual input size",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), z(5)),
+        RuntimeError,
+        "Given weight of size [6, 3, 5, 5], expected bias to be 1-dimensional with 6 elements, but got bias of size [5] instead",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5).float()),
+        RuntimeError,
+        "expected scalar type Double but found Float",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8), z(6, 3, 5, 5)),
+        RuntimeError,
+        "Given groups=1, weight of size [6, 3, 5, 5], expected input[1, 2, 3, 8] to have 3 channels, but got 2 channels instead",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), stride=0),
+        RuntimeError,
+        "non-positive stride is not supported",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), padding=-1),
+        RuntimeError,
+        "negative padding is not supported",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), padding="same", stride=2),
+        RuntimeError,
+        "padding='same' is not supported for strided convolutions",
+    )
+    err(
+        lambda: F.conv2d(z(2, 3, 8, 8), z(6, 3, 5, 5), padding="foo"),
+        RuntimeError,
+        "Invalid padding string: 'foo'",
+    )
+    err(
+        lambda: F.conv1d(z(2, 4, 8), z(6, 3, 5)),
+        RuntimeError,
+        "Given groups=1, weight of size [6, 3, 5], expected input[2, 4, 8] to have 3 channels, but got 4 channels instead",
+    )
+    err(
+        lambda: F.conv_transpose2d(z(2, 4, 8, 8), z(3, 6, 5, 5)),
+        RuntimeError,
+        "Given transposed=1, weight of size [3, 6, 5, 5], expected input[2, 4, 8, 8] to have 3 channels, but got 4 channels instead",
+    )
+    err(
+        lambda: F.conv_transpose2d(z(2, 4, 8, 8), z(4, 6, 3, 3), stride=2, output_padding=2),
+        RuntimeError,
         "output padding must be smaller than either stride or dilation, but got output_padding_height: 2 "
-        "output_padding_width: 2 stride_height: 2 stride_width: 2 dilation_height: 1 dilation_width: 1")
+        "output_padding_width: 2 stride_height: 2 stride_width: 2 dilation_height: 1 dilation_width: 1",
+    )
     err(lambda: Conv2d(3, 6, 5, groups=2), ValueError, "in_channels must be divisible by groups")
     err(lambda: Conv2d(4, 6, 5, groups=4), ValueError, "out_channels must be divisible by groups")
     err(lambda: Conv2d(4, 6, 5, padding_mode="foo"), ValueError, "padding_mode must be one of")
-    err(lambda: F.max_pool2d(z(1, 3, 2, 2), 3), RuntimeError,
-        "Given input size: (3x2x2). Calculated output size: (3x0x0). Output size is too small")
-    err(lambda: F.max_pool2d(z(1, 3, 4, 4), 2, padding=2), RuntimeError,
-        "pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1")
+    err(
+        lambda: F.max_pool2d(z(1, 3, 2, 2), 3),
+        RuntimeError,
+        "Given input size: (3x2x2). Calculated output size: (3x0x0). Output size is too small",
+    )
+    err(
+        lambda: F.max_pool2d(z(1, 3, 4, 4), 2, padding=2),
+        RuntimeError,
+        "pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1",
+    )
     err(lambda: F.max_pool2d(z(1, 3, 4, 4), 2, stride=0), RuntimeError, "stride should not be zero")
-    err(lambda: F.avg_pool2d(z(1, 3, 2, 2), 3), RuntimeError,
-        "Given input size: (3x2x2). Calculated output size: (3x0x0). Output size is too small")
+    err(
+        lambda: F.avg_pool2d(z(1, 3, 2, 2), 3),
+        RuntimeError,
+        "Given input size: (3x2x2). Calculated output size: (3x0x0). Output size is too small",
+    )
     err(lambda: F.max_pool1d(z(1, 3, 2), 3), RuntimeError, "max_pool1d() Invalid computed output size: 0")
-    err(lambda: F.avg_pool1d(z(1, 3, 2), 3), RuntimeError,
-        "Given input size: (3x1x2). Calculated output size: (3x1x0). Output size is too small")
-    err(lambda: F.max_pool2d(z(3, 4), 2), RuntimeError, "non-empty 3D or 4D (batch mode) tensor expected for input")
-    err(lambda: F.adaptive_avg_pool2d(z(3, 4), 2), RuntimeError, "adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got [3, 4]")
-    err(lambda: F.batch_norm(z(2, 4, 5), z(3), z(3)), RuntimeError, "running_mean should contain 4 elements not 3")
-    err(lambda: F.batch_norm(z(2, 4, 5), z(4), z(3)), RuntimeError, "running_var should contain 4 elements not 3")
-    err(lambda: F.batch_norm(z(2, 4, 5), z(4), z(4), z(3)), RuntimeError, "weight should contain 4 elements not 3")
-    err(lambda: F.batch_norm(z(1, 4), None, None, training=True), ValueError,
-        "Expected more than 1 value per channel when training, got input size torch.Size([1, 4])")
-    err(lambda: F.batch_norm(z(3, 4), None, None, training=False), RuntimeError, "running_mean must be defined in evaluation mode")
+    err(
+        lambda: F.avg_pool1d(z(1, 3, 2), 3),
+        RuntimeError,
+        "Given input size: (3x1x2). Calculated output size: (3x1x0). Output size is too small",
+    )
+    err(
+        lambda: F.max_pool2d(z(3, 4), 2),
+        RuntimeError,
+        "non-empty 3D or 4D (batch mode) tensor expected for input",
+    )
+    err(
+        lambda: F.adaptive_avg_pool2d(z(3, 4), 2),
+        RuntimeError,
+        "adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got [3, 4]",
+    )
+    err(
+        lambda: F.batch_norm(z(2, 4, 5), z(3), z(3)),
+        RuntimeError,
+        "running_mean should contain 4 elements not 3",
+    )
+    err(
+        lambda: F.batch_norm(z(2, 4, 5), z(4), z(3)),
+        RuntimeError,
+        "running_var should contain 4 elements not 3",
+    )
+    err(
+        lambda: F.batch_norm(z(2, 4, 5), z(4), z(4), z(3)),
+        RuntimeError,
+        "weight should contain 4 elements not 3",
+    )
+    err(
+        lambda: F.batch_norm(z(1, 4), None, None, training=True),
+        ValueError,
+        "Expected more than 1 value per channel when training, got input size torch.Size([1, 4])",
+    )
+    err(
+        lambda: F.batch_norm(z(3, 4), None, None, training=False),
+        RuntimeError,
+        "running_mean must be defined in evaluation mode",
+    )
     err(lambda: BatchNorm2d(4)(z(2, 4, 5)), ValueError, "expected 4D input (got 3D input)")
     err(lambda: BatchNorm1d(4)(z(2, 4, 5, 6)), ValueError, "expected 2D or 3D input (got 4D input)")
     err(lambda: BatchNorm2d(4)(z(2, 3, 5, 5)), RuntimeError, "running_mean should contain 3 elements not 4")

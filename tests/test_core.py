@@ -11,10 +11,22 @@ import pytest
 from conftest import assert_close, load_golden
 
 GOLD = load_golden("core_golden.json")
-DT = {"bool": torch.bool, "uint8": torch.uint8, "int32": torch.int32, "int64": torch.int64,
-      "float32": torch.float32, "float64": torch.float64}
-SAMPLES = {"bool": [True, False, True], "uint8": [1, 2, 250], "int32": [-3, 0, 7], "int64": [-3, 0, 7],
-           "float32": [-1.5, 0.25, 3.0], "float64": [-1.5, 0.25, 3.0]}
+DT = {
+    "bool": torch.bool,
+    "uint8": torch.uint8,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
+SAMPLES = {
+    "bool": [True, False, True],
+    "uint8": [1, 2, 250],
+    "int32": [-3, 0, 7],
+    "int64": [-3, 0, 7],
+    "float32": [-1.5, 0.25, 3.0],
+    "float64": [-1.5, 0.25, 3.0],
+}
 
 
 def sample(name):

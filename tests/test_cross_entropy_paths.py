@@ -73,7 +73,11 @@ def test_no_grad_forward_matches_grad_forward():
     x, t = _rows(np.float32)
     with torch.no_grad():
         a = F.cross_entropy(torch.tensor(x), torch.tensor(t), reduction="none").numpy()
-    b = F.cross_entropy(torch.tensor(x, requires_grad=True), torch.tensor(t), reduction="none").detach().numpy()
+    b = (
+        F.cross_entropy(torch.tensor(x, requires_grad=True), torch.tensor(t), reduction="none")
+        .detach()
+        .numpy()
+    )
     assert a.tobytes() == b.tobytes()
 
 

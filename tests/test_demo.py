@@ -9,8 +9,23 @@ import pytest
 
 @pytest.mark.parametrize("mode", [[], ["--fit"]], ids=["eager", "fit"])
 def test_demo_learns(tmp_path, mode):
-    out = subprocess.run([sys.executable, "-m", "ferrotorch.demo", "--epochs", "3", "--root", str(tmp_path),
-                          "--plot", str(tmp_path / "loss.png"), *mode], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ferrotorch.demo",
+            "--epochs",
+            "3",
+            "--root",
+            str(tmp_path),
+            "--plot",
+            str(tmp_path / "loss.png"),
+            *mode,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert "images/s" in out.stdout
     assert "ferrotorch.fit: running the eager loop" not in out.stderr

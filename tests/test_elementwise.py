@@ -12,13 +12,33 @@ GOLD = load_golden("core_golden.json")
 X = [-2.5, -1.0, -0.5, 0.0, 0.5, 1.5, 2.5, 3.7, math.nan, math.inf, -math.inf]
 
 UNARY_NP = {
-    "abs": np.abs, "neg": np.negative, "exp": np.exp, "expm1": np.expm1, "log": np.log, "log2": np.log2,
-    "log10": np.log10, "log1p": np.log1p, "sqrt": np.sqrt, "rsqrt": lambda v: 1 / np.sqrt(v),
-    "square": np.square, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
-    "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "relu": lambda v: np.where(np.isnan(v), v, np.maximum(v, 0)),
-    "floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc, "frac": lambda v: v - np.trunc(v),
-    "sign": lambda v: np.nan_to_num(np.sign(v)), "reciprocal": lambda v: 1 / v, "exp2": np.exp2,
-    "atan": np.arctan, "erf": np_erf,
+    "abs": np.abs,
+    "neg": np.negative,
+    "exp": np.exp,
+    "expm1": np.expm1,
+    "log": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "sqrt": np.sqrt,
+    "rsqrt": lambda v: 1 / np.sqrt(v),
+    "square": np.square,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    "relu": lambda v: np.where(np.isnan(v), v, np.maximum(v, 0)),
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "round": np.round,
+    "trunc": np.trunc,
+    "frac": lambda v: v - np.trunc(v),
+    "sign": lambda v: np.nan_to_num(np.sign(v)),
+    "reciprocal": lambda v: 1 / v,
+    "exp2": np.exp2,
+    "atan": np.arctan,
+    "erf": np_erf,
 }
 
 
@@ -61,13 +81,33 @@ def test_unary_int_promotes_to_float():
 
 
 BIN_NP = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "maximum": np.maximum,
-    "minimum": np.minimum, "pow": np.power, "atan2": np.arctan2, "remainder": np.mod, "fmod": np.fmod,
-    "floor_divide": np.floor_divide, "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-    "gt": np.greater, "ge": np.greater_equal,
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "pow": np.power,
+    "atan2": np.arctan2,
+    "remainder": np.mod,
+    "fmod": np.fmod,
+    "floor_divide": np.floor_divide,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
 }
-BROADCAST = [((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 4)), ((), (4,)), ((5, 1, 3), (2, 1)), ((0, 3), (1, 3)),
-             ((45, 65), (65,))]
+BROADCAST = [
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((2, 1), (1, 4)),
+    ((), (4,)),
+    ((5, 1, 3), (2, 1)),
+    ((0, 3), (1, 3)),
+    ((45, 65), (65,)),
+]
 
 
 @pytest.mark.parametrize("name", sorted(BIN_NP))
@@ -99,7 +139,7 @@ def test_operators_and_reflected():
     assert (a + 1).tolist() == [2, 3, 5] and (1 + a).tolist() == [2, 3, 5]
     assert (2 - a).tolist() == [1, 0, -2] and (a - 2).tolist() == [-1, 0, 2]
     assert (2 * a).tolist() == [2, 4, 8] and (8 / a).tolist() == [8, 4, 2]
-    assert (a ** 2).tolist() == [1, 4, 16] and (2 ** a).tolist() == [2, 4, 16]
+    assert (a**2).tolist() == [1, 4, 16] and (2**a).tolist() == [2, 4, 16]
     assert (a // 3).tolist() == [0, 0, 1] and (7 // a).tolist() == [7, 3, 1]
     assert (a % 3).tolist() == [1, 2, 1] and (-a % 3).tolist() == [2, 1, 2]
     assert (-a).tolist() == [-1, -2, -4] and abs(-a).tolist() == [1, 2, 4]
@@ -157,14 +197,38 @@ def test_strided_and_expanded_inputs():
     base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
     a = base.t()  # (6, 4) non-contiguous
     e = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64).expand(6, 4)
-    assert_close(a * e + a, np.arange(24.0).reshape(4, 6).T * np.arange(1, 5) + np.arange(24.0).reshape(4, 6).T)
+    assert_close(
+        a * e + a, np.arange(24.0).reshape(4, 6).T * np.arange(1, 5) + np.arange(24.0).reshape(4, 6).T
+    )
     # writing through a transposed view
     a.add_(e)
     assert_close(base, np.arange(24.0).reshape(4, 6) + np.arange(1, 5)[:, None])
 
 
-GRAD_UNARY = ["abs", "neg", "exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "sin",
-              "cos", "tan", "tanh", "sigmoid", "relu", "reciprocal", "exp2", "atan", "erf", "frac"]
+GRAD_UNARY = [
+    "abs",
+    "neg",
+    "exp",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "reciprocal",
+    "exp2",
+    "atan",
+    "erf",
+    "frac",
+]
 
 
 @pytest.mark.parametrize("name", GRAD_UNARY)
@@ -173,8 +237,9 @@ def test_unary_gradcheck(name):
     gradcheck(lambda v: getattr(torch, name)(v), x)
 
 
-@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder",
-                                  "fmod"])
+@pytest.mark.parametrize(
+    "name", ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder", "fmod"]
+)
 def test_binary_gradcheck_with_broadcasting(name):
     a = torch.tensor([[0.3, 1.7, 2.2], [1.1, 0.6, 2.9]], dtype=torch.float64)
     b = torch.tensor([0.8, 1.3, 0.45], dtype=torch.float64)

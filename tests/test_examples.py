@@ -30,8 +30,9 @@ LAST_BIT_DIFFERENCES: dict[str, str] = {}
 @functools.lru_cache(maxsize=None)
 def _run(script: pathlib.Path) -> str:
     env = {"MPLBACKEND": "Agg", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                         env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 

@@ -11,8 +11,14 @@ EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
 def run(name, **env):
-    out = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "MPLBACKEND": "Agg", **env}, cwd=EXAMPLES)
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MPLBACKEND": "Agg", **env},
+        cwd=EXAMPLES,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ferrotorch.fit: running the eager loop" not in out.stderr, out.stderr
     return out.stdout

@@ -102,8 +102,17 @@ def test_shuffled_minibatches_with_partial_last_batch(wine_like):
     opt2 = torch.optim.SGD(m2.parameters(), lr=0.05, momentum=0.9)
     g2 = torch.Generator().manual_seed(3)
     with replayed():
-        h = torch.fit(m2, (X, y), nn.CrossEntropyLoss(), opt2, epochs=4, batch_size=32, shuffle=True,
-                      generator=g2, progress=False)
+        h = torch.fit(
+            m2,
+            (X, y),
+            nn.CrossEntropyLoss(),
+            opt2,
+            epochs=4,
+            batch_size=32,
+            shuffle=True,
+            generator=g2,
+            progress=False,
+        )
     close(h["loss"], ref)
     assert len(h["batch_loss"]) == 4 * 5  # 142 rows: four batches of 32 and one of 14
     same_params(m1, m2)
@@ -117,13 +126,21 @@ def test_dataloader_over_subset_matches_eager(wine_like):
     torch.manual_seed(2)
     m1 = mlp()
     opt1 = torch.optim.RMSprop(m1.parameters(), lr=0.01, momentum=0.5, centered=True)
-    ref = eager_epochs(m1, nn.CrossEntropyLoss(), opt1, lambda: DataLoader(ds, batch_size=16, shuffle=True), 3)
+    ref = eager_epochs(
+        m1, nn.CrossEntropyLoss(), opt1, lambda: DataLoader(ds, batch_size=16, shuffle=True), 3
+    )
     torch.manual_seed(2)
     m2 = mlp()
     opt2 = torch.optim.RMSprop(m2.parameters(), lr=0.01, momentum=0.5, centered=True)
     with replayed():
-        h = torch.fit(m2, DataLoader(ds, batch_size=16, shuffle=True), nn.CrossEntropyLoss(), opt2, epochs=3,
-                      progress=False)
+        h = torch.fit(
+            m2,
+            DataLoader(ds, batch_size=16, shuffle=True),
+            nn.CrossEntropyLoss(),
+            opt2,
+            epochs=3,
+            progress=False,
+        )
     close(h["loss"], ref)
     same_params(m1, m2)
 
@@ -179,8 +196,17 @@ def test_convnet_with_batchnorm_dropout_validation_and_accuracy():
     m2.apply(init_weights)
     opt2 = torch.optim.Adam(m2.parameters(), lr=1e-3)
     with replayed():
-        h = torch.fit(m2, (X, y), crit, opt2, epochs=3, batch_size=16, val=(Xv, yv), metrics=["accuracy"],
-                      progress=False)
+        h = torch.fit(
+            m2,
+            (X, y),
+            crit,
+            opt2,
+            epochs=3,
+            batch_size=16,
+            val=(Xv, yv),
+            metrics=["accuracy"],
+            progress=False,
+        )
     close(h["loss"], ref_loss)
     close(h["val_loss"], ref_val)
     assert h["val_accuracy"] == ref_acc
@@ -229,8 +255,17 @@ def test_numpy_pair_and_python_metric(wine_like):
     m = mlp()
     opt = torch.optim.Adagrad(m.parameters(), lr=0.05)
     with replayed():
-        h = torch.fit(m, (Xn, yn), nn.CrossEntropyLoss(), opt, epochs=5, batch_size=64,
-                      metrics=["accuracy", error_rate], val=(Xn[:20], yn[:20]), progress=False)
+        h = torch.fit(
+            m,
+            (Xn, yn),
+            nn.CrossEntropyLoss(),
+            opt,
+            epochs=5,
+            batch_size=64,
+            metrics=["accuracy", error_rate],
+            val=(Xn[:20], yn[:20]),
+            progress=False,
+        )
     for a, e in zip(h["accuracy"], h["error_rate"]):
         assert math.isclose(a + e, 1.0, rel_tol=1e-6)
     assert set(h) >= {"val_loss", "val_accuracy", "val_error_rate"}
@@ -268,13 +303,16 @@ def test_python_optimizer_step_is_called(wine_like):
     X, y = wine_like
     torch.manual_seed(6)
     m1 = mlp()
-    ref = eager_epochs(m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.1), lambda: [(X, y)], 5)
+    ref = eager_epochs(
+        m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.1), lambda: [(X, y)], 5
+    )
     torch.manual_seed(6)
     m2 = mlp()
     MyOptimizer.calls = 0
     with replayed():
-        h = torch.fit(m2, (X, y), nn.CrossEntropyLoss(), MyOptimizer(m2.parameters(), lr=0.1), epochs=5,
-                      progress=False)
+        h = torch.fit(
+            m2, (X, y), nn.CrossEntropyLoss(), MyOptimizer(m2.parameters(), lr=0.1), epochs=5, progress=False
+        )
     assert MyOptimizer.calls == 5
     close(h["loss"], ref)
     same_params(m1, m2)
@@ -296,12 +334,20 @@ def test_unreplayable_forward_warns_and_matches_eager(wine_like):
     X, y = wine_like
     torch.manual_seed(8)
     m1 = ReadsItem()
-    ref = eager_epochs(m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.1), lambda: [(X, y)], 4)
+    ref = eager_epochs(
+        m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.1), lambda: [(X, y)], 4
+    )
     torch.manual_seed(8)
     m2 = ReadsItem()
     with pytest.warns(RuntimeWarning, match=r"\.item\(\)"):
-        h = torch.fit(m2, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m2.parameters(), lr=0.1), epochs=4,
-                      progress=False)
+        h = torch.fit(
+            m2,
+            (X, y),
+            nn.CrossEntropyLoss(),
+            torch.optim.SGD(m2.parameters(), lr=0.1),
+            epochs=4,
+            progress=False,
+        )
     close(h["loss"], ref)
     same_params(m1, m2)
 
@@ -316,8 +362,16 @@ def test_callback_stops_training_and_gets_logs(wine_like):
             return epoch == 2
 
     m = mlp()
-    h = torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=10,
-                  metrics="accuracy", callbacks=[Stopper()], progress=False)
+    h = torch.fit(
+        m,
+        (X, y),
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(m.parameters(), lr=0.1),
+        epochs=10,
+        metrics="accuracy",
+        callbacks=[Stopper()],
+        progress=False,
+    )
     assert len(h["loss"]) == 3
     assert seen == [(e, ["accuracy", "loss"]) for e in range(3)]
 
@@ -335,8 +389,16 @@ def test_keyboard_interrupt_returns_history_so_far(wine_like):
     m = mlp()
     before = m[0].weight.detach().clone()
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        h = torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=3,
-                      batch_size=50, metrics=[interrupting], progress=False)
+        h = torch.fit(
+            m,
+            (X, y),
+            nn.CrossEntropyLoss(),
+            torch.optim.SGD(m.parameters(), lr=0.1),
+            epochs=3,
+            batch_size=50,
+            metrics=[interrupting],
+            progress=False,
+        )
     assert len(h["loss"]) == 2  # epochs 1-2 finished, epoch 3 was interrupted
     assert not torch.equal(before, m[0].weight)
 
@@ -347,8 +409,14 @@ def test_errors_in_replay_are_the_eager_errors(wine_like):
     y[100] = 7  # out of range, in the second batch
     m = mlp()
     with pytest.raises(IndexError, match="Target 7 is out of bounds"):
-        torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), batch_size=64,
-                  progress=False)
+        torch.fit(
+            m,
+            (X, y),
+            nn.CrossEntropyLoss(),
+            torch.optim.SGD(m.parameters(), lr=0.1),
+            batch_size=64,
+            progress=False,
+        )
 
 
 def test_bad_arguments():
@@ -357,8 +425,13 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="different lengths"):
         torch.fit(m, (torch.randn(4, 13), torch.zeros(3, dtype=torch.int64)), nn.CrossEntropyLoss(), opt)
     with pytest.raises(ValueError, match="unknown metric"):
-        torch.fit(m, (torch.randn(4, 13), torch.zeros(4, dtype=torch.int64)), nn.CrossEntropyLoss(), opt,
-                  metrics=["f1"])
+        torch.fit(
+            m,
+            (torch.randn(4, 13), torch.zeros(4, dtype=torch.int64)),
+            nn.CrossEntropyLoss(),
+            opt,
+            metrics=["f1"],
+        )
     with pytest.raises(TypeError, match="DataLoader, a Dataset or an"):
         torch.fit(m, 5, nn.CrossEntropyLoss(), opt)
 
@@ -373,8 +446,15 @@ def test_progress_bar_runs(wine_like, capsys):
     pytest.importorskip("tqdm")
     X, y = wine_like
     m = mlp()
-    h = torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=2,
-                  batch_size=32, progress=True)
+    h = torch.fit(
+        m,
+        (X, y),
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(m.parameters(), lr=0.1),
+        epochs=2,
+        batch_size=32,
+        progress=True,
+    )
     assert len(h["loss"]) == 2
 
 
@@ -385,8 +465,9 @@ def test_history_plot(wine_like, tmp_path):
     matplotlib.use("Agg")
     X, y = wine_like
     m = mlp()
-    h = torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=3,
-                  progress=False)
+    h = torch.fit(
+        m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=3, progress=False
+    )
     h.plot(tmp_path / "loss.png")
     assert (tmp_path / "loss.png").stat().st_size > 0
 
@@ -460,7 +541,9 @@ def test_python_dataset_loader_matches_eager():
     opt1 = torch.optim.SGD(m1.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     ref = []
     for _ in range(2):
-        ref += eager_epochs(m1, nn.CrossEntropyLoss(), opt1, lambda: DataLoader(ds, batch_size=16, shuffle=True), 1)
+        ref += eager_epochs(
+            m1, nn.CrossEntropyLoss(), opt1, lambda: DataLoader(ds, batch_size=16, shuffle=True), 1
+        )
         m1.eval()
         with torch.no_grad():  # iterating the validation loader draws its base seed, as in torch
             for xb, _ in DataLoader(val, batch_size=4):
@@ -469,8 +552,16 @@ def test_python_dataset_loader_matches_eager():
     m2 = SmallConvNet()
     opt2 = torch.optim.SGD(m2.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     with replayed():
-        h = torch.fit(m2, DataLoader(ds, batch_size=16, shuffle=True), nn.CrossEntropyLoss(), opt2, epochs=2,
-                      val=DataLoader(val, batch_size=4), metrics="accuracy", progress=False)
+        h = torch.fit(
+            m2,
+            DataLoader(ds, batch_size=16, shuffle=True),
+            nn.CrossEntropyLoss(),
+            opt2,
+            epochs=2,
+            val=DataLoader(val, batch_size=4),
+            metrics="accuracy",
+            progress=False,
+        )
     close(h["loss"], ref)
     same_params(m1, m2)
     assert len(h["val_loss"]) == 2 and 0 <= h["val_accuracy"][-1] <= 1
@@ -493,12 +584,20 @@ def test_no_grad_block_inside_forward(wine_like):
     X, y = wine_like
     torch.manual_seed(13)
     m1 = NoGradInside()
-    ref = eager_epochs(m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.5), lambda: [(X, y)], 6)
+    ref = eager_epochs(
+        m1, nn.CrossEntropyLoss(), torch.optim.SGD(m1.parameters(), lr=0.5), lambda: [(X, y)], 6
+    )
     torch.manual_seed(13)
     m2 = NoGradInside()
     with replayed():
-        h = torch.fit(m2, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m2.parameters(), lr=0.5), epochs=6,
-                      progress=False)
+        h = torch.fit(
+            m2,
+            (X, y),
+            nn.CrossEntropyLoss(),
+            torch.optim.SGD(m2.parameters(), lr=0.5),
+            epochs=6,
+            progress=False,
+        )
     close(h["loss"], ref)
     same_params(m1, m2)
 
@@ -528,16 +627,47 @@ def _loss_cases():
         "ce_smoothing": (lin, lambda: nn.CrossEntropyLoss(label_smoothing=0.1), yc),
         "ce_weight": (lin, lambda: nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5, 1.0])), yc),
         "nll": (lambda: nn.Sequential(nn.Linear(8, 4), nn.LogSoftmax(dim=1)), nn.NLLLoss, yc),
-        "kl_div": (lambda: nn.Sequential(nn.Linear(8, 4), nn.LogSoftmax(dim=1)),
-                   lambda: nn.KLDivLoss(reduction="batchmean"), lambda: torch.rand(32, 4).softmax(1)),
-        "layers": (lambda: nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.GELU(), nn.Linear(16, 16), nn.SiLU(),
-                                         nn.LeakyReLU(), nn.Tanh(), nn.ELU(), nn.Mish(), nn.Softplus(),
-                                         nn.Hardtanh(), nn.Linear(16, 4), nn.Softmax(dim=1)), nn.MSELoss, yf),
-        "conv1d_groupnorm": (lambda: nn.Sequential(nn.Unflatten(1, (1, 8)), nn.Conv1d(1, 3, 3, padding=1),
-                                                   nn.GroupNorm(1, 3), nn.ReLU6(), nn.Flatten(), nn.Linear(24, 4)),
-                             nn.CrossEntropyLoss, yc),
-        "embedding": (lambda: nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(32, 4)),
-                      nn.CrossEntropyLoss, yc),
+        "kl_div": (
+            lambda: nn.Sequential(nn.Linear(8, 4), nn.LogSoftmax(dim=1)),
+            lambda: nn.KLDivLoss(reduction="batchmean"),
+            lambda: torch.rand(32, 4).softmax(1),
+        ),
+        "layers": (
+            lambda: nn.Sequential(
+                nn.Linear(8, 16),
+                nn.LayerNorm(16),
+                nn.GELU(),
+                nn.Linear(16, 16),
+                nn.SiLU(),
+                nn.LeakyReLU(),
+                nn.Tanh(),
+                nn.ELU(),
+                nn.Mish(),
+                nn.Softplus(),
+                nn.Hardtanh(),
+                nn.Linear(16, 4),
+                nn.Softmax(dim=1),
+            ),
+            nn.MSELoss,
+            yf,
+        ),
+        "conv1d_groupnorm": (
+            lambda: nn.Sequential(
+                nn.Unflatten(1, (1, 8)),
+                nn.Conv1d(1, 3, 3, padding=1),
+                nn.GroupNorm(1, 3),
+                nn.ReLU6(),
+                nn.Flatten(),
+                nn.Linear(24, 4),
+            ),
+            nn.CrossEntropyLoss,
+            yc,
+        ),
+        "embedding": (
+            lambda: nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(32, 4)),
+            nn.CrossEntropyLoss,
+            yc,
+        ),
     }
 
 
@@ -554,9 +684,13 @@ def test_losses_and_layers_replay_like_eager(case):
         opt = torch.optim.Adam(m.parameters(), lr=0.01)
         if use_fit:
             with replayed():
-                runs.append(torch.fit(m, (x, y), loss_fn, opt, epochs=3, batch_size=16, progress=False)["loss"])
+                runs.append(
+                    torch.fit(m, (x, y), loss_fn, opt, epochs=3, batch_size=16, progress=False)["loss"]
+                )
         else:
-            runs.append(eager_epochs(m, loss_fn, opt, lambda: DataLoader(TensorDataset(x, y), batch_size=16), 3))
+            runs.append(
+                eager_epochs(m, loss_fn, opt, lambda: DataLoader(TensorDataset(x, y), batch_size=16), 3)
+            )
     close(runs[1], runs[0])
 
 
@@ -565,8 +699,14 @@ def test_replayed_checks_raise_the_eager_errors():
     x = torch.randint(0, 10, (8, 2))
     x[6, 1] = 12  # out of range, in the second batch only
     with pytest.raises(IndexError, match="index out of range in self"):
-        torch.fit(m, (x, torch.zeros(8, dtype=torch.int64)), nn.CrossEntropyLoss(),
-                  torch.optim.SGD(m.parameters(), lr=0.1), batch_size=4, progress=False)
+        torch.fit(
+            m,
+            (x, torch.zeros(8, dtype=torch.int64)),
+            nn.CrossEntropyLoss(),
+            torch.optim.SGD(m.parameters(), lr=0.1),
+            batch_size=4,
+            progress=False,
+        )
 
 
 class ReturnsTuple(nn.Module):
@@ -587,8 +727,9 @@ def test_model_returning_a_tuple_runs_eagerly(wine_like):
         return F.cross_entropy(outputs[0], target)
 
     with pytest.warns(RuntimeWarning, match="returned tuple"):
-        h = torch.fit(m, (X, y), loss_fn, torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, val=(X, y),
-                      progress=False)
+        h = torch.fit(
+            m, (X, y), loss_fn, torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, val=(X, y), progress=False
+        )
     assert len(h["val_loss"]) == 2
 
 
@@ -598,8 +739,14 @@ def test_a_capture_already_running_makes_fit_run_eagerly(wine_like):
     _C._capture_begin([X])  # as if another thread were capturing
     try:
         with pytest.warns(RuntimeWarning, match="already in progress"):
-            h = torch.fit(m, (X, y), nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1), epochs=2,
-                          progress=False)
+            h = torch.fit(
+                m,
+                (X, y),
+                nn.CrossEntropyLoss(),
+                torch.optim.SGD(m.parameters(), lr=0.1),
+                epochs=2,
+                progress=False,
+            )
     finally:
         _C._capture_abort()
     assert len(h["loss"]) == 2
@@ -643,8 +790,9 @@ def test_linear_regression_backward_is_recorded_and_replays_bitwise():
 
 
 def mse_net(dropout):
-    return nn.Sequential(nn.Linear(13, 16), nn.Tanh(), nn.Dropout(dropout), nn.Linear(16, 8), nn.Sigmoid(),
-                         nn.Linear(8, 2))
+    return nn.Sequential(
+        nn.Linear(13, 16), nn.Tanh(), nn.Dropout(dropout), nn.Linear(16, 8), nn.Sigmoid(), nn.Linear(8, 2)
+    )
 
 
 def test_recorded_backward_with_dropout_shuffled_minibatches_is_bitwise_eager(wine_like):
@@ -656,15 +804,26 @@ def test_recorded_backward_with_dropout_shuffled_minibatches_is_bitwise_eager(wi
     torch.manual_seed(5)
     m1 = mse_net(0.3)
     opt1 = torch.optim.Adam(m1.parameters(), lr=0.01)
-    loader = DataLoader(TensorDataset(X, Y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+    loader = DataLoader(
+        TensorDataset(X, Y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1)
+    )
     ref = eager_epochs(m1, nn.MSELoss(), opt1, lambda: loader, 4)
     after_eager = torch.rand(3)
     torch.manual_seed(5)
     m2 = mse_net(0.3)
     opt2 = torch.optim.Adam(m2.parameters(), lr=0.01)
     with replayed():
-        h = torch.fit(m2, (X, Y), nn.MSELoss(), opt2, epochs=4, batch_size=32, shuffle=True,
-                      generator=torch.Generator().manual_seed(1), progress=False)
+        h = torch.fit(
+            m2,
+            (X, Y),
+            nn.MSELoss(),
+            opt2,
+            epochs=4,
+            batch_size=32,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(1),
+            progress=False,
+        )
     assert h["loss"] == ref
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         assert torch.equal(p1, p2) and torch.equal(p1.grad, p2.grad)
@@ -733,8 +892,15 @@ def test_requires_grad_or_hooks_changed_by_a_callback_replay_with_the_graph(wine
     m2 = mse_net(0.0)
     opt2 = torch.optim.Adam(m2.parameters(), lr=0.01)
     with replayed():
-        h = torch.fit(m2, (X, Y), nn.MSELoss(), opt2, epochs=5, progress=False,
-                      callbacks=[lambda epoch, logs: change(m2, epoch)])
+        h = torch.fit(
+            m2,
+            (X, Y),
+            nn.MSELoss(),
+            opt2,
+            epochs=5,
+            progress=False,
+            callbacks=[lambda epoch, logs: change(m2, epoch)],
+        )
     assert h["loss"] == ref
     assert len(calls) == 2 * n_eager == 4
     for p1, p2 in zip(m1.parameters(), m2.parameters()):

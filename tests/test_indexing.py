@@ -27,8 +27,10 @@ def check_enc(r, exp):
         return
     assert list(r.shape) == exp["shape"]
     assert str(r.dtype).replace("torch.", "") == exp["dtype"]
-    np.testing.assert_allclose(np.array(r.detach().tolist(), dtype=np.float64).reshape(exp["shape"]),
-                               np.array(exp["data"], dtype=np.float64).reshape(exp["shape"]))
+    np.testing.assert_allclose(
+        np.array(r.detach().tolist(), dtype=np.float64).reshape(exp["shape"]),
+        np.array(exp["data"], dtype=np.float64).reshape(exp["shape"]),
+    )
 
 
 def check_result(fn, exp):
@@ -77,13 +79,23 @@ def test_golden_grad(src):
 
 # ---------------------------------------------------------------- NumPy comparisons
 
+
 def arr(shape, seed=0, dtype=np.float64):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
 KEYS_2D = [
-    (1,), (-1,), (slice(None), 1), (slice(1, None, 2),), (slice(None), slice(None, None, 3)), (Ellipsis, 0),
-    (None, 0), ([0, 2, 2],), ([0, -1], [1, 2]), (slice(None), [0, 3, 3]), (np.array([1, 0]),),
+    (1,),
+    (-1,),
+    (slice(None), 1),
+    (slice(1, None, 2),),
+    (slice(None), slice(None, None, 3)),
+    (Ellipsis, 0),
+    (None, 0),
+    ([0, 2, 2],),
+    ([0, -1], [1, 2]),
+    (slice(None), [0, 3, 3]),
+    (np.array([1, 0]),),
 ]
 
 
@@ -136,9 +148,16 @@ def test_numpy_gather_scatter():
     np.testing.assert_array_equal(t.t().gather(1, ti.t()).numpy(), np.take_along_axis(a.T, idx.T, 1))
     s = np.zeros((6, 5))
     np.add.at(s, (idx, np.arange(5)[None].repeat(4, 0)), 1.0)
-    np.testing.assert_allclose(torch.zeros(6, 5, dtype=torch.float64).scatter_add(0, ti, torch.ones(4, 5, dtype=torch.float64)).numpy(), s)
+    np.testing.assert_allclose(
+        torch.zeros(6, 5, dtype=torch.float64)
+        .scatter_add(0, ti, torch.ones(4, 5, dtype=torch.float64))
+        .numpy(),
+        s,
+    )
     np.testing.assert_array_equal(t.index_select(0, torch.tensor([5, 0, 5])).numpy(), a[[5, 0, 5]])
-    np.testing.assert_array_equal(t.take(torch.tensor([[0, 29], [-1, 3]])).numpy(), a.ravel()[[[0, 29], [-1, 3]]])
+    np.testing.assert_array_equal(
+        t.take(torch.tensor([[0, 29], [-1, 3]])).numpy(), a.ravel()[[[0, 29], [-1, 3]]]
+    )
     z = t.clone()
     z.index_add_(1, torch.tensor([0, 0, 4]), torch.ones(6, 3, dtype=torch.float64), alpha=2)
     w = a.copy()
@@ -159,6 +178,7 @@ def test_functions_forward():
 
 
 # ---------------------------------------------------------------- views, in-place, versions
+
 
 def test_basic_indexing_is_view():
     x = torch.zeros(3, 4)
@@ -209,7 +229,9 @@ def test_setitem_bumps_version():
 
 def test_setitem_autograd_rules():
     a = torch.zeros(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation."):
+    with pytest.raises(
+        RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation."
+    ):
         a[0] = 1
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
         a.masked_fill_(torch.tensor([True, False, True]), 1.0)
@@ -246,6 +268,7 @@ def test_setitem_autograd_rules():
 
 
 # ---------------------------------------------------------------- gradients by finite differences
+
 
 def numgrad(f, x, eps=1e-6):
     base = x.detach().numpy().copy()
@@ -299,10 +322,12 @@ def test_setitem_gradcheck():
         y = x * 1
         y[0, [1, 0]] = x[2, 0] * 3
         return y
+
     gradcheck(f, (3, 2, 4))
 
 
 # ---------------------------------------------------------------- misc
+
 
 def test_where_one_arg_and_nonzero_tuple():
     c = torch.tensor([[True, False], [False, True]])

@@ -12,8 +12,14 @@ import pytest
 GOLDEN = json.loads((pathlib.Path(__file__).parent / "golden" / "join.json").read_text())
 rng = np.random.default_rng(1)
 
-DT = {"torch.float32": np.float32, "torch.float64": np.float64, "torch.int64": np.int64,
-      "torch.int32": np.int32, "torch.uint8": np.uint8, "torch.bool": np.bool_}
+DT = {
+    "torch.float32": np.float32,
+    "torch.float64": np.float64,
+    "torch.int64": np.int64,
+    "torch.int32": np.int32,
+    "torch.uint8": np.uint8,
+    "torch.bool": np.bool_,
+}
 
 
 def ev(expr):
@@ -66,7 +72,9 @@ def gradcheck(f, *arrays, eps=1e-6, tol=1e-6):
             vals = []
             for d in (eps, -eps):
                 flat[i] = old + d
-                vals.append(sum(float((o.numpy() * w).sum()) for o, w in zip(outs(f(*[t(b) for b in arrays])), ws)))
+                vals.append(
+                    sum(float((o.numpy() * w).sum()) for o, w in zip(outs(f(*[t(b) for b in arrays])), ws))
+                )
             flat[i] = old
             num.reshape(-1)[i] = (vals[0] - vals[1]) / (2 * eps)
         got = x.grad.numpy() if x.grad is not None else np.zeros_like(a)
@@ -74,8 +82,13 @@ def gradcheck(f, *arrays, eps=1e-6, tol=1e-6):
 
 
 CAT_SHAPES = [
-    ([(2, 3), (4, 3)], 0), ([(2, 3), (2, 1), (2, 0)], 1), ([(1, 0, 3), (1, 2, 3)], 1), ([(0,), (3,)], 0),
-    ([(45, 65), (45, 2)], -1), ([(2, 3, 4)] * 3, 2), ([(5,)], 0),
+    ([(2, 3), (4, 3)], 0),
+    ([(2, 3), (2, 1), (2, 0)], 1),
+    ([(1, 0, 3), (1, 2, 3)], 1),
+    ([(0,), (3,)], 0),
+    ([(45, 65), (45, 2)], -1),
+    ([(2, 3, 4)] * 3, 2),
+    ([(5,)], 0),
 ]
 
 
@@ -84,8 +97,12 @@ def test_cat_numpy_and_grad(shapes, dim):
     arrs = [rng.standard_normal(s) for s in shapes]
     got = torch.cat([t(a) for a in arrs], dim)
     np.testing.assert_array_equal(got.numpy(), np.concatenate(arrs, dim))
-    np.testing.assert_array_equal(torch.concat(tuple(t(a) for a in arrs), dim=dim).numpy(), np.concatenate(arrs, dim))
-    np.testing.assert_array_equal(torch.concatenate([t(a) for a in arrs], dim).numpy(), np.concatenate(arrs, dim))
+    np.testing.assert_array_equal(
+        torch.concat(tuple(t(a) for a in arrs), dim=dim).numpy(), np.concatenate(arrs, dim)
+    )
+    np.testing.assert_array_equal(
+        torch.concatenate([t(a) for a in arrs], dim).numpy(), np.concatenate(arrs, dim)
+    )
     if sum(a.size for a in arrs) < 300:
         gradcheck(lambda *xs: torch.cat(xs, dim), *arrs)
 
@@ -96,7 +113,9 @@ def test_cat_noncontiguous_and_out():
     got = torch.cat([x.t(), x[::2].t(), x.narrow(0, 1, 2).t()], 1)
     np.testing.assert_array_equal(got.numpy(), np.concatenate([a.T, a[::2].T, a[1:3].T], 1))
     e = t(a[0]).expand(3, 6)
-    np.testing.assert_array_equal(torch.cat([e, x]).numpy(), np.concatenate([np.broadcast_to(a[0], (3, 6)), a]))
+    np.testing.assert_array_equal(
+        torch.cat([e, x]).numpy(), np.concatenate([np.broadcast_to(a[0], (3, 6)), a])
+    )
     o = torch.zeros(8, 6, dtype=torch.float64)
     r = torch.cat([x, x], out=o)
     assert r is o
@@ -169,8 +188,10 @@ def test_tril_triu(shape, k):
     a = rng.standard_normal(shape)
     np.testing.assert_array_equal(t(a).tril(k).numpy(), np.tril(a, k))
     np.testing.assert_array_equal(t(a).triu(k).numpy(), np.triu(a, k))
-    np.testing.assert_array_equal(t(a).t().tril(k).numpy() if len(shape) == 2 else np.tril(np.swapaxes(a, -1, -2), k),
-                                  np.tril(np.swapaxes(a, -1, -2), k))
+    np.testing.assert_array_equal(
+        t(a).t().tril(k).numpy() if len(shape) == 2 else np.tril(np.swapaxes(a, -1, -2), k),
+        np.tril(np.swapaxes(a, -1, -2), k),
+    )
     x = t(a.copy())
     assert x.tril_(k) is x
     np.testing.assert_array_equal(x.numpy(), np.tril(a, k))

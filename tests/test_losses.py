@@ -18,8 +18,18 @@ from make_nn_golden import CASES
 with open(os.path.join(HERE, "golden", "nn_golden.json")) as fh:
     GOLDEN = json.load(fh)
 
-PREFIXES = ("ce_", "nll", "mse_", "l1_", "smooth_l1", "huber_", "margin_ranking", "cosine_embedding", "kl_div",
-            "bce")
+PREFIXES = (
+    "ce_",
+    "nll",
+    "mse_",
+    "l1_",
+    "smooth_l1",
+    "huber_",
+    "margin_ranking",
+    "cosine_embedding",
+    "kl_div",
+    "bce",
+)
 LOSS_NAMES = [n for n in CASES if n.startswith(PREFIXES)]
 
 
@@ -50,7 +60,9 @@ def test_golden(name):
         warnings.simplefilter("ignore")
         r = CASES[name](torch, F)
     g = GOLDEN[name]
-    np.testing.assert_allclose(np.array(r["out"], dtype=float), np.array(g["out"], dtype=float), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        np.array(r["out"], dtype=float), np.array(g["out"], dtype=float), rtol=1e-6, atol=1e-8
+    )
     if "grads" in g:
         for a, b in zip(r["grads"], g["grads"]):
             np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-8)
@@ -69,7 +81,9 @@ def test_gradchecks(reduction):
     r = reduction
     t = torch.tensor(T)
     fd_gradcheck(lambda a: F.cross_entropy(a, t, reduction=r), X)
-    fd_gradcheck(lambda a: F.cross_entropy(a, t, weight=torch.tensor(WT), label_smoothing=0.3, reduction=r), X)
+    fd_gradcheck(
+        lambda a: F.cross_entropy(a, t, weight=torch.tensor(WT), label_smoothing=0.3, reduction=r), X
+    )
     fd_gradcheck(lambda a: F.cross_entropy(a, torch.tensor([2, -100, 1, 2]), reduction=r), X)
     fd_gradcheck(lambda a, p: F.cross_entropy(a, p, reduction=r), X, P)
     fd_gradcheck(lambda a: F.nll_loss(a, t, weight=torch.tensor(WT), reduction=r), X)
@@ -79,19 +93,29 @@ def test_gradchecks(reduction):
     fd_gradcheck(lambda a, b: F.l1_loss(a, b, reduction=r), X, Y)
     fd_gradcheck(lambda a, b: F.smooth_l1_loss(a, b, reduction=r, beta=0.5), X, Y)
     fd_gradcheck(lambda a, b: F.huber_loss(a, b, reduction=r, delta=0.5), X, Y)
-    fd_gradcheck(lambda a, p: F.binary_cross_entropy(a, p, weight=torch.tensor(WT), reduction=r), P, P[::-1].copy())
-    fd_gradcheck(lambda a, p: F.binary_cross_entropy_with_logits(a, p, pos_weight=torch.tensor(WT), reduction=r),
-                 X, P)
+    fd_gradcheck(
+        lambda a, p: F.binary_cross_entropy(a, p, weight=torch.tensor(WT), reduction=r), P, P[::-1].copy()
+    )
+    fd_gradcheck(
+        lambda a, p: F.binary_cross_entropy_with_logits(a, p, pos_weight=torch.tensor(WT), reduction=r), X, P
+    )
     fd_gradcheck(lambda a, b: F.kl_div(a, b, reduction=r if r != "mean" else "batchmean"), X, P)
-    fd_gradcheck(lambda a, b: F.margin_ranking_loss(a, b, torch.tensor([1.0, -1, 1]), margin=0.1, reduction=r),
-                 X[0], Y[0])
-    fd_gradcheck(lambda a, b: F.cosine_embedding_loss(a, b, torch.tensor([1.0, -1, 1, -1]), reduction=r), X, Y)
+    fd_gradcheck(
+        lambda a, b: F.margin_ranking_loss(a, b, torch.tensor([1.0, -1, 1]), margin=0.1, reduction=r),
+        X[0],
+        Y[0],
+    )
+    fd_gradcheck(
+        lambda a, b: F.cosine_embedding_loss(a, b, torch.tensor([1.0, -1, 1, -1]), reduction=r), X, Y
+    )
 
 
 def test_stability():
     loss = F.cross_entropy(torch.tensor([[1e4, -1e4]]), torch.tensor([1]))
     assert abs(loss.item() - 2e4) < 1
-    assert np.isfinite(F.binary_cross_entropy_with_logits(torch.tensor([1e4, -1e4]), torch.tensor([0.0, 1.0])).item())
+    assert np.isfinite(
+        F.binary_cross_entropy_with_logits(torch.tensor([1e4, -1e4]), torch.tensor([0.0, 1.0])).item()
+    )
     assert F.binary_cross_entropy(torch.tensor([0.0]), torch.tensor([1.0])).item() == 100.0
 
 
@@ -123,7 +147,9 @@ def test_edge_cases():
     base = torch.randn(5, 4)
     xt = base.t()
     t = torch.tensor([0, 1, 2, 3])
-    np.testing.assert_allclose(F.cross_entropy(xt, t).item(), F.cross_entropy(xt.contiguous(), t).item(), rtol=1e-6)
+    np.testing.assert_allclose(
+        F.cross_entropy(xt, t).item(), F.cross_entropy(xt.contiguous(), t).item(), rtol=1e-6
+    )
     assert F.cross_entropy(xt, t).dtype == torch.float32
     # NaN propagates
     assert np.isnan(F.cross_entropy(torch.tensor([[float("nan"), 0.0]]), torch.tensor([1])).item())
@@ -140,7 +166,9 @@ def test_errors():
         F.cross_entropy(x, torch.tensor([1.0, 0, 2]))
     with pytest.raises(RuntimeError, match="0D or 1D target tensor expected, multi-target not supported"):
         F.cross_entropy(x, torch.randn(3, 4))
-    with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)\."):
+    with pytest.raises(
+        ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)\."
+    ):
         F.cross_entropy(x, torch.tensor([1, 0]))
     with pytest.raises(RuntimeError, match=r"Expected target size \[3, 2\], got \[3\]"):
         F.cross_entropy(torch.randn(3, 5, 2), torch.tensor([1, 0, 2]))
@@ -151,8 +179,11 @@ def test_errors():
         F.mse_loss(x, torch.randn(3, 4))
     with pytest.warns(UserWarning, match="Using a target size"):
         F.mse_loss(torch.randn(3, 1), torch.randn(3))
-    with pytest.raises(ValueError, match=r"Using a target size \(torch.Size\(\[4\]\)\) that is different to the "
-                                         r"input size \(torch.Size\(\[3\]\)\) is deprecated"):
+    with pytest.raises(
+        ValueError,
+        match=r"Using a target size \(torch.Size\(\[4\]\)\) that is different to the "
+        r"input size \(torch.Size\(\[3\]\)\) is deprecated",
+    ):
         F.binary_cross_entropy(torch.rand(3), torch.rand(4))
     with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
         F.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
@@ -161,9 +192,13 @@ def test_errors():
     assert np.isfinite(F.cross_entropy(x, torch.tensor([0, 2, 1], dtype=torch.uint8)).item())
     with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
         F.cross_entropy(x, torch.tensor([0, 2, 1]), weight=torch.ones(5, dtype=torch.float64))
-    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 5 classes or no classes"):
+    with pytest.raises(
+        RuntimeError, match="weight tensor should be defined either for all 5 classes or no classes"
+    ):
         F.cross_entropy(x, torch.tensor([0, 2, 1]), weight=torch.ones(4))
-    with pytest.raises(RuntimeError, match="Expected floating point type for target with class probabilities, got Long"):
+    with pytest.raises(
+        RuntimeError, match="Expected floating point type for target with class probabilities, got Long"
+    ):
         F.cross_entropy(torch.tensor(1.0), torch.tensor(0))
     with pytest.raises(RuntimeError, match=r"label_smoothing must be between 0.0 and 1.0. Got: 1.5"):
         F.cross_entropy(x, torch.tensor([0, 2, 1]), label_smoothing=1.5)
@@ -210,7 +245,9 @@ def test_bce_with_logits_is_one_op_with_input_and_target_gradients(r):
         assert loss.grad_fn.name() == "BinaryCrossEntropyWithLogitsBackward0"
     w, pw = torch.tensor(WT), torch.tensor(WT[::-1].copy())
     fd_gradcheck(lambda a, p: F.binary_cross_entropy_with_logits(a, p, reduction=r), X, P)
-    fd_gradcheck(lambda a, p: F.binary_cross_entropy_with_logits(a, p, weight=w, pos_weight=pw, reduction=r), X, P)
+    fd_gradcheck(
+        lambda a, p: F.binary_cross_entropy_with_logits(a, p, weight=w, pos_weight=pw, reduction=r), X, P
+    )
     fd_gradcheck(lambda a, p: nn.BCEWithLogitsLoss(weight=w, reduction=r)(a, p), X, P)
 
 
@@ -223,7 +260,9 @@ def test_bce_with_logits_double_backward_and_non_differentiable_weights():
     np.testing.assert_allclose(x.grad.numpy(), s * (1 - s) / 4, rtol=1e-12)
     for name in ("weight", "pos_weight"):
         kw = {name: torch.rand(2, dtype=torch.float64, requires_grad=True)}
-        with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument '{name}'. This input"):
+        with pytest.raises(
+            RuntimeError, match=f"not differentiable with respect to argument '{name}'. This input"
+        ):
             F.binary_cross_entropy_with_logits(x, t, **kw)
         with torch.no_grad():  # allowed without autograd, as in torch
             assert F.binary_cross_entropy_with_logits(x, t, **kw).grad_fn is None

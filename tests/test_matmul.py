@@ -11,8 +11,14 @@ import pytest
 GOLDEN = json.loads((pathlib.Path(__file__).parent / "golden" / "matmul.json").read_text())
 rng = np.random.default_rng(0)
 
-DT = {"torch.float32": np.float32, "torch.float64": np.float64, "torch.int64": np.int64,
-      "torch.int32": np.int32, "torch.uint8": np.uint8, "torch.bool": np.bool_}
+DT = {
+    "torch.float32": np.float32,
+    "torch.float64": np.float64,
+    "torch.int64": np.int64,
+    "torch.int32": np.int32,
+    "torch.uint8": np.uint8,
+    "torch.bool": np.bool_,
+}
 
 
 def ev(expr):
@@ -69,10 +75,22 @@ def gradcheck(f, *arrays, eps=1e-6, tol=1e-5):
 
 
 SHAPES = [
-    ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((45, 65), (65, 7)),
-    ((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)),
-    ((3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((0,), (0,)), ((1, 0), (0, 3)), ((0, 3), (3, 2)),
-    ((2, 0, 3), (3, 4)), ((1, 2, 3), (4, 3, 1)),
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3, 4)),
+    ((45, 65), (65, 7)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((0,), (0,)),
+    ((1, 0), (0, 3)),
+    ((0, 3), (3, 2)),
+    ((2, 0, 3), (3, 4)),
+    ((1, 2, 3), (4, 3, 1)),
 ]
 
 
@@ -157,7 +175,9 @@ def test_addmm():
     np.testing.assert_allclose(r.numpy(), 0.5 * i + 2 * m1 @ m2, rtol=1e-10)
     np.testing.assert_allclose(t(i).addmm(t(m1), t(m2)).numpy(), i + m1 @ m2, rtol=1e-10)
     gradcheck(lambda a, b, c: torch.addmm(a, b, c, beta=0.5, alpha=-1.5), i, m1, m2)
-    gradcheck(lambda a, b, c: torch.addmm(a, b.t(), c), rng.standard_normal((2, 3)), rng.standard_normal((4, 2)), m2)
+    gradcheck(
+        lambda a, b, c: torch.addmm(a, b.t(), c), rng.standard_normal((2, 3)), rng.standard_normal((4, 2)), m2
+    )
 
 
 def test_out_and_rmatmul():
@@ -172,12 +192,24 @@ def test_out_and_rmatmul():
 
 
 EINSUM = [
-    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij->ji", [(2, 3)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]),
-    ("i,j->ij", [(3,), (2,)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("...ij,...jk", [(2, 3, 4), (4, 5)]),
-    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]), ("ba,ca", [(2, 3), (4, 3)]), ("i,i", [(3,), (3,)]),
-    ("ij->", [(2, 3)]), ("ij->j", [(2, 3)]), ("ij,ij->ij", [(2, 3), (2, 3)]), ("i...->...", [(2, 3, 4)]),
-    ("bhqd,bhkd->bhqk", [(1, 2, 4, 6), (1, 2, 3, 6)]), ("ij,kj->ikj", [(2, 3), (1, 3)]),
-    ("iij->j", [(3, 3, 2)]), ("ijk,ikl->jl", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij->ji", [(2, 3)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("i,j->ij", [(3,), (2,)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("...ij,...jk", [(2, 3, 4), (4, 5)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    ("ba,ca", [(2, 3), (4, 3)]),
+    ("i,i", [(3,), (3,)]),
+    ("ij->", [(2, 3)]),
+    ("ij->j", [(2, 3)]),
+    ("ij,ij->ij", [(2, 3), (2, 3)]),
+    ("i...->...", [(2, 3, 4)]),
+    ("bhqd,bhkd->bhqk", [(1, 2, 4, 6), (1, 2, 3, 6)]),
+    ("ij,kj->ikj", [(2, 3), (1, 3)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("ijk,ikl->jl", [(2, 3, 4), (2, 4, 5)]),
 ]
 
 

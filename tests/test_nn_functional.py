@@ -28,7 +28,9 @@ def check_golden(name, rtol=1e-6, atol=1e-8):
         warnings.simplefilter("ignore")
         r = CASES[name](torch, F)
     g = GOLDEN[name]
-    np.testing.assert_allclose(np.array(r["out"], dtype=float), np.array(g["out"], dtype=float), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        np.array(r["out"], dtype=float), np.array(g["out"], dtype=float), rtol=rtol, atol=atol
+    )
     if "grads" in g:
         assert "grads" in r, f"{name}: no gradient"
         for a, b in zip(r["grads"], g["grads"]):
@@ -57,11 +59,41 @@ def fd_gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4):
         np.testing.assert_allclose(x.grad.numpy(), num, atol=atol, rtol=rtol)
 
 
-GOLDEN_NAMES = [n for n in CASES if n.startswith(("act_", "interp_")) or n in {
-    "linear", "linear_nobias_3d", "linear_1d", "bilinear", "layer_norm", "layer_norm2", "group_norm",
-    "pad_const", "pad_const_neg", "pad_reflect", "pad_replicate", "pad_circular", "normalize", "normalize_p1",
-    "cosine_similarity", "cosine_similarity_bc", "pairwise_distance", "pairwise_distance_p1", "embedding",
-    "embedding_pad", "one_hot", "one_hot_n", "unfold", "unfold_args", "unfold_3d", "fold", "fold_args"}]
+GOLDEN_NAMES = [
+    n
+    for n in CASES
+    if n.startswith(("act_", "interp_"))
+    or n
+    in {
+        "linear",
+        "linear_nobias_3d",
+        "linear_1d",
+        "bilinear",
+        "layer_norm",
+        "layer_norm2",
+        "group_norm",
+        "pad_const",
+        "pad_const_neg",
+        "pad_reflect",
+        "pad_replicate",
+        "pad_circular",
+        "normalize",
+        "normalize_p1",
+        "cosine_similarity",
+        "cosine_similarity_bc",
+        "pairwise_distance",
+        "pairwise_distance_p1",
+        "embedding",
+        "embedding_pad",
+        "one_hot",
+        "one_hot_n",
+        "unfold",
+        "unfold_args",
+        "unfold_3d",
+        "fold",
+        "fold_args",
+    }
+]
 
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)
@@ -99,7 +131,8 @@ def test_activation_shapes(name, shape):
     x = torch.randn(shape, requires_grad=True)
     if name in ("softmax0", "log_softmax0") or x.dim() < 2:
         f = {"softmax": lambda t: F.softmax(t, 0), "log_softmax": lambda t: F.log_softmax(t, 0)}.get(
-            name.rstrip("0"), ACTS[name])
+            name.rstrip("0"), ACTS[name]
+        )
     else:
         f = ACTS[name]
     y = f(x)
@@ -152,7 +185,9 @@ def test_softmax_grad_fn_and_dtype():
     assert F.gelu(x).grad_fn.name() == "GeluBackward0"
     assert x.softmax(0, dtype=torch.float64).dtype == torch.float64
     assert torch.softmax(x, dim=1).shape == (3, 4)
-    with pytest.raises(NotImplementedError, match="\"softmax_lastdim_kernel_impl\" not implemented for 'Long'"):
+    with pytest.raises(
+        NotImplementedError, match="\"softmax_lastdim_kernel_impl\" not implemented for 'Long'"
+    ):
         F.softmax(torch.tensor([1, 2]), 0)
     with pytest.raises(IndexError, match="Dimension out of range"):
         F.softmax(x, 2)
@@ -192,9 +227,13 @@ def test_linear_noncontiguous_and_errors():
     ref = x.numpy() @ w.numpy().T + b.numpy()
     np.testing.assert_allclose(F.linear(x, w, b).numpy(), ref, rtol=1e-12)
     np.testing.assert_allclose(F.linear(x.t().t()[::2], w, b).numpy(), ref[::2], rtol=1e-12)
-    with pytest.raises(RuntimeError, match=r"^mm: mat1 and mat2 shapes cannot be multiplied \(8x6 and 4x5\)$"):
+    with pytest.raises(
+        RuntimeError, match=r"^mm: mat1 and mat2 shapes cannot be multiplied \(8x6 and 4x5\)$"
+    ):
         F.linear(x, torch.randn(5, 4, dtype=torch.float64))
-    with pytest.raises(RuntimeError, match=r"^addmm: mat1 and mat2 shapes cannot be multiplied \(6x6 and 4x5\)$"):
+    with pytest.raises(
+        RuntimeError, match=r"^addmm: mat1 and mat2 shapes cannot be multiplied \(6x6 and 4x5\)$"
+    ):
         F.linear(x[:6].reshape(2, 3, 6), torch.randn(5, 4, dtype=torch.float64), b)
 
 
@@ -212,15 +251,22 @@ def test_pad_interp_gradchecks():
     fd_gradcheck(lambda a: F.pad(a, (1, 2, 2, 1), mode="reflect"), rs.randn(1, 2, 3, 4))
     fd_gradcheck(lambda a: F.pad(a, (1, 2), value=3.0), rs.randn(2, 3))
     fd_gradcheck(lambda a: F.pad(a, (2, 2, 1, 0), mode="replicate"), rs.randn(1, 1, 3, 3))
-    fd_gradcheck(lambda a: F.interpolate(a, size=(5, 3), mode="bilinear", align_corners=True), rs.randn(1, 2, 3, 4))
+    fd_gradcheck(
+        lambda a: F.interpolate(a, size=(5, 3), mode="bilinear", align_corners=True), rs.randn(1, 2, 3, 4)
+    )
     fd_gradcheck(lambda a: F.interpolate(a, scale_factor=2), rs.randn(1, 2, 2, 3))
 
 
 def test_norm_errors():
-    with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[5\], expected input with shape \[\*, 5\], "
-                                           r"but got input of size\[3, 4\]"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"Given normalized_shape=\[5\], expected input with shape \[\*, 5\], "
+        r"but got input of size\[3, 4\]",
+    ):
         F.layer_norm(torch.randn(3, 4), (5,))
-    with pytest.raises(RuntimeError, match="Expected number of channels in input to be divisible by num_groups"):
+    with pytest.raises(
+        RuntimeError, match="Expected number of channels in input to be divisible by num_groups"
+    ):
         F.group_norm(torch.randn(2, 6, 4), 4)
 
 
@@ -230,20 +276,32 @@ def test_layer_norm_fused():
     a = x.numpy().reshape(4, 15)
     ref = ((a - a.mean(1, keepdims=True)) / np.sqrt(a.var(1, keepdims=True) + 1e-5)).reshape(4, 3, 5)
     np.testing.assert_allclose(F.layer_norm(x, (3, 5), w, b).numpy(), ref * w.numpy() + b.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(F.layer_norm(x.transpose(0, 1).transpose(0, 1), (3, 5)).numpy(), ref, rtol=1e-10)
-    assert F.layer_norm(torch.randn(2, 3, requires_grad=True), (3,)).grad_fn.name() == "NativeLayerNormBackward0"
+    np.testing.assert_allclose(
+        F.layer_norm(x.transpose(0, 1).transpose(0, 1), (3, 5)).numpy(), ref, rtol=1e-10
+    )
+    assert (
+        F.layer_norm(torch.randn(2, 3, requires_grad=True), (3,)).grad_fn.name() == "NativeLayerNormBackward0"
+    )
     assert F.layer_norm(torch.randn(0, 3), (3,)).shape == (0, 3)
-    fd_gradcheck(lambda t, ww: F.layer_norm(t, (2, 3), ww), np.random.RandomState(1).randn(2, 2, 3),
-                 np.random.RandomState(2).randn(2, 3))
-    with pytest.raises(RuntimeError, match=r"Expected weight to be of same shape as normalized_shape, but got weight "
-                                           r"of shape \[4\] and normalized_shape = \[5\]"):
+    fd_gradcheck(
+        lambda t, ww: F.layer_norm(t, (2, 3), ww),
+        np.random.RandomState(1).randn(2, 2, 3),
+        np.random.RandomState(2).randn(2, 3),
+    )
+    with pytest.raises(
+        RuntimeError,
+        match=r"Expected weight to be of same shape as normalized_shape, but got weight "
+        r"of shape \[4\] and normalized_shape = \[5\]",
+    ):
         F.layer_norm(torch.randn(2, 5), (5,), torch.ones(4))
 
 
 def test_pad_errors():
     with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
         F.pad(torch.randn(2, 3), (1,))
-    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+    with pytest.raises(
+        RuntimeError, match="Padding size should be less than the corresponding input dimension"
+    ):
         F.pad(torch.randn(1, 2, 3), (3, 0), mode="reflect")
 
 
@@ -305,5 +363,7 @@ def test_unfold_fold():
     # fold(unfold(x)) multiplies each pixel by the number of blocks covering it
     cover = F.fold(F.unfold(torch.ones(1, 1, 4, 5, dtype=torch.float64), 2), (4, 5), 2)
     np.testing.assert_allclose(F.fold(F.unfold(x, 2), (4, 5), 2).numpy(), (x * cover).numpy(), rtol=1e-12)
-    with pytest.raises(RuntimeError, match=r"calculated number of sliding blocks 3 \* 4 = 12, but got input.size\(2\)=5"):
+    with pytest.raises(
+        RuntimeError, match=r"calculated number of sliding blocks 3 \* 4 = 12, but got input.size\(2\)=5"
+    ):
         F.fold(torch.randn(1, 4, 5), (4, 5), 2)

@@ -28,8 +28,9 @@ def test_seeded_values_equal_torch(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = CASES[name](torch, F)
-    np.testing.assert_allclose(np.array(r["out"], dtype=float), np.array(GOLDEN[name]["out"], dtype=float),
-                               rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        np.array(r["out"], dtype=float), np.array(GOLDEN[name]["out"], dtype=float), rtol=2e-6, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("i", range(len(REPR_EXPRS)))
@@ -139,9 +140,11 @@ def test_activation_modules():
 def test_layer_gradcheck():
     torch.manual_seed(0)
     rs = np.random.RandomState(2)
-    for mod, shape in [(nn.Linear(3, 2, dtype=torch.float64), (4, 3)),
-                       (nn.LayerNorm(3).double(), (2, 3)),
-                       (nn.GroupNorm(2, 4).double(), (2, 4, 2))]:
+    for mod, shape in [
+        (nn.Linear(3, 2, dtype=torch.float64), (4, 3)),
+        (nn.LayerNorm(3).double(), (2, 3)),
+        (nn.GroupNorm(2, 4).double(), (2, 4, 2)),
+    ]:
         x = torch.tensor(rs.randn(*shape), requires_grad=True)
         mod(x).pow(2).sum().backward()
         num = np.zeros(shape)
@@ -158,10 +161,12 @@ def test_layer_gradcheck():
 
 
 def test_init_helpers_and_errors():
-    assert init.calculate_gain("relu") == pytest.approx(2 ** 0.5)
+    assert init.calculate_gain("relu") == pytest.approx(2**0.5)
     with pytest.raises(ValueError, match="Unsupported nonlinearity foo"):
         init.calculate_gain("foo")
-    with pytest.raises(ValueError, match="Fan in and fan out can not be computed for tensor with fewer than 2"):
+    with pytest.raises(
+        ValueError, match="Fan in and fan out can not be computed for tensor with fewer than 2"
+    ):
         init.xavier_uniform_(torch.empty(3))
     with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
         init.eye_(torch.empty(2, 2, 2))

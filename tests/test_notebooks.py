@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="the notebook tests need the test extra (nbformat, nbclient)")
+nbformat = pytest.importorskip(
+    "nbformat", reason="the notebook tests need the test extra (nbformat, nbclient)"
+)
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
@@ -22,14 +24,19 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 
 
 def test_notebooks_are_generated_from_the_scripts_and_stripped():
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "make_notebooks.py"), "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_notebooks.py"), "--check"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr + "\nrun: python tools/make_notebooks.py"
     assert {p.stem for p in NOTEBOOKS} >= {"linear_regression_scratch", "tabular_mlp", "cifar10_convnet"}
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None
+            for c in nb.cells
+            if c.cell_type == "code"
+        )
 
 
 def _execute(path, monkeypatch):
@@ -38,19 +45,27 @@ def _execute(path, monkeypatch):
     monkeypatch.delenv("CIFAR10_ROOT", raising=False)
     monkeypatch.delenv("SUBSET", raising=False)
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(EXAMPLES)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLES)}}
+    )
     client.execute()  # raises CellExecutionError (with the traceback) if any cell fails, e.g. "did not learn"
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if o.output_type == "stream" and o.name == "stdout")
+    return "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stdout"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_and_learns(path, monkeypatch):
     stdout = _execute(path, monkeypatch)
     if path.stem == "linear_regression_scratch":
-        learned = re.findall(r"OrderedDict\(\[\('weights', tensor\(\[([0-9.]+)\]\)\), \('bias', tensor\(\[([0-9.]+)\]\)\)\]\)",
-                             stdout)[-1]
+        learned = re.findall(
+            r"OrderedDict\(\[\('weights', tensor\(\[([0-9.]+)\]\)\), \('bias', tensor\(\[([0-9.]+)\]\)\)\]\)",
+            stdout,
+        )[-1]
         assert abs(float(learned[0]) - 0.7) < 0.02 and abs(float(learned[1]) - 0.3) < 0.02, stdout
     elif path.stem == "tabular_mlp":
         assert float(re.search(r"test accuracy: ([0-9.]+)", stdout).group(1)) > 0.9, stdout

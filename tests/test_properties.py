@@ -11,15 +11,25 @@ floats = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 
 
 @SETTINGS
-@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4), st.data(),
-       st.sampled_from(["add", "sub", "mul", "maximum", "minimum", "gt", "eq"]))
+@given(
+    hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+    st.data(),
+    st.sampled_from(["add", "sub", "mul", "maximum", "minimum", "gt", "eq"]),
+)
 def test_broadcasting_binary_ops(shapes, data, op):
     (sa, sb), expected_shape = shapes.input_shapes, shapes.result_shape
     a = data.draw(hnp.arrays(np.float32, sa, elements=floats))
     b = data.draw(hnp.arrays(np.float32, sb, elements=floats))
     got = getattr(torch, op)(torch.from_numpy(a), torch.from_numpy(b))
-    ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "maximum": np.maximum,
-           "minimum": np.minimum, "gt": np.greater, "eq": np.equal}[op](a, b)
+    ref = {
+        "add": np.add,
+        "sub": np.subtract,
+        "mul": np.multiply,
+        "maximum": np.maximum,
+        "minimum": np.minimum,
+        "gt": np.greater,
+        "eq": np.equal,
+    }[op](a, b)
     assert tuple(got.shape) == expected_shape
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
 
@@ -27,8 +37,14 @@ def test_broadcasting_binary_ops(shapes, data, op):
 @st.composite
 def view_chain(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
-    ops = draw(st.lists(st.sampled_from(["t", "permute", "unsqueeze", "squeeze", "flatten", "reshape", "narrow",
-                                         "expand"]), max_size=5))
+    ops = draw(
+        st.lists(
+            st.sampled_from(
+                ["t", "permute", "unsqueeze", "squeeze", "flatten", "reshape", "narrow", "expand"]
+            ),
+            max_size=5,
+        )
+    )
     return shape, ops, draw(st.randoms(use_true_random=False))
 
 
@@ -71,10 +87,17 @@ def test_view_chains_match_numpy_and_share_memory(case):
 
 
 @SETTINGS
-@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
-                  elements=st.floats(-10, 10)), st.sampled_from(["exp", "tanh", "abs", "sigmoid", "square"]))
+@given(
+    hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=st.floats(-10, 10)),
+    st.sampled_from(["exp", "tanh", "abs", "sigmoid", "square"]),
+)
 def test_unary_on_transposed_views(a, op):
     t = torch.from_numpy(a).permute(*reversed(range(a.ndim)))
-    ref = {"exp": np.exp, "tanh": np.tanh, "abs": np.abs, "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
-           "square": np.square}[op](a.transpose())
+    ref = {
+        "exp": np.exp,
+        "tanh": np.tanh,
+        "abs": np.abs,
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+        "square": np.square,
+    }[op](a.transpose())
     np.testing.assert_allclose(getattr(t, op)().numpy(), ref, rtol=1e-12)

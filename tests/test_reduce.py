@@ -86,7 +86,9 @@ def np_axis(d):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("op", ["sum", "mean", "nansum", "prod", "amax", "amin", "std", "var", "norm", "logsumexp"])
+@pytest.mark.parametrize(
+    "op", ["sum", "mean", "nansum", "prod", "amax", "amin", "std", "var", "norm", "logsumexp"]
+)
 def test_vs_numpy(shape, op):
     for t, a in views(shape):
         for d in dims_for(a.ndim):
@@ -110,7 +112,13 @@ def test_vs_numpy(shape, op):
                     if a.size == 0:
                         continue
                     got = getattr(t, op)(d, **kw)
-                    n = a.size if d is None else np.prod([a.shape[i] for i in np.atleast_1d(d)]) if a.ndim else 1
+                    n = (
+                        a.size
+                        if d is None
+                        else np.prod([a.shape[i] for i in np.atleast_1d(d)])
+                        if a.ndim
+                        else 1
+                    )
                     if n < 2:
                         continue
                     ref = getattr(np, op)(a, axis=ax, keepdims=keepdim, ddof=1)
@@ -132,7 +140,9 @@ def test_vs_numpy(shape, op):
                         ref = getattr(np, op)(a, axis=ax, keepdims=keepdim)
                 ref = np.asarray(ref)
                 assert tuple(got.shape) == ref.shape, (op, shape, d, keepdim, got.shape, ref.shape)
-                np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-10, err_msg=f"{op} {shape} {d}")
+                np.testing.assert_allclose(
+                    got.numpy(), ref, rtol=1e-10, atol=1e-10, err_msg=f"{op} {shape} {d}"
+                )
 
 
 @pytest.mark.parametrize("shape", [(45, 65), (3, 4, 5), (7,), ()], ids=str)
@@ -145,11 +155,17 @@ def test_dim_ops_vs_numpy(shape):
             np.testing.assert_array_equal(i.numpy(), np.argmax(a, axis=ax))
             np.testing.assert_array_equal(t.argmin(d).numpy(), np.argmin(a, axis=ax))
             s = t.sort(d)
-            np.testing.assert_array_equal(s.values.numpy(), np.sort(a, axis=ax if a.ndim else -1) if a.ndim else a)
-            np.testing.assert_array_equal(t.argsort(d, descending=True).numpy(),
-                                          np.argsort(-a, axis=d, kind="stable") if a.ndim else np.zeros((), np.int64))
+            np.testing.assert_array_equal(
+                s.values.numpy(), np.sort(a, axis=ax if a.ndim else -1) if a.ndim else a
+            )
+            np.testing.assert_array_equal(
+                t.argsort(d, descending=True).numpy(),
+                np.argsort(-a, axis=d, kind="stable") if a.ndim else np.zeros((), np.int64),
+            )
             np.testing.assert_allclose(t.cumsum(d).numpy(), np.cumsum(a, axis=d) if a.ndim else a, rtol=1e-12)
-            np.testing.assert_allclose(t.cumprod(d).numpy(), np.cumprod(a, axis=d) if a.ndim else a, rtol=1e-12)
+            np.testing.assert_allclose(
+                t.cumprod(d).numpy(), np.cumprod(a, axis=d) if a.ndim else a, rtol=1e-12
+            )
             if a.ndim:
                 k = min(3, a.shape[d])
                 tv = t.topk(k, d).values.numpy()
@@ -169,8 +185,12 @@ def test_logical_and_counts():
     t = torch.tensor(a)
     for d in (None, 0, 1, (0, 1)):
         ax = d
-        np.testing.assert_array_equal(t.all(d).numpy() if d is not None else t.all().numpy(), np.all(a, axis=ax))
-        np.testing.assert_array_equal(t.any(d).numpy() if d is not None else t.any().numpy(), np.any(a, axis=ax))
+        np.testing.assert_array_equal(
+            t.all(d).numpy() if d is not None else t.all().numpy(), np.all(a, axis=ax)
+        )
+        np.testing.assert_array_equal(
+            t.any(d).numpy() if d is not None else t.any().numpy(), np.any(a, axis=ax)
+        )
         np.testing.assert_array_equal(t.count_nonzero(d).numpy(), np.count_nonzero(a, axis=ax))
     assert t.sum().dtype == torch.int64 and t.sum().item() == a.sum()
     assert torch.tensor([True, True]).sum().item() == 2
@@ -178,19 +198,20 @@ def test_logical_and_counts():
     np.testing.assert_array_equal(torch.tensor(u).unique().numpy(), np.unique(u))
     np.testing.assert_array_equal(torch.tensor(u).bincount().numpy(), np.bincount(u))
     h = rng.standard_normal(100)
-    np.testing.assert_array_equal(torch.tensor(h).histc(10, -2, 2).numpy(),
-                                  np.histogram(h[(h >= -2) & (h <= 2)], 10, (-2, 2))[0])
+    np.testing.assert_array_equal(
+        torch.tensor(h).histc(10, -2, 2).numpy(), np.histogram(h[(h >= -2) & (h <= 2)], 10, (-2, 2))[0]
+    )
 
 
 def test_function_forms_and_namedtuple():
-    x = torch.tensor([[1., 5, 2], [7, 0, 3]])
+    x = torch.tensor([[1.0, 5, 2], [7, 0, 3]])
     values, idx = torch.max(x, 1)
-    assert values.tolist() == [5., 7.] and idx.tolist() == [1, 0]
+    assert values.tolist() == [5.0, 7.0] and idx.tolist() == [1, 0]
     r = x.min(dim=1, keepdim=True)
     assert r.values.shape == (2, 1) and r.indices.tolist() == [[0], [1]]
     assert repr(r).startswith("torch.return_types.min(\nvalues=tensor(")
     assert type(r).__name__ == "min"
-    assert torch.max(x, torch.tensor([3., 3, 3])).tolist() == [[3., 5, 3], [7, 3, 3]]
+    assert torch.max(x, torch.tensor([3.0, 3, 3])).tolist() == [[3.0, 5, 3], [7, 3, 3]]
     assert torch.sum(x).item() == 18.0
     m, s = torch.var_mean(x, 1)
     assert m.shape == (2,)
@@ -199,6 +220,7 @@ def test_function_forms_and_namedtuple():
 
 def test_big_sum_fast_and_deterministic():
     import time
+
     a = rng.random(4_000_000).astype(np.float32)
     t = torch.from_numpy(a)
     s1 = t.sum().item()
@@ -219,12 +241,14 @@ def test_big_sum_fast_and_deterministic():
 
 def _timed(f):
     import time
+
     s = time.perf_counter()
     f()
     return time.perf_counter() - s
 
 
 # ---- gradient checks (float64 central differences) ----
+
 
 def gradcheck(f, a, eps=1e-6, tol=1e-5):
     x = torch.tensor(a, requires_grad=True)
@@ -287,7 +311,10 @@ def test_cumprod_prod_grad_with_zeros():
     a[0, 2] = 0.0
     a[1, 1] = 0.0
     a[1, 4] = 0.0
-    gradcheck(lambda x: x.cumprod(1) * torch.tensor(W[:2, :, 0].repeat(2, 0)[:2, :6] if False else np.ones((2, 6))), a)
+    gradcheck(
+        lambda x: x.cumprod(1) * torch.tensor(W[:2, :, 0].repeat(2, 0)[:2, :6] if False else np.ones((2, 6))),
+        a,
+    )
     gradcheck(lambda x: x.prod(1), a)
     a = rng.standard_normal(5)
     a[3] = 0.0
@@ -295,7 +322,7 @@ def test_cumprod_prod_grad_with_zeros():
 
 
 def test_mean_double_backward():
-    x = torch.tensor([1., 2., 3.], requires_grad=True)
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (g,) = torch.autograd.grad((x * x).mean(), x, create_graph=True)
     np.testing.assert_allclose(g.detach().numpy(), [2 / 3, 4 / 3, 2.0])
     g.sum().backward()
@@ -311,7 +338,7 @@ def test_int_and_bool_results():
 
 
 def test_grad_fn_names():
-    x = torch.tensor([1., 2.], requires_grad=True)
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
     assert x.sum().grad_fn.name() == "SumBackward0"
     assert x.sum(0).grad_fn.name() == "SumBackward1"
     assert x.mean().grad_fn.name() == "MeanBackward0"
@@ -322,28 +349,91 @@ def test_grad_fn_names():
 # ---- errors ----
 
 ERRORS = [
-    (lambda: torch.tensor([1, 2]).mean(), NotImplementedError,
-     "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long"),
-    (lambda: torch.tensor([1., 2.]).mean(dtype=torch.int64), NotImplementedError, "Optional dtype must be"),
-    (lambda: torch.tensor([]).max(), RuntimeError, "max(): Expected reduction dim to be specified for input.numel() == 0."),
+    (
+        lambda: torch.tensor([1, 2]).mean(),
+        NotImplementedError,
+        "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long",
+    ),
+    (lambda: torch.tensor([1.0, 2.0]).mean(dtype=torch.int64), NotImplementedError, "Optional dtype must be"),
+    (
+        lambda: torch.tensor([]).max(),
+        RuntimeError,
+        "max(): Expected reduction dim to be specified for input.numel() == 0.",
+    ),
     (lambda: torch.zeros(2, 0).max(1), IndexError, "max(): Expected reduction dim 1 to have non-zero size."),
-    (lambda: torch.zeros(2, 0).amax(1), IndexError, "amax(): Expected reduction dim 1 to have non-zero size."),
-    (lambda: torch.zeros(2, 0).argmax(), IndexError, "argmax(): Expected reduction dim to be specified for input.numel() == 0."),
-    (lambda: torch.zeros(3).max(3), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got 3)"),
+    (
+        lambda: torch.zeros(2, 0).amax(1),
+        IndexError,
+        "amax(): Expected reduction dim 1 to have non-zero size.",
+    ),
+    (
+        lambda: torch.zeros(2, 0).argmax(),
+        IndexError,
+        "argmax(): Expected reduction dim to be specified for input.numel() == 0.",
+    ),
+    (
+        lambda: torch.zeros(3).max(3),
+        IndexError,
+        "Dimension out of range (expected to be in range of [-1, 0], but got 3)",
+    ),
     (lambda: torch.zeros(3).topk(4), RuntimeError, "selected index k out of range"),
-    (lambda: torch.zeros(3).kthvalue(4), RuntimeError, "kthvalue(): selected number k out of range for dimension 0"),
-    (lambda: torch.tensor([1.5]).bincount(), NotImplementedError, "\"bincount_cpu\" not implemented for 'Float'"),
-    (lambda: torch.tensor([-1]).bincount(), RuntimeError, "bincount only supports 1-d non-negative integral inputs."),
+    (
+        lambda: torch.zeros(3).kthvalue(4),
+        RuntimeError,
+        "kthvalue(): selected number k out of range for dimension 0",
+    ),
+    (
+        lambda: torch.tensor([1.5]).bincount(),
+        NotImplementedError,
+        "\"bincount_cpu\" not implemented for 'Float'",
+    ),
+    (
+        lambda: torch.tensor([-1]).bincount(),
+        RuntimeError,
+        "bincount only supports 1-d non-negative integral inputs.",
+    ),
     (lambda: torch.tensor([1]).histc(), NotImplementedError, "\"histogram_cpu\" not implemented for 'Long'"),
-    (lambda: torch.tensor([1, 2]).std(), NotImplementedError, "std and var only support floating point and complex dtypes"),
-    (lambda: torch.tensor([1, 2]).norm(), NotImplementedError, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long"),
-    (lambda: torch.tensor([1, 2]).nanmean(), NotImplementedError, "nanmean(): expected input to have floating point or complex dtype but got Long"),
-    (lambda: torch.zeros(2, 3).max(dim=(0, 1)), TypeError, "max() received an invalid combination of arguments"),
-    (lambda: torch.zeros(2, 3).argmax(dim=(0, 1)), TypeError, "argmax(): argument 'dim' must be int, not tuple"),
+    (
+        lambda: torch.tensor([1, 2]).std(),
+        NotImplementedError,
+        "std and var only support floating point and complex dtypes",
+    ),
+    (
+        lambda: torch.tensor([1, 2]).norm(),
+        NotImplementedError,
+        "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long",
+    ),
+    (
+        lambda: torch.tensor([1, 2]).nanmean(),
+        NotImplementedError,
+        "nanmean(): expected input to have floating point or complex dtype but got Long",
+    ),
+    (
+        lambda: torch.zeros(2, 3).max(dim=(0, 1)),
+        TypeError,
+        "max() received an invalid combination of arguments",
+    ),
+    (
+        lambda: torch.zeros(2, 3).argmax(dim=(0, 1)),
+        TypeError,
+        "argmax(): argument 'dim' must be int, not tuple",
+    ),
     (lambda: torch.zeros(2, 3).sum((0, 0)), RuntimeError, "appears multiple times"),
-    (lambda: torch.zeros(0).norm(float("inf")), RuntimeError, "linalg.vector_norm cannot compute the inf norm on an empty tensor"),
-    (lambda: torch.tensor([1.]).histc(bins=0), RuntimeError, "torch.histogram(): bins must be > 0, but got 0 for dimension 0"),
-    (lambda: torch.tensor(5.).max(1), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    (
+        lambda: torch.zeros(0).norm(float("inf")),
+        RuntimeError,
+        "linalg.vector_norm cannot compute the inf norm on an empty tensor",
+    ),
+    (
+        lambda: torch.tensor([1.0]).histc(bins=0),
+        RuntimeError,
+        "torch.histogram(): bins must be > 0, but got 0 for dimension 0",
+    ),
+    (
+        lambda: torch.tensor(5.0).max(1),
+        IndexError,
+        "Dimension out of range (expected to be in range of [-1, 0], but got 1)",
+    ),
 ]
 
 

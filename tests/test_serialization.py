@@ -103,7 +103,9 @@ def test_paths_and_errors(tmp_path):
             self.w = torch.nn.Parameter(torch.ones(2))
 
     # a whole module saves when its class can be found by name at load (tests/test_basics_tutorials.py)
-    with pytest.raises(AttributeError, match=r"Can't pickle local object 'test_paths_and_errors.<locals>.Net'"):
+    with pytest.raises(
+        AttributeError, match=r"Can't pickle local object 'test_paths_and_errors.<locals>.Net'"
+    ):
         torch.save(Net(), io.BytesIO())
     with pytest.raises(TypeError, match="cannot save an object of type"):
         torch.save({"f": lambda: 1}, io.BytesIO())

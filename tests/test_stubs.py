@@ -18,15 +18,21 @@ FIX = "regenerate them: maturin develop --release && python tools/gen_stubs.py"
 
 
 def test_stubs_are_generated_from_the_built_module():
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_stubs.py"), "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_stubs.py"), "--check"], capture_output=True, text=True
+    )
     assert out.returncode == 0, f"{out.stdout}{out.stderr}\n_C.pyi is out of date: {FIX}"
 
 
 def test_stubtest_passes(tmp_path):
     # Run outside the repository so mypy's cache does not land in the work tree.
-    out = subprocess.run([sys.executable, "-m", "mypy.stubtest", "ferrotorch._C"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=240)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "ferrotorch._C"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=240,
+    )
     assert out.returncode == 0, f"{out.stdout}{out.stderr}\n{FIX}"
     assert "Success" in out.stdout
 

@@ -31,8 +31,13 @@ def _maturin():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     dist = tmp_path_factory.mktemp("dist")
-    out = subprocess.run([_maturin(), "build", "--release", "--interpreter", sys.executable, "--out", str(dist)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    out = subprocess.run(
+        [_maturin(), "build", "--release", "--interpreter", sys.executable, "--out", str(dist)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     wheels = list(dist.glob("*.whl"))
     assert len(wheels) == 1, wheels
@@ -45,16 +50,32 @@ def env(wheel, tmp_path_factory):
     home = tmp_path_factory.mktemp("venv")
     venv.create(home, with_pip=False)
     python = home / "bin" / "python"
-    out = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                          "--disable-pip-version-check", "numpy", str(wheel)],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "numpy",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     return python
 
 
 def _run(python, *args, cwd):
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    out = subprocess.run([str(python), *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=clean)
+    out = subprocess.run(
+        [str(python), *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=clean
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     return out.stdout
 
@@ -64,27 +85,42 @@ def test_one_small_abi3_wheel_with_stubs(wheel):
     assert wheel.name.startswith("ferrotorch-") and "-cp310-abi3-" in wheel.name, wheel.name
     assert wheel.stat().st_size <= MAX_WHEEL_BYTES, f"{wheel.name} is {wheel.stat().st_size / 2**20:.1f} MB"
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("ferrotorch/_C.abi3.so", "ferrotorch/_C.pyi", "ferrotorch/py.typed", "ferrotorch/__init__.py",
-                     "ferrotorch/demo/data/digits.csv.gz", "ferrotorch/demo/data/LICENSE-digits.txt"):
+    for required in (
+        "ferrotorch/_C.abi3.so",
+        "ferrotorch/_C.pyi",
+        "ferrotorch/py.typed",
+        "ferrotorch/__init__.py",
+        "ferrotorch/demo/data/digits.csv.gz",
+        "ferrotorch/demo/data/LICENSE-digits.txt",
+    ):
         assert required in names, required
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
 @pytest.mark.timeout(1800)
 def test_installs_next_to_numpy_only_and_imports_fast(env, tmp_path):
-    listed = _run(env, "-c", "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() "
-                  "for d in m.distributions()))", cwd=tmp_path)
+    listed = _run(
+        env,
+        "-c",
+        "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() "
+        "for d in m.distributions()))",
+        cwd=tmp_path,
+    )
     assert listed.strip() == "['ferrotorch', 'numpy']", listed
     probe = "import time; t = time.perf_counter(); import ferrotorch; print(time.perf_counter() - t, ferrotorch.__file__)"
     runs = [_run(env, "-c", probe, cwd=tmp_path).split() for _ in range(5)]
-    assert all(pathlib.Path(f).is_relative_to(env.parent.parent) for _, f in runs), runs  # the wheel, not the tree
+    assert all(pathlib.Path(f).is_relative_to(env.parent.parent) for _, f in runs), (
+        runs
+    )  # the wheel, not the tree
     best = min(float(s) for s, _ in runs)
     assert best < MAX_IMPORT_SECONDS, f"import ferrotorch took {best:.3f} s (best of 5)"
-    ops = ("import ferrotorch as torch\n"
-           "x = torch.arange(6.0).reshape(2, 3).requires_grad_()\n"
-           "(x * x).sum().backward()\n"
-           "assert x.grad.tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]], x.grad\n"
-           "print(torch.nn.Linear(3, 1)(x).shape, torch.tensor([1, 2]).numpy().dtype)\n")
+    ops = (
+        "import ferrotorch as torch\n"
+        "x = torch.arange(6.0).reshape(2, 3).requires_grad_()\n"
+        "(x * x).sum().backward()\n"
+        "assert x.grad.tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]], x.grad\n"
+        "print(torch.nn.Linear(3, 1)(x).shape, torch.tensor([1, 2]).numpy().dtype)\n"
+    )
     assert _run(env, "-c", ops, cwd=tmp_path).strip() == "torch.Size([2, 1]) int64"
 
 

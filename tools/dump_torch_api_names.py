@@ -40,8 +40,21 @@ MODULES = {
 
 # Submodules a tutorial user reaches through the module (others are implementation files or internals).
 USER_SUBMODULES = {
-    "torch": {"autograd", "backends", "cuda", "distributions", "fft", "hub", "linalg", "nn", "optim", "random",
-              "special", "testing", "utils"},
+    "torch": {
+        "autograd",
+        "backends",
+        "cuda",
+        "distributions",
+        "fft",
+        "hub",
+        "linalg",
+        "nn",
+        "optim",
+        "random",
+        "special",
+        "testing",
+        "utils",
+    },
     "torch.nn": {"functional", "init", "parameter", "utils"},
     "torch.optim": {"lr_scheduler", "swa_utils"},
     "torchvision.transforms": {"functional"},
@@ -49,24 +62,40 @@ USER_SUBMODULES = {
 
 # (reason, pattern on the name) in order; the first match wins.
 RULES = [
-    ("compiler, TorchScript and symbolic shapes", r"^(sym_|Sym)|jit|script|^fx$|^export|^compiled_with|^vmap$|while_loop|"
-     r"^cond$|^classproperty$|^Tag$|^DispatchKey|torch_function|TorchFunction"),
-    ("accelerators (CUDA, MPS, XPU, cuDNN, MKL-DNN, ...)",
-     r"cuda|cudnn|miopen|mkldnn|(^|_)(mps|xpu|mtia|hip|hpu|xla|ipu)($|_)|rocm|vulkan|fbgemm|^has_|accelerator|"
-     r"pin_memory|^Stream$|^Event$|OutOfMemoryError|^AcceleratorError$"),
+    (
+        "compiler, TorchScript and symbolic shapes",
+        r"^(sym_|Sym)|jit|script|^fx$|^export|^compiled_with|^vmap$|while_loop|"
+        r"^cond$|^classproperty$|^Tag$|^DispatchKey|torch_function|TorchFunction",
+    ),
+    (
+        "accelerators (CUDA, MPS, XPU, cuDNN, MKL-DNN, ...)",
+        r"cuda|cudnn|miopen|mkldnn|(^|_)(mps|xpu|mtia|hip|hpu|xla|ipu)($|_)|rocm|vulkan|fbgemm|^has_|accelerator|"
+        r"pin_memory|^Stream$|^Event$|OutOfMemoryError|^AcceleratorError$",
+    ),
     ("distributed and multi-device", r"distributed|rpc|c10d|DataParallel|SyncBatchNorm|DistributedSampler"),
-    ("quantization", r"quantiz|fake_quant|^is_quantized$|qint|quint|qscheme|per_tensor|per_channel|int_repr|(^|_)q_|QUInt|QInt"),
-    ("sparse layouts", r"sparse|(^|_)(coo|csr|csc|bsr|bsc)(_|$)|to_dense|^values$|^indices$|crow_|ccol_|row_indices|col_indices"),
+    (
+        "quantization",
+        r"quantiz|fake_quant|^is_quantized$|qint|quint|qscheme|per_tensor|per_channel|int_repr|(^|_)q_|QUInt|QInt",
+    ),
+    (
+        "sparse layouts",
+        r"sparse|(^|_)(coo|csr|csc|bsr|bsc)(_|$)|to_dense|^values$|^indices$|crow_|ccol_|row_indices|col_indices",
+    ),
     ("legacy storage classes", r"Storage"),
     ("float8 and sub-byte dtypes", r"^(float8_|float4_|bits\d|u?int[1-7]$)"),
-    ("DataPipes (deprecated)", r"DataPipe|datapipe|DataChunk|runtime_validation|argument_validation|non_deterministic"),
+    (
+        "DataPipes (deprecated)",
+        r"DataPipe|datapipe|DataChunk|runtime_validation|argument_validation|non_deterministic",
+    ),
     ("automatic mixed precision", r"^(autocast|GradScaler|amp)$|autocast"),
-    ("internal kernels exposed for other libraries",
-     r"^(native_|batch_norm_(backward|elemt|gather|stats|update)|conv_tbc|segment_reduce|fused_|embedding_renorm_|"
-     r"slice_inverse|get_file_path|prepare_multiprocessing_environment|profiler_allow|PRIVATE_OPS|USE_GLOBAL_DEPS|"
-     r"USE_RTLD_GLOBAL|TYPE_CHECKING|annotations|LoggerBase|NoopLogger|LockingLogger|ThroughputBenchmark|"
-     r"BenchmarkConfig|BenchmarkExecutionStats|handle_torch_function|boolean_dispatch|assert_int_or_pair|_notes$|"
-     r"^DType$|^(Callable|Optional|Union|List|Tuple|Any|TypeVar|Generic|Iterable|Iterator|Sequence|Dict)$)"),
+    (
+        "internal kernels exposed for other libraries",
+        r"^(native_|batch_norm_(backward|elemt|gather|stats|update)|conv_tbc|segment_reduce|fused_|embedding_renorm_|"
+        r"slice_inverse|get_file_path|prepare_multiprocessing_environment|profiler_allow|PRIVATE_OPS|USE_GLOBAL_DEPS|"
+        r"USE_RTLD_GLOBAL|TYPE_CHECKING|annotations|LoggerBase|NoopLogger|LockingLogger|ThroughputBenchmark|"
+        r"BenchmarkConfig|BenchmarkExecutionStats|handle_torch_function|boolean_dispatch|assert_int_or_pair|_notes$|"
+        r"^DType$|^(Callable|Optional|Union|List|Tuple|Any|TypeVar|Generic|Iterable|Iterator|Sequence|Dict)$)",
+    ),
 ]
 
 
@@ -78,7 +107,13 @@ def _reason(module_name: str, name: str, obj) -> str | None:
             return "implementation submodules and internal packages"
     elif inspect.isclass(obj) and type(obj).__name__.startswith("pybind11"):
         return "TorchScript and C++ binding classes"
-    elif getattr(obj, "__module__", None) in ("typing", "typing_extensions", "collections.abc", "abc", "enum"):
+    elif getattr(obj, "__module__", None) in (
+        "typing",
+        "typing_extensions",
+        "collections.abc",
+        "abc",
+        "enum",
+    ):
         return "re-exported standard-library and typing modules"
     for reason, pattern in RULES:
         if re.search(pattern, name):

@@ -55,7 +55,12 @@ OBJECT_SLOTS = {
 
 def _signature(obj, *, method: bool, text: str | None = None) -> str:
     """``(self, a, b=..., *, c=...)`` from the object's pyo3 text signature (defaults become ``...``)."""
-    text = (text or getattr(obj, "__text_signature__", None) or "(*args, **kwargs)").replace("$self", "self").replace("$type", "cls").replace("$cls", "cls")
+    text = (
+        (text or getattr(obj, "__text_signature__", None) or "(*args, **kwargs)")
+        .replace("$self", "self")
+        .replace("$type", "cls")
+        .replace("$cls", "cls")
+    )
     namespace: dict = {}
     exec(f"def f{text}: pass", namespace)  # noqa: S102 - parses pyo3's signature text, nothing else
     sig = inspect.signature(namespace["f"])
@@ -107,7 +112,11 @@ def _class(cls) -> list[str]:
     if "__new__" in vars(cls):
         # The constructor's signature is the class's text signature (__new__'s own is generic).
         text = "($type, " + (cls.__text_signature__ or "(*args, **kwargs)")[1:]
-        body.append(f"def __new__{_signature(None, method=False, text=text)} -> {cls.__name__}: ...".replace(", )", ")"))
+        body.append(
+            f"def __new__{_signature(None, method=False, text=text)} -> {cls.__name__}: ...".replace(
+                ", )", ")"
+            )
+        )
     for name, member in sorted(vars(cls).items()):
         if name in SKIP_MEMBERS:
             continue
@@ -124,10 +133,14 @@ def _class(cls) -> list[str]:
             body.append(f"def {name}{_signature(member, method=True)} -> Any: ...")
         elif kind == "classmethod_descriptor":
             body.append("@classmethod")
-            body.append(f"def {name}{_signature(getattr(cls, name), method=False).replace('(', '(cls, ', 1)} -> Any: ...")
+            body.append(
+                f"def {name}{_signature(getattr(cls, name), method=False).replace('(', '(cls, ', 1)} -> Any: ..."
+            )
         elif kind in ("staticmethod", "builtin_function_or_method"):
             body.append("@staticmethod")
-            body.append(f"def {name}{_signature(getattr(member, '__func__', member), method=False)} -> Any: ...")
+            body.append(
+                f"def {name}{_signature(getattr(member, '__func__', member), method=False)} -> Any: ..."
+            )
         else:
             body.append(f"{name}: ClassVar[Any]")
     return lines + ["    " + line for line in body or ["pass"]] + [""]
@@ -144,13 +157,22 @@ def render() -> str:
         elif type(obj).__name__ == "builtin_function_or_method":
             functions.append(f"def {name}{_signature(obj, method=False)} -> Any: ...")
         else:
-            values.append(f"{name}: {type(obj).__name__ if isinstance(obj, (C.dtype, C.Generator)) else 'Any'}")
+            values.append(
+                f"{name}: {type(obj).__name__ if isinstance(obj, (C.dtype, C.Generator)) else 'Any'}"
+            )
     body = "\n".join(line for cls in classes for line in cls) + "\n"
     body += "\n".join(values) + "\n\n" + "\n".join(functions) + "\n"
     # Import only what the stub uses (ruff flags unused imports in .pyi files too).
-    typing_names = ", ".join(n for n in ("Any", "ClassVar", "final") if n == "Any" or f"{n}[" in body or f"@{n}" in body)
+    typing_names = ", ".join(
+        n for n in ("Any", "ClassVar", "final") if n == "Any" or f"{n}[" in body or f"@{n}" in body
+    )
     extensions = "\nfrom typing_extensions import disjoint_base\n" if "@disjoint_base" in body else ""
-    out = HEADER.format(typing_names=typing_names, extensions=extensions) + "__all__ = [\n" + "".join(f"    {name!r},\n" for name in sorted(C.__all__)) + "]\n\n"
+    out = (
+        HEADER.format(typing_names=typing_names, extensions=extensions)
+        + "__all__ = [\n"
+        + "".join(f"    {name!r},\n" for name in sorted(C.__all__))
+        + "]\n\n"
+    )
     return out + body
 
 

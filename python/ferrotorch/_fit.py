@@ -89,7 +89,9 @@ class _Source:
             # an (X, y) pair; full-batch training never needs torch.utils.data (nor NumPy)
             self.x, self.y = _as_tensor(data[0]), _as_tensor(data[1])
             if len(self.x) != len(self.y):
-                raise ValueError(f"fit: {what} X and y have different lengths ({len(self.x)} and {len(self.y)})")
+                raise ValueError(
+                    f"fit: {what} X and y have different lengths ({len(self.x)} and {len(self.y)})"
+                )
             if batch_size is not None:
                 from .utils.data import DataLoader, TensorDataset
 
@@ -232,7 +234,8 @@ class _Trainer:
         self.groups = groups() if callable(groups) else None
         self.python_step = self.groups is None
         self.steps = {
-            k: _C._TrainStep(p, self.zero, self.groups, self.metrics.accuracy) for k, p in self.programs.items()
+            k: _C._TrainStep(p, self.zero, self.groups, self.metrics.accuracy)
+            for k, p in self.programs.items()
         }
 
     # ----- one training batch -----
@@ -453,7 +456,9 @@ def fit(
     if epochs < 0:
         raise ValueError(f"fit: epochs must be non-negative, got {epochs}")
     if batch_size is not None and batch_size <= 0:
-        raise ValueError(f"fit: batch_size should be a positive integer value, but got batch_size={batch_size}")
+        raise ValueError(
+            f"fit: batch_size should be a positive integer value, but got batch_size={batch_size}"
+        )
     if isinstance(callbacks, (list, tuple)):
         callbacks = tuple(callbacks)
     else:

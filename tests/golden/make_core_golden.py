@@ -13,8 +13,14 @@ DTYPES = ["bool", "uint8", "int32", "int64", "float32", "float64"]
 
 
 def sample(dt, shape=(3,)):
-    vals = {"bool": [True, False, True], "uint8": [1, 2, 250], "int32": [-3, 0, 7], "int64": [-3, 0, 7],
-            "float32": [-1.5, 0.25, 3.0], "float64": [-1.5, 0.25, 3.0]}[dt]
+    vals = {
+        "bool": [True, False, True],
+        "uint8": [1, 2, 250],
+        "int32": [-3, 0, 7],
+        "int64": [-3, 0, 7],
+        "float32": [-1.5, 0.25, 3.0],
+        "float64": [-1.5, 0.25, 3.0],
+    }[dt]
     return torch.tensor(vals, dtype=getattr(torch, dt))
 
 
@@ -23,7 +29,9 @@ def main():
     for a in DTYPES:
         for b in DTYPES:
             x, y = sample(a), sample(b)
-            out["promotion"].append([a, b, str((x + y).dtype if a != "bool" or b != "bool" else (x | y).dtype)])
+            out["promotion"].append(
+                [a, b, str((x + y).dtype if a != "bool" or b != "bool" else (x | y).dtype)]
+            )
             out["promotion"].append([a, b + "_0d", str((x * y[0]).dtype)])
     for a in DTYPES:
         for s in [True, 2, 2.5]:
@@ -31,11 +39,39 @@ def main():
             r = x * s
             out["scalar_promotion"].append([a, repr(s), str(r.dtype)])
         out["scalar_promotion"].append([a, "div2", str((sample(a) / 2).dtype)])
-    x = torch.tensor([-2.5, -1.0, -0.5, 0.0, 0.5, 1.5, 2.5, 3.7, float("nan"), float("inf"), -float("inf")],
-                     dtype=torch.float64)
-    for name in ["abs", "neg", "exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "sin",
-                 "cos", "tan", "tanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "sign",
-                 "reciprocal", "exp2", "atan", "erf"]:
+    x = torch.tensor(
+        [-2.5, -1.0, -0.5, 0.0, 0.5, 1.5, 2.5, 3.7, float("nan"), float("inf"), -float("inf")],
+        dtype=torch.float64,
+    )
+    for name in [
+        "abs",
+        "neg",
+        "exp",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sqrt",
+        "rsqrt",
+        "square",
+        "sin",
+        "cos",
+        "tan",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "floor",
+        "ceil",
+        "round",
+        "trunc",
+        "frac",
+        "sign",
+        "reciprocal",
+        "exp2",
+        "atan",
+        "erf",
+    ]:
         v = getattr(torch, name)(x)
         out["unary"].append([name, [None if math.isnan(e) else e for e in v.tolist()]])
     a = torch.tensor([-7.0, -7.0, 7.0, 7.0, 5.5, -5.5, 0.0, 3.0], dtype=torch.float64)

@@ -14,8 +14,12 @@ def main():
     res = {}
     for name, fn in cases(torch).items():
         out, x, y = run(torch, fn)
-        res[name] = {"out": out.tolist(), "gx": x.grad.tolist() if x.grad is not None else None,
-                     "gy": y.grad.tolist() if y.grad is not None else None, "grad_fn": type(out.grad_fn).__name__}
+        res[name] = {
+            "out": out.tolist(),
+            "gx": x.grad.tolist() if x.grad is not None else None,
+            "gy": y.grad.tolist() if y.grad is not None else None,
+            "grad_fn": type(out.grad_fn).__name__,
+        }
     pathlib.Path(__file__).with_name("grad_golden.json").write_text(json.dumps(res, indent=1))
 
 

@@ -83,19 +83,33 @@ def _layer_cases():
     )
     xl = _arr(9, 3, 4, 5)
     c["layer_norm"] = lambda torch, F: _run(
-        torch, lambda a, ww, bb_: F.layer_norm(a, (5,), ww, bb_), [_t(torch, xl), _t(torch, _arr(10, 5)), _t(torch, _arr(11, 5))]
+        torch,
+        lambda a, ww, bb_: F.layer_norm(a, (5,), ww, bb_),
+        [_t(torch, xl), _t(torch, _arr(10, 5)), _t(torch, _arr(11, 5))],
     )
-    c["layer_norm2"] = lambda torch, F: _run(torch, lambda a: F.layer_norm(a, (4, 5), eps=1e-3), [_t(torch, xl)])
+    c["layer_norm2"] = lambda torch, F: _run(
+        torch, lambda a: F.layer_norm(a, (4, 5), eps=1e-3), [_t(torch, xl)]
+    )
     xg = _arr(12, 2, 6, 3, 2)
     c["group_norm"] = lambda torch, F: _run(
-        torch, lambda a, ww, bb_: F.group_norm(a, 3, ww, bb_), [_t(torch, xg), _t(torch, _arr(13, 6)), _t(torch, _arr(14, 6))]
+        torch,
+        lambda a, ww, bb_: F.group_norm(a, 3, ww, bb_),
+        [_t(torch, xg), _t(torch, _arr(13, 6)), _t(torch, _arr(14, 6))],
     )
     xp = _arr(15, 2, 3, 4, 5)
-    c["pad_const"] = lambda torch, F: _run(torch, lambda a: F.pad(a, (1, 2, 0, 3), value=0.5), [_t(torch, xp)])
+    c["pad_const"] = lambda torch, F: _run(
+        torch, lambda a: F.pad(a, (1, 2, 0, 3), value=0.5), [_t(torch, xp)]
+    )
     c["pad_const_neg"] = lambda torch, F: _run(torch, lambda a: F.pad(a, (-1, 2)), [_t(torch, xp)])
-    c["pad_reflect"] = lambda torch, F: _run(torch, lambda a: F.pad(a, (2, 3, 1, 2), mode="reflect"), [_t(torch, xp)])
-    c["pad_replicate"] = lambda torch, F: _run(torch, lambda a: F.pad(a, (3, 1, 2, 0), mode="replicate"), [_t(torch, xp)])
-    c["pad_circular"] = lambda torch, F: _run(torch, lambda a: F.pad(a, (2, 1, 1, 1), mode="circular"), [_t(torch, xp)])
+    c["pad_reflect"] = lambda torch, F: _run(
+        torch, lambda a: F.pad(a, (2, 3, 1, 2), mode="reflect"), [_t(torch, xp)]
+    )
+    c["pad_replicate"] = lambda torch, F: _run(
+        torch, lambda a: F.pad(a, (3, 1, 2, 0), mode="replicate"), [_t(torch, xp)]
+    )
+    c["pad_circular"] = lambda torch, F: _run(
+        torch, lambda a: F.pad(a, (2, 1, 1, 1), mode="circular"), [_t(torch, xp)]
+    )
     c["normalize"] = lambda torch, F: _run(torch, lambda a: F.normalize(a, dim=1), [_t(torch, x)])
     c["normalize_p1"] = lambda torch, F: _run(torch, lambda a: F.normalize(a, p=1.0, dim=0), [_t(torch, x)])
     y = _arr(16, 6, 9)
@@ -118,23 +132,30 @@ def _layer_cases():
         "bilinear_scale": dict(scale_factor=1.5, mode="bilinear"),
         "nearest_exact": dict(size=(7, 3), mode="nearest-exact"),
     }.items():
-        c["interp_" + name] = (lambda kw: lambda torch, F: _run(torch, lambda a: F.interpolate(a, **kw), [_t(torch, xi)]))(kw)
+        c["interp_" + name] = (
+            lambda kw: lambda torch, F: _run(torch, lambda a: F.interpolate(a, **kw), [_t(torch, xi)])
+        )(kw)
     c["interp_linear"] = lambda torch, F: _run(
         torch, lambda a: F.interpolate(a, size=9, mode="linear"), [_t(torch, xi.reshape(2, 12, 5))]
     )
     xu = _arr(30, 2, 3, 5, 6)
     c["unfold"] = lambda torch, F: _run(torch, lambda a: F.unfold(a, (2, 3)), [_t(torch, xu)])
     c["unfold_args"] = lambda torch, F: _run(
-        torch, lambda a: F.unfold(a, 3, dilation=(1, 2), padding=1, stride=(2, 1)), [_t(torch, xu)])
+        torch, lambda a: F.unfold(a, 3, dilation=(1, 2), padding=1, stride=(2, 1)), [_t(torch, xu)]
+    )
     c["unfold_3d"] = lambda torch, F: _run(torch, lambda a: F.unfold(a, 2, stride=2), [_t(torch, xu[0])])
     xf = _arr(31, 2, 12, 9)
     c["fold"] = lambda torch, F: _run(torch, lambda a: F.fold(a, (4, 5), (2, 3)), [_t(torch, xf)])
     c["fold_args"] = lambda torch, F: _run(
-        torch, lambda a: F.fold(a, (5, 4), 2, dilation=(2, 1), padding=(1, 0), stride=(2, 1)),
-        [_t(torch, _arr(32, 2, 8, 9))])
+        torch,
+        lambda a: F.fold(a, (5, 4), 2, dilation=(2, 1), padding=(1, 0), stride=(2, 1)),
+        [_t(torch, _arr(32, 2, 8, 9))],
+    )
     idx = np.array([[1, 0, 3], [3, 2, 0]])
     emb = _arr(18, 5, 4)
-    c["embedding"] = lambda torch, F: _run(torch, lambda ww: F.embedding(torch.tensor(idx), ww), [_t(torch, emb)])
+    c["embedding"] = lambda torch, F: _run(
+        torch, lambda ww: F.embedding(torch.tensor(idx), ww), [_t(torch, emb)]
+    )
     c["embedding_pad"] = lambda torch, F: _run(
         torch, lambda ww: F.embedding(torch.tensor(idx), ww, padding_idx=0), [_t(torch, emb)]
     )
@@ -151,38 +172,89 @@ def _loss_cases():
     wt = _arr(21, 5, lo=0.2, hi=2.0)
 
     for red in ("mean", "sum", "none"):
-        c["ce_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.cross_entropy(a, torch.tensor(tgt), reduction=red), [_t(torch, logits)]))(red)
-        c["ce_w_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.cross_entropy(a, torch.tensor(tgt), weight=torch.tensor(wt), reduction=red),
-            [_t(torch, logits)]))(red)
-        c["ce_ls_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.cross_entropy(a, torch.tensor(tgt), label_smoothing=0.2, reduction=red),
-            [_t(torch, logits)]))(red)
-        c["ce_wls_ig_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.cross_entropy(a, torch.tensor(tgt_ig), weight=torch.tensor(wt), label_smoothing=0.1,
-                                             reduction=red), [_t(torch, logits)]))(red)
-        c["nll_w_ig_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.nll_loss(a, torch.tensor(tgt_ig), weight=torch.tensor(wt), reduction=red),
-            [_t(torch, logits)]))(red)
+        c["ce_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch, lambda a: F.cross_entropy(a, torch.tensor(tgt), reduction=red), [_t(torch, logits)]
+                )
+            )
+        )(red)
+        c["ce_w_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.cross_entropy(a, torch.tensor(tgt), weight=torch.tensor(wt), reduction=red),
+                    [_t(torch, logits)],
+                )
+            )
+        )(red)
+        c["ce_ls_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.cross_entropy(a, torch.tensor(tgt), label_smoothing=0.2, reduction=red),
+                    [_t(torch, logits)],
+                )
+            )
+        )(red)
+        c["ce_wls_ig_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.cross_entropy(
+                        a, torch.tensor(tgt_ig), weight=torch.tensor(wt), label_smoothing=0.1, reduction=red
+                    ),
+                    [_t(torch, logits)],
+                )
+            )
+        )(red)
+        c["nll_w_ig_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.nll_loss(a, torch.tensor(tgt_ig), weight=torch.tensor(wt), reduction=red),
+                    [_t(torch, logits)],
+                )
+            )
+        )(red)
     c["ce_ignore"] = lambda torch, F: _run(
-        torch, lambda a: F.cross_entropy(a, torch.tensor(np.array([0, 4, 2, 2, 1, 2])), ignore_index=2), [_t(torch, logits)]
+        torch,
+        lambda a: F.cross_entropy(a, torch.tensor(np.array([0, 4, 2, 2, 1, 2])), ignore_index=2),
+        [_t(torch, logits)],
     )
     x4 = _arr(22, 2, 5, 3, 4)
     t4 = np.random.RandomState(23).randint(0, 5, size=(2, 3, 4))
     c["ce_4d"] = lambda torch, F: _run(torch, lambda a: F.cross_entropy(a, torch.tensor(t4)), [_t(torch, x4)])
     c["ce_4d_none_w"] = lambda torch, F: _run(
-        torch, lambda a: F.cross_entropy(a, torch.tensor(t4), weight=torch.tensor(wt), reduction="none"), [_t(torch, x4)]
+        torch,
+        lambda a: F.cross_entropy(a, torch.tensor(t4), weight=torch.tensor(wt), reduction="none"),
+        [_t(torch, x4)],
     )
-    c["ce_3d"] = lambda torch, F: _run(torch, lambda a: F.cross_entropy(a, torch.tensor(t4[:, 0])), [_t(torch, x4[:, :, 0])])
-    c["ce_1d"] = lambda torch, F: _run(torch, lambda a: F.cross_entropy(a, torch.tensor(3)), [_t(torch, logits[0])])
+    c["ce_3d"] = lambda torch, F: _run(
+        torch, lambda a: F.cross_entropy(a, torch.tensor(t4[:, 0])), [_t(torch, x4[:, :, 0])]
+    )
+    c["ce_1d"] = lambda torch, F: _run(
+        torch, lambda a: F.cross_entropy(a, torch.tensor(3)), [_t(torch, logits[0])]
+    )
     probs = np.random.RandomState(24).dirichlet(np.ones(5), size=6)
     for red in ("mean", "sum", "none"):
-        c["ce_prob_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a, p: F.cross_entropy(a, p, reduction=red, label_smoothing=0.1, weight=torch.tensor(wt)),
-            [_t(torch, logits), _t(torch, probs)]))(red)
-    c["ce_prob"] = lambda torch, F: _run(torch, lambda a, p: F.cross_entropy(a, p), [_t(torch, logits), _t(torch, probs)])
-    c["nll"] = lambda torch, F: _run(torch, lambda a: F.nll_loss(F.log_softmax(a, 1), torch.tensor(tgt)), [_t(torch, logits)])
+        c["ce_prob_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a, p: F.cross_entropy(
+                        a, p, reduction=red, label_smoothing=0.1, weight=torch.tensor(wt)
+                    ),
+                    [_t(torch, logits), _t(torch, probs)],
+                )
+            )
+        )(red)
+    c["ce_prob"] = lambda torch, F: _run(
+        torch, lambda a, p: F.cross_entropy(a, p), [_t(torch, logits), _t(torch, probs)]
+    )
+    c["nll"] = lambda torch, F: _run(
+        torch, lambda a: F.nll_loss(F.log_softmax(a, 1), torch.tensor(tgt)), [_t(torch, logits)]
+    )
     xr, yr = _arr(25, 4, 7), _arr(26, 4, 7)
     for red in ("mean", "sum", "none"):
         for name, f in {
@@ -192,36 +264,77 @@ def _loss_cases():
             "smooth_l1_b0": lambda F, a, b, r: F.smooth_l1_loss(a, b, reduction=r, beta=0.0),
             "huber": lambda F, a, b, r: F.huber_loss(a, b, reduction=r, delta=0.7),
             "margin_ranking": lambda F, a, b, r: F.margin_ranking_loss(
-                a[0], b[0], a[1].sign(), margin=0.3, reduction=r),
+                a[0], b[0], a[1].sign(), margin=0.3, reduction=r
+            ),
             "cosine_embedding": lambda F, a, b, r: F.cosine_embedding_loss(
-                a, b, (a[:, 0] > 0).double() * 2 - 1, margin=0.2, reduction=r),
+                a, b, (a[:, 0] > 0).double() * 2 - 1, margin=0.2, reduction=r
+            ),
             "kl_div": lambda F, a, b, r: F.kl_div(F.log_softmax(a, 1), F.softmax(b, 1), reduction=r),
             "kl_div_log": lambda F, a, b, r: F.kl_div(a, F.log_softmax(b, 1), reduction=r, log_target=True),
         }.items():
-            c[f"{name}_{red}"] = (lambda f, red: lambda torch, F: _run(
-                torch, lambda a, b: f(F, a, b, red), [_t(torch, xr), _t(torch, yr)]))(f, red)
+            c[f"{name}_{red}"] = (
+                lambda f, red: (
+                    lambda torch, F: _run(torch, lambda a, b: f(F, a, b, red), [_t(torch, xr), _t(torch, yr)])
+                )
+            )(f, red)
     c["kl_div_batchmean"] = lambda torch, F: _run(
-        torch, lambda a, b: F.kl_div(F.log_softmax(a, 1), F.softmax(b, 1), reduction="batchmean"),
-        [_t(torch, xr), _t(torch, yr)])
+        torch,
+        lambda a, b: F.kl_div(F.log_softmax(a, 1), F.softmax(b, 1), reduction="batchmean"),
+        [_t(torch, xr), _t(torch, yr)],
+    )
     pr = _arr(27, 4, 7, lo=0.0, hi=1.0)
     pr[0, 0], pr[0, 1] = 0.0, 1.0
     tb = (np.random.RandomState(28).uniform(size=(4, 7)) > 0.5).astype(np.float64)
     wb = _arr(29, 7, lo=0.5, hi=2)
     for red in ("mean", "sum", "none"):
-        c["bce_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.binary_cross_entropy(a, torch.tensor(tb[1:]), reduction=red), [_t(torch, pr[1:])]))(red)
-        c["bce_w_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.binary_cross_entropy(a, torch.tensor(tb[1:]), weight=torch.tensor(wb), reduction=red),
-            [_t(torch, pr[1:])]))(red)
-        c["bcel_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a, t: F.binary_cross_entropy_with_logits(a * 20, t, reduction=red),
-            [_t(torch, xr), _t(torch, pr)]))(red)
-        c["bcel_w_pw_" + red] = (lambda red: lambda torch, F: _run(
-            torch, lambda a: F.binary_cross_entropy_with_logits(
-                a, torch.tensor(tb), weight=torch.tensor(wb), pos_weight=torch.tensor(wb[::-1].copy()), reduction=red),
-            [_t(torch, xr)]))(red)
+        c["bce_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.binary_cross_entropy(a, torch.tensor(tb[1:]), reduction=red),
+                    [_t(torch, pr[1:])],
+                )
+            )
+        )(red)
+        c["bce_w_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.binary_cross_entropy(
+                        a, torch.tensor(tb[1:]), weight=torch.tensor(wb), reduction=red
+                    ),
+                    [_t(torch, pr[1:])],
+                )
+            )
+        )(red)
+        c["bcel_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a, t: F.binary_cross_entropy_with_logits(a * 20, t, reduction=red),
+                    [_t(torch, xr), _t(torch, pr)],
+                )
+            )
+        )(red)
+        c["bcel_w_pw_" + red] = (
+            lambda red: (
+                lambda torch, F: _run(
+                    torch,
+                    lambda a: F.binary_cross_entropy_with_logits(
+                        a,
+                        torch.tensor(tb),
+                        weight=torch.tensor(wb),
+                        pos_weight=torch.tensor(wb[::-1].copy()),
+                        reduction=red,
+                    ),
+                    [_t(torch, xr)],
+                )
+            )
+        )(red)
     c["bce_saturated"] = lambda torch, F: {
-        "out": F.binary_cross_entropy(torch.tensor(pr[0], dtype=torch.float64), torch.tensor(1 - tb[0])).item()
+        "out": F.binary_cross_entropy(
+            torch.tensor(pr[0], dtype=torch.float64), torch.tensor(1 - tb[0])
+        ).item()
     }
     return c
 
@@ -241,9 +354,19 @@ def _init_cases():
     c["init_linear_b"] = seeded(lambda torch: getattr(torch, nn).Linear(13, 64).bias)
     c["init_bilinear_w"] = seeded(lambda torch: getattr(torch, nn).Bilinear(3, 4, 5).weight)
     c["init_embedding"] = seeded(lambda torch: getattr(torch, nn).Embedding(6, 3, padding_idx=2).weight)
-    c["init_mlp_last"] = seeded(lambda torch: getattr(torch, nn).Sequential(
-        torch.nn.Linear(13, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-        torch.nn.Linear(32, 3))[4].weight)
+    c["init_mlp_last"] = seeded(
+        lambda torch: (
+            getattr(torch, nn)
+            .Sequential(
+                torch.nn.Linear(13, 64),
+                torch.nn.ReLU(),
+                torch.nn.Linear(64, 32),
+                torch.nn.ReLU(),
+                torch.nn.Linear(32, 3),
+            )[4]
+            .weight
+        )
+    )
     init = {
         "uniform": lambda I, t: I.uniform_(t, -0.3, 0.7),
         "normal": lambda I, t: I.normal_(t, 0.5, 2.0),
@@ -264,16 +387,29 @@ def _init_cases():
     for name, f in init.items():
         c["init_" + name] = (lambda f: seeded(lambda torch: f(torch.nn.init, torch.empty(9, 4))))(f)
     c["init_dirac"] = seeded(lambda torch: torch.nn.init.dirac_(torch.empty(4, 2, 3, 3), groups=2))
-    c["init_gain"] = lambda torch, F: {"out": [
-        torch.nn.init.calculate_gain(n, p) for n, p in
-        [("linear", None), ("relu", None), ("tanh", None), ("leaky_relu", None), ("leaky_relu", 0.3), ("selu", None),
-         ("sigmoid", None), ("conv2d", None)]
-    ]}
+    c["init_gain"] = lambda torch, F: {
+        "out": [
+            torch.nn.init.calculate_gain(n, p)
+            for n, p in [
+                ("linear", None),
+                ("relu", None),
+                ("tanh", None),
+                ("leaky_relu", None),
+                ("leaky_relu", 0.3),
+                ("selu", None),
+                ("sigmoid", None),
+                ("conv2d", None),
+            ]
+        ]
+    }
     c["dropout"] = seeded(lambda torch: torch.nn.functional.dropout(torch.ones(4, 10), 0.3))
     c["dropout_p0"] = seeded(lambda torch: torch.nn.functional.dropout(torch.ones(4, 10), 0.0))
     c["dropout2d"] = seeded(lambda torch: torch.nn.Dropout2d(0.5)(torch.ones(2, 6, 2, 2)))
-    c["dropout_module_twice"] = seeded(lambda torch: torch.cat(
-        [torch.nn.Dropout(0.25)(torch.ones(3, 7)), torch.nn.Dropout(0.6)(torch.ones(50))[None, :7]]))
+    c["dropout_module_twice"] = seeded(
+        lambda torch: torch.cat(
+            [torch.nn.Dropout(0.25)(torch.ones(3, 7)), torch.nn.Dropout(0.6)(torch.ones(50))[None, :7]]
+        )
+    )
     return c
 
 
@@ -330,7 +466,9 @@ def main():
     for name, f in CASES.items():
         out[name] = f(torch, F)
     out["__reprs__"] = [repr(eval(e, {"nn": torch.nn, "torch": torch})) for e in REPR_EXPRS]
-    out["__state_keys__"] = [list(eval(e, {"nn": torch.nn, "torch": torch}).state_dict().keys()) for e in REPR_EXPRS]
+    out["__state_keys__"] = [
+        list(eval(e, {"nn": torch.nn, "torch": torch}).state_dict().keys()) for e in REPR_EXPRS
+    ]
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nn_golden.json")
     with open(path, "w") as fh:
         json.dump(out, fh, allow_nan=True)

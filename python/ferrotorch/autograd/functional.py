@@ -31,11 +31,14 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                 for i, gi in enumerate(gs):
                     if gi is None:
                         if strict:
-                            raise RuntimeError(f"Output {r} of the user-provided function is independent of "
-                                               f"input {i}. This is not allowed in strict mode.")
+                            raise RuntimeError(
+                                f"Output {r} of the user-provided function is independent of "
+                                f"input {i}. This is not allowed in strict mode."
+                            )
                         continue
                     rows[i][r, :] = gi.detach().numpy().reshape(-1)
-        per_in = tuple(_C.from_numpy(rows[i].reshape(tuple(o.shape) + tuple(x.shape)))
-                       for i, x in enumerate(ins))
+        per_in = tuple(
+            _C.from_numpy(rows[i].reshape(tuple(o.shape) + tuple(x.shape))) for i, x in enumerate(ins)
+        )
         result.append(per_in[0] if single_in else per_in)
     return result[0] if single_out else tuple(result)

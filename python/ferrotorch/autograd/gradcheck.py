@@ -60,17 +60,33 @@ def _analytical(func, inputs):
     return jac
 
 
-def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, nondet_tol=0.0,
-              check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
-              check_batched_forward_grad=False, check_forward_ad=False, check_backward_ad=True,
-              fast_mode=False, masked=None):
+def gradcheck(
+    func,
+    inputs,
+    *,
+    eps=1e-6,
+    atol=1e-5,
+    rtol=1e-3,
+    raise_exception=True,
+    nondet_tol=0.0,
+    check_undefined_grad=True,
+    check_grad_dtypes=False,
+    check_batched_grad=False,
+    check_batched_forward_grad=False,
+    check_forward_ad=False,
+    check_backward_ad=True,
+    fast_mode=False,
+    masked=None,
+):
     """Checks gradients of ``func`` at ``inputs`` (tensors that require grad, ideally float64)."""
     if check_forward_ad or check_batched_grad or check_batched_forward_grad:
         raise NotImplementedError("ferrotorch's gradcheck checks backward mode only")
     inputs = _as_tuple(inputs)
     if not any(isinstance(x, _C.Tensor) and x.requires_grad for x in inputs):
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of the them "
-                         "have requires_grad=True.")
+        raise ValueError(
+            "gradcheck expects at least one input tensor to require gradient, but none of the them "
+            "have requires_grad=True."
+        )
     num = _numerical(func, inputs, eps)
     ana = _analytical(func, inputs)
     for k, (nrow, arow) in enumerate(zip(num, ana)):
@@ -80,7 +96,8 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                     return False
                 raise GradcheckError(
                     f"Jacobian mismatch for output {k} with respect to input {i},\n"
-                    f"numerical:{_C.from_numpy(n)}\nanalytical:{_C.from_numpy(a)}\n")
+                    f"numerical:{_C.from_numpy(n)}\nanalytical:{_C.from_numpy(a)}\n"
+                )
     return True
 
 

@@ -76,27 +76,40 @@ class Trainer:
     def fit(self, epochs):
         for epoch in range(epochs):
             start = time.perf_counter()
-            train_loss, train_acc = train(self.model, self.train_loader, self.criterion, self.optimizer, self.device)
+            train_loss, train_acc = train(
+                self.model, self.train_loader, self.criterion, self.optimizer, self.device
+            )
             seconds = time.perf_counter() - start
             val_loss, val_acc = validate(self.model, self.test_loader, self.criterion, self.device)
             self.history["train_loss"].append(train_loss)
             self.history["val_loss"].append(val_loss)
             self.history["val_acc"].append(val_acc)
             images_per_s = len(self.train_loader.dataset) / seconds
-            print(f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
-                  f"val loss {val_loss:.4f} acc {val_acc:.3f} | {images_per_s:.0f} images/s")
+            print(
+                f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
+                f"val loss {val_loss:.4f} acc {val_acc:.3f} | {images_per_s:.0f} images/s"
+            )
         return self.history
 
 
 def fit_demo(model, train_loader, test_loader, epochs, lr=0.001):
     """The same training as ``Trainer.fit``, with the loop run by ``ferrotorch.fit``."""
-    h = torch.fit(model, train_loader, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr), epochs=epochs,
-                  val=test_loader, metrics="accuracy")
+    h = torch.fit(
+        model,
+        train_loader,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=lr),
+        epochs=epochs,
+        val=test_loader,
+        metrics="accuracy",
+    )
     for e in range(len(h["loss"])):
         images_per_s = len(train_loader.dataset) / h["epoch_seconds"][e]
-        print(f"epoch {e + 1}/{epochs}: train loss {h['loss'][e]:.4f} acc {h['accuracy'][e]:.3f} | "
-              f"val loss {h['val_loss'][e]:.4f} acc {h['val_accuracy'][e]:.3f} | {images_per_s:.0f} images/s "
-              "(including validation)")
+        print(
+            f"epoch {e + 1}/{epochs}: train loss {h['loss'][e]:.4f} acc {h['accuracy'][e]:.3f} | "
+            f"val loss {h['val_loss'][e]:.4f} acc {h['val_accuracy'][e]:.3f} | {images_per_s:.0f} images/s "
+            "(including validation)"
+        )
     return {"train_loss": h["loss"], "val_loss": h["val_loss"], "val_acc": h["val_accuracy"]}
 
 
@@ -114,7 +127,9 @@ def main(argv=None):
     if not os.path.exists(os.path.join(root, "cifar-10-batches-py")):
         make_cifar_folder(root)
         print(f"using the bundled handwritten digits as a CIFAR-format data set in {root}")
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
+    )
     trainset = torchvision.datasets.CIFAR10(root=root, train=True, download=False, transform=transform)
     testset = torchvision.datasets.CIFAR10(root=root, train=False, download=False, transform=transform)
     train_loader = DataLoader(trainset, batch_size=64, shuffle=True)

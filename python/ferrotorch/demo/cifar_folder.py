@@ -40,11 +40,19 @@ def make_cifar_folder(root) -> pathlib.Path:
     data, labels = _images()
     train, test = (data[:N_TRAIN], labels[:N_TRAIN]), (data[N_TRAIN:], labels[N_TRAIN:])
     for i, part in enumerate(np.array_split(np.arange(N_TRAIN), 5)):
-        batch = {"batch_label": f"training batch {i + 1} of 5", "labels": train[1][part].tolist(),
-                 "data": train[0][part], "filenames": [f"digit_{j}.png" for j in part]}
+        batch = {
+            "batch_label": f"training batch {i + 1} of 5",
+            "labels": train[1][part].tolist(),
+            "data": train[0][part],
+            "filenames": [f"digit_{j}.png" for j in part],
+        }
         (folder / f"data_batch_{i + 1}").write_bytes(pickle.dumps(batch, protocol=4))
-    batch = {"batch_label": "testing batch 1 of 1", "labels": test[1].tolist(), "data": test[0],
-             "filenames": [f"digit_{j}.png" for j in range(len(test[1]))]}
+    batch = {
+        "batch_label": "testing batch 1 of 1",
+        "labels": test[1].tolist(),
+        "data": test[0],
+        "filenames": [f"digit_{j}.png" for j in range(len(test[1]))],
+    }
     (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=4))
     meta = {"num_cases_per_batch": N_TRAIN // 5, "label_names": CLASSES, "num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=4))

@@ -302,7 +302,9 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 # sparse
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+def embedding(
+    input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False
+):
     if input.dtype not in (_C.int64, _C.int32):
         raise RuntimeError(
             "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
@@ -439,7 +441,7 @@ def pad(input, pad, mode: str = "constant", value=None):
             out = _C.cat([parts[0], out, parts[1]], d)
         else:
             if value is not None and value != 0:
-                raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+                raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument.')
             out = out.index_select(d, _pad_indices(n, before, after, mode))
     return out
 
@@ -566,8 +568,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         )
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
-    k, d, p, st = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"), _pair(padding, "padding"),
-                   _pair(stride, "stride"))
+    k, d, p, st = (
+        _pair(kernel_size, "kernel_size"),
+        _pair(dilation, "dilation"),
+        _pair(padding, "padding"),
+        _pair(stride, "stride"),
+    )
     n, c, h, w = x.shape
     idx, (hp, wp), (oh, ow) = _patch_index((h, w), k, d, p, st)
     blocks = oh * ow
@@ -585,8 +591,12 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         )
     batched = input.dim() == 3
     x = input if batched else input.unsqueeze(0)
-    k, d, p, st = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"), _pair(padding, "padding"),
-                   _pair(stride, "stride"))
+    k, d, p, st = (
+        _pair(kernel_size, "kernel_size"),
+        _pair(dilation, "dilation"),
+        _pair(padding, "padding"),
+        _pair(stride, "stride"),
+    )
     h, w = _pair(output_size, "output_size")
     idx, (hp, wp), (oh, ow) = _patch_index((h, w), k, d, p, st)
     blocks = oh * ow
@@ -607,7 +617,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     out = _C.zeros((n, c, hp * wp), dtype=x.dtype).index_add(2, idx, x.reshape(n, c, kk * length))
     out = out.reshape(n, c, hp, wp)
     if p != (0, 0):
-        out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+        out = out[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
     return out if batched else out.squeeze(0)
 
 
@@ -661,9 +671,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
     if input.dim() < 2:
-        raise RuntimeError(
-            f"Expected at least 2 dimensions for input tensor but received {input.dim()}"
-        )
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups != 0:
         raise RuntimeError(
@@ -705,8 +713,15 @@ def _nll_checks(input, target):
             raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-             reduction: str = "mean"):
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     code = _reduction_code(reduction)
     _nll_checks(input, target)
@@ -714,8 +729,16 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     return _C._nn_nll(input, target, weight, int(ignore_index), 0.0, code, False)
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                  reduction: str = "mean", label_smoothing: float = 0.0):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     code = _reduction_code(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -825,8 +848,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction: str = "mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
+):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _reduction_code(reduction)
     if tuple(target.shape) != tuple(input.shape):
@@ -866,8 +890,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     return _reduce(loss, reduction)
 
 
-def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
-                          reduction: str = "mean"):
+def cosine_embedding_loss(
+    input1, input2, target, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
+):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _reduction_code(reduction)
     eps = 1e-12
@@ -882,8 +907,9 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_aver
     return _reduce(pos + neg, reduction)
 
 
-def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
-                        reduction: str = "mean"):
+def margin_ranking_loss(
+    input1, input2, target, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
+):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _reduction_code(reduction)
     if input1.dim() != input2.dim() or input1.dim() != target.dim():
@@ -895,8 +921,9 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_averag
     return _reduce(loss, reduction)
 
 
-def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
-                         reduction: str = "mean"):
+def hinge_embedding_loss(
+    input, target, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"
+):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     zero = _C.zeros((), dtype=input.dtype)
     a = _where(target == 1, input, zero)

@@ -70,7 +70,9 @@ def _conv_nd(input, weight, bias, stride, padding, dilation, groups, spatial):
             return out
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")
-    return _conv_core(input, weight, bias, stride, _tuple(padding, spatial, "padding"), dilation, groups, spatial)
+    return _conv_core(
+        input, weight, bias, stride, _tuple(padding, spatial, "padding"), dilation, groups, spatial
+    )
 
 
 def _conv_core(input, weight, bias, stride, padding, dilation, groups, spatial):
@@ -104,7 +106,9 @@ def _batched(input, spatial, op):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution over ``[N, C, H, W]`` (or unbatched ``[C, H, W]``) input."""
     x, added = _batched(input, 2, "conv2d")
-    out = _conv_nd(x, weight, bias, _tuple(stride, 2, "stride"), padding, _tuple(dilation, 2, "dilation"), groups, 2)
+    out = _conv_nd(
+        x, weight, bias, _tuple(stride, 2, "stride"), padding, _tuple(dilation, 2, "dilation"), groups, 2
+    )
     return out.squeeze(0) if added else out
 
 
@@ -198,7 +202,11 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """1-D max pooling over ``[N, C, L]`` or ``[C, L]``."""
     _check_1d(input, "max_pool1d")
     k = _tuple(kernel_size, 1)[0]
-    s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else _tuple(stride, 1)[0]
+    s = (
+        k
+        if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+        else _tuple(stride, 1)[0]
+    )
     p = _tuple(padding, 1)[0]
     d = _tuple(dilation, 1)[0]
     if k > 0 and s > 0 and d > 0 and 2 * p <= d * (k - 1) + 1:
@@ -210,7 +218,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (out, idx) if return_indices else out
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """2-D average pooling (torch's ``count_include_pad`` and ``divisor_override`` rules)."""
     return _C._avg_pool2d(
         input,
@@ -227,9 +237,15 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """1-D average pooling over ``[N, C, L]`` or ``[C, L]``."""
     _check_1d(input, "avg_pool1d")
     k = _tuple(kernel_size, 1)[0]
-    s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else _tuple(stride, 1)[0]
+    s = (
+        k
+        if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+        else _tuple(stride, 1)[0]
+    )
     p = _tuple(padding, 1)[0]
-    out = _C._avg_pool2d(input.unsqueeze(-2), [1, k], [1, s], [0, p], bool(ceil_mode), bool(count_include_pad), None)
+    out = _C._avg_pool2d(
+        input.unsqueeze(-2), [1, k], [1, s], [0, p], bool(ceil_mode), bool(count_include_pad), None
+    )
     return out.squeeze(-2)
 
 
@@ -257,7 +273,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 def adaptive_avg_pool1d(input, output_size):
     """Adaptive 1-D average pooling over ``[N, C, L]`` or ``[C, L]``."""
     if input.dim() not in (2, 3):
-        raise RuntimeError(f"adaptive_avg_pool1d() argument 'input' must be 2D or 3D, but got {_shape(input)}")
+        raise RuntimeError(
+            f"adaptive_avg_pool1d() argument 'input' must be 2D or 3D, but got {_shape(input)}"
+        )
     o = _adaptive_size(input, output_size, 1)[0]
     return _C._adaptive_avg_pool2d(input.unsqueeze(-2), [1, o]).squeeze(-2)
 
@@ -265,14 +283,18 @@ def adaptive_avg_pool1d(input, output_size):
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Adaptive 1-D max pooling over ``[N, C, L]`` or ``[C, L]``."""
     if input.dim() not in (2, 3):
-        raise RuntimeError(f"adaptive_max_pool1d() argument 'input' must be 2D or 3D, but got {_shape(input)}")
+        raise RuntimeError(
+            f"adaptive_max_pool1d() argument 'input' must be 2D or 3D, but got {_shape(input)}"
+        )
     o = _adaptive_size(input, output_size, 1)[0]
     out, idx = _C._adaptive_max_pool2d(input.unsqueeze(-2), [1, o])
     out, idx = out.squeeze(-2), idx.squeeze(-2)
     return (out, idx) if return_indices else out
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
     """Batch normalisation over dim 1; in training the running stats (if given) are updated in place."""
     if training:
         size = input.shape
@@ -291,4 +313,3 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         0.0 if momentum is None else float(momentum),
         float(eps),
     )
-

@@ -32,7 +32,15 @@ def _no_grad():
 
 
 def calculate_gain(nonlinearity, param=None):
-    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+    linear_fns = [
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+    ]
     if nonlinearity in linear_fns or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -106,7 +114,9 @@ def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
                 mask = (result < lo).logical_or(result > hi)
                 if not bool(mask.any()):
                     break
-                fresh = _C.empty(tuple(result.shape), dtype=result.dtype).normal_(mean, std, generator=generator)
+                fresh = _C.empty(tuple(result.shape), dtype=result.dtype).normal_(
+                    mean, std, generator=generator
+                )
                 result = _C.where(mask, fresh, result)
             if result is not tensor:
                 tensor.copy_(result)
@@ -126,14 +136,18 @@ def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
                     candidates.uniform_(a, b, generator=generator)
                     result = _C.where(pending, candidates, result)
                     candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
-                    pending = _C.where(pending, accept_buf.uniform_(generator=generator).log_().gt(candidates), pending)
+                    pending = _C.where(
+                        pending, accept_buf.uniform_(generator=generator).log_().gt(candidates), pending
+                    )
                     if not bool(pending.any()):
                         break
                 tensor.copy_(result)
         return tensor
 
 
-def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
+def trunc_normal_(
+    tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None
+):
     return _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=generator)
 
 
@@ -191,7 +205,9 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+def kaiming_uniform_(
+    tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+):
     if 0 in tuple(tensor.shape):
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
@@ -202,7 +218,9 @@ def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: s
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+def kaiming_normal_(
+    tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+):
     if 0 in tuple(tensor.shape):
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
@@ -242,8 +260,11 @@ def _deprecated(meth):
     old_name = new_name[:-1]
 
     def deprecated_init(*args, **kwargs):
-        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.", FutureWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
         return meth(*args, **kwargs)
 
     deprecated_init.__name__ = old_name

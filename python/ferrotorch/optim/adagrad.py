@@ -68,9 +68,14 @@ class Adagrad(Optimizer):
     def _group_plan(self, group, params):
         states = [self.state[p] for p in params]
         return _C._OptimGroup.adagrad(
-            params, [s["sum"] for s in states], [s["step"] for s in states],
-            float(_to_scalar(group["lr"])), float(group["lr_decay"]), float(group["eps"]),
-            float(group["weight_decay"]), bool(group["maximize"]),
+            params,
+            [s["sum"] for s in states],
+            [s["step"] for s in states],
+            float(_to_scalar(group["lr"])),
+            float(group["lr_decay"]),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            bool(group["maximize"]),
         )
 
     def _fit_groups(self):

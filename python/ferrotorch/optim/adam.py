@@ -82,10 +82,18 @@ class Adam(Optimizer):
         amsgrad = group["amsgrad"]
         beta1, beta2 = group["betas"]
         return _C._OptimGroup.adam(
-            params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-            [s["max_exp_avg_sq"] for s in states] if amsgrad else [], [s["step"] for s in states],
-            float(_to_scalar(group["lr"])), float(_to_scalar(beta1)), float(_to_scalar(beta2)),
-            float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
+            params,
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
+            [s["step"] for s in states],
+            float(_to_scalar(group["lr"])),
+            float(_to_scalar(beta1)),
+            float(_to_scalar(beta2)),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            bool(amsgrad),
+            bool(group["maximize"]),
             bool(group.get("decoupled_weight_decay", False)),
         )
 

@@ -69,17 +69,28 @@ class RMSprop(Optimizer):
         return loss
 
     def _state_keys(self, group):
-        return (("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ())
-                + (("grad_avg",) if group["centered"] else ()))
+        return (
+            ("step", "square_avg")
+            + (("momentum_buffer",) if group["momentum"] > 0 else ())
+            + (("grad_avg",) if group["centered"] else ())
+        )
 
     def _group_plan(self, group, params):
         states = [self.state[p] for p in params]
         momentum, centered = group["momentum"], group["centered"]
         return _C._OptimGroup.rmsprop(
-            params, [s["square_avg"] for s in states], [s["grad_avg"] for s in states] if centered else [],
-            [s["momentum_buffer"] for s in states] if momentum > 0 else [], [s["step"] for s in states],
-            float(_to_scalar(group["lr"])), float(group["alpha"]), float(group["eps"]),
-            float(group["weight_decay"]), float(momentum), bool(centered), bool(group["maximize"]),
+            params,
+            [s["square_avg"] for s in states],
+            [s["grad_avg"] for s in states] if centered else [],
+            [s["momentum_buffer"] for s in states] if momentum > 0 else [],
+            [s["step"] for s in states],
+            float(_to_scalar(group["lr"])),
+            float(group["alpha"]),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            float(momentum),
+            bool(centered),
+            bool(group["maximize"]),
         )
 
     def _fit_groups(self):

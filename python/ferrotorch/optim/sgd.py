@@ -87,8 +87,14 @@ class SGD(Optimizer):
     def _group_plan(self, group, params):
         bufs = [self.state[p]["momentum_buffer"] for p in params] if group["momentum"] != 0 else []
         return _C._OptimGroup.sgd(
-            params, bufs, float(_to_scalar(group["lr"])), float(group["momentum"]), float(group["dampening"]),
-            float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]),
+            params,
+            bufs,
+            float(_to_scalar(group["lr"])),
+            float(group["momentum"]),
+            float(group["dampening"]),
+            float(group["weight_decay"]),
+            bool(group["nesterov"]),
+            bool(group["maximize"]),
         )
 
     def _fit_groups(self):

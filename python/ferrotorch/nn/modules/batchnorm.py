@@ -20,8 +20,16 @@ class _NormBase(Module):
     _version = 2
 
     def __init__(
-        self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None,
-        *, bias=True,
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
     ) -> None:
         super().__init__()
         kw = {} if dtype is None else {"dtype": dtype}
@@ -75,13 +83,17 @@ class _NormBase(Module):
             )
         )
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         version = local_metadata.get("version", None) if local_metadata else None
         if (version is None or version < 2) and self.track_running_stats:
             key = prefix + "num_batches_tracked"
             if key not in state_dict:
                 state_dict[key] = (
-                    self.num_batches_tracked if self.num_batches_tracked is not None else _C.tensor(0, dtype=_C.long)
+                    self.num_batches_tracked
+                    if self.num_batches_tracked is not None
+                    else _C.tensor(0, dtype=_C.long)
                 )
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs

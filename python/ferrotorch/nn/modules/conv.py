@@ -75,7 +75,9 @@ class _ConvNd(Module):
         valid_padding_strings = {"same", "valid"}
         if isinstance(padding, str):
             if padding not in valid_padding_strings:
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of {valid_padding_strings}")
+                raise ValueError(
+                    f"Invalid padding string {padding!r}, should be one of {valid_padding_strings}"
+                )
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         valid_padding_modes = {"zeros", "reflect", "replicate", "circular"}
@@ -177,13 +179,26 @@ class Conv1d(_ConvNd):
         padding_ = padding if isinstance(padding, str) else _ntuple(padding, 1)
         dilation_ = _ntuple(dilation, 1)
         super().__init__(
-            in_channels, out_channels, kernel_size_, stride_, padding_, dilation_, False, _ntuple(0, 1),
-            groups, bias, padding_mode, device, dtype,
+            in_channels,
+            out_channels,
+            kernel_size_,
+            stride_,
+            padding_,
+            dilation_,
+            False,
+            _ntuple(0, 1),
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
 
     def _conv_forward(self, input, weight, bias):
         if self.padding_mode != "zeros":
-            return Fc.conv1d(self._padded(input), weight, bias, self.stride, _ntuple(0, 1), self.dilation, self.groups)
+            return Fc.conv1d(
+                self._padded(input), weight, bias, self.stride, _ntuple(0, 1), self.dilation, self.groups
+            )
         return Fc.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input):
@@ -212,13 +227,26 @@ class Conv2d(_ConvNd):
         padding_ = padding if isinstance(padding, str) else _ntuple(padding, 2)
         dilation_ = _ntuple(dilation, 2)
         super().__init__(
-            in_channels, out_channels, kernel_size_, stride_, padding_, dilation_, False, _ntuple(0, 2),
-            groups, bias, padding_mode, device, dtype,
+            in_channels,
+            out_channels,
+            kernel_size_,
+            stride_,
+            padding_,
+            dilation_,
+            False,
+            _ntuple(0, 2),
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
 
     def _conv_forward(self, input, weight, bias):
         if self.padding_mode != "zeros":
-            return Fc.conv2d(self._padded(input), weight, bias, self.stride, _ntuple(0, 2), self.dilation, self.groups)
+            return Fc.conv2d(
+                self._padded(input), weight, bias, self.stride, _ntuple(0, 2), self.dilation, self.groups
+            )
         return Fc.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input):
@@ -231,7 +259,9 @@ class _ConvTransposeNd(_ConvNd):
             raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
         super().__init__(*args, **kwargs)
 
-    def _output_padding(self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None):
+    def _output_padding(
+        self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None
+    ):
         if output_size is None:
             return _ntuple(self.output_padding, num_spatial_dims)
         has_batch_dim = input.dim() == num_spatial_dims + 2
@@ -283,8 +313,19 @@ class ConvTranspose2d(_ConvTransposeNd):
         dtype=None,
     ) -> None:
         super().__init__(
-            in_channels, out_channels, _ntuple(kernel_size, 2), _ntuple(stride, 2), _ntuple(padding, 2),
-            _ntuple(dilation, 2), True, _ntuple(output_padding, 2), groups, bias, padding_mode, device, dtype,
+            in_channels,
+            out_channels,
+            _ntuple(kernel_size, 2),
+            _ntuple(stride, 2),
+            _ntuple(padding, 2),
+            _ntuple(dilation, 2),
+            True,
+            _ntuple(output_padding, 2),
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
 
     def forward(self, input, output_size=None):
@@ -292,7 +333,14 @@ class ConvTranspose2d(_ConvTransposeNd):
             input, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation
         )
         return Fc.conv_transpose2d(
-            input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )
 
 
@@ -315,8 +363,19 @@ class ConvTranspose1d(_ConvTransposeNd):
         dtype=None,
     ) -> None:
         super().__init__(
-            in_channels, out_channels, _ntuple(kernel_size, 1), _ntuple(stride, 1), _ntuple(padding, 1),
-            _ntuple(dilation, 1), True, _ntuple(output_padding, 1), groups, bias, padding_mode, device, dtype,
+            in_channels,
+            out_channels,
+            _ntuple(kernel_size, 1),
+            _ntuple(stride, 1),
+            _ntuple(padding, 1),
+            _ntuple(dilation, 1),
+            True,
+            _ntuple(output_padding, 1),
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
 
     def forward(self, input, output_size=None):
@@ -324,5 +383,12 @@ class ConvTranspose1d(_ConvTransposeNd):
             input, output_size, self.stride, self.padding, self.kernel_size, 1, self.dilation
         )
         return Fc.conv_transpose1d(
-            input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )

@@ -19,7 +19,9 @@ class Linear(Module):
 
     __constants__ = ("in_features", "out_features")
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -51,7 +53,9 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
 
 class LazyLinear(Linear):  # pragma: no cover - rarely used; kept for name compatibility
@@ -64,8 +68,15 @@ class Bilinear(Module):
 
     __constants__ = ("in1_features", "in2_features", "out_features")
 
-    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
-                 dtype=None) -> None:
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         self.in1_features = in1_features
         self.in2_features = in2_features
