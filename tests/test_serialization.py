@@ -326,7 +326,7 @@ def _train(ps, opt, sched, x, y, n):
         loss.backward()
         opt.step()
         sched.step()
-    return float(_loss(ps, x, y))
+    return _loss(ps, x, y).item()
 
 
 def test_checkpoint_resume_gives_same_next_loss(tmp_path):

@@ -6,115 +6,115 @@ from typing import Any, final
 from typing_extensions import disjoint_base
 
 __all__ = [
-    "AccumulateGrad",
-    "Generator",
-    "Node",
-    "Tensor",
-    "_OptimGroup",
-    "_Program",
-    "_TrainStep",
-    "_adaptive_avg_pool2d",
-    "_adaptive_max_pool2d",
-    "_avg_pool2d",
-    "_backward",
-    "_batch_norm",
-    "_capture_abort",
-    "_capture_backward",
-    "_capture_begin",
-    "_capture_finish",
-    "_check_range",
-    "_conv2d",
-    "_conv_transpose2d",
-    "_count_correct",
-    "_data_gather",
-    "_data_image_batch",
-    "_grad",
-    "_max_pool2d",
-    "_nn_bce_with_logits",
-    "_nn_elu",
-    "_nn_gelu",
-    "_nn_hardtanh",
-    "_nn_layer_norm",
-    "_nn_leaky_relu",
-    "_nn_mish",
-    "_nn_nll",
-    "_nn_silu",
-    "_nn_softplus",
-    "_safetensors_load",
-    "_safetensors_save",
-    "_set_grad_enabled",
-    "_set_inference_mode",
-    "_sgd_step",
-    "arange",
-    "as_tensor",
-    "bernoulli",
-    "bfloat16",
-    "bool",
-    "can_cast",
-    "cat",
-    "complex128",
-    "complex64",
-    "default_generator",
-    "device",
-    "double",
-    "dstack",
-    "dtype",
-    "einsum",
-    "empty",
-    "empty_like",
-    "eye",
-    "float",
-    "float16",
-    "float32",
-    "float64",
-    "from_numpy",
-    "full",
-    "full_like",
-    "get_default_dtype",
-    "get_num_threads",
-    "get_rng_state",
-    "half",
-    "hstack",
-    "initial_seed",
-    "int",
-    "int16",
-    "int32",
-    "int64",
-    "int8",
-    "is_grad_enabled",
-    "is_inference_mode_enabled",
-    "is_tensor",
-    "linspace",
-    "logspace",
-    "long",
-    "manual_seed",
-    "multinomial",
-    "normal",
-    "ones",
-    "ones_like",
-    "promote_types",
-    "rand",
-    "rand_like",
-    "randint",
-    "randint_like",
-    "randn",
-    "randn_like",
-    "randperm",
-    "result_type",
-    "row_stack",
-    "seed",
-    "set_default_dtype",
-    "set_num_threads",
-    "set_rng_state",
-    "short",
-    "stack",
-    "tensor",
-    "uint16",
-    "uint8",
-    "vstack",
-    "where",
-    "zeros",
-    "zeros_like",
+    'AccumulateGrad',
+    'Generator',
+    'Node',
+    'Tensor',
+    '_OptimGroup',
+    '_Program',
+    '_TrainStep',
+    '_adaptive_avg_pool2d',
+    '_adaptive_max_pool2d',
+    '_avg_pool2d',
+    '_backward',
+    '_batch_norm',
+    '_capture_abort',
+    '_capture_backward',
+    '_capture_begin',
+    '_capture_finish',
+    '_check_range',
+    '_conv2d',
+    '_conv_transpose2d',
+    '_count_correct',
+    '_data_gather',
+    '_data_image_batch',
+    '_grad',
+    '_max_pool2d',
+    '_nn_bce_with_logits',
+    '_nn_elu',
+    '_nn_gelu',
+    '_nn_hardtanh',
+    '_nn_layer_norm',
+    '_nn_leaky_relu',
+    '_nn_mish',
+    '_nn_nll',
+    '_nn_silu',
+    '_nn_softplus',
+    '_safetensors_load',
+    '_safetensors_save',
+    '_set_grad_enabled',
+    '_set_inference_mode',
+    '_sgd_step',
+    'arange',
+    'as_tensor',
+    'bernoulli',
+    'bfloat16',
+    'bool',
+    'can_cast',
+    'cat',
+    'complex128',
+    'complex64',
+    'default_generator',
+    'device',
+    'double',
+    'dstack',
+    'dtype',
+    'einsum',
+    'empty',
+    'empty_like',
+    'eye',
+    'float',
+    'float16',
+    'float32',
+    'float64',
+    'from_numpy',
+    'full',
+    'full_like',
+    'get_default_dtype',
+    'get_num_threads',
+    'get_rng_state',
+    'half',
+    'hstack',
+    'initial_seed',
+    'int',
+    'int16',
+    'int32',
+    'int64',
+    'int8',
+    'is_grad_enabled',
+    'is_inference_mode_enabled',
+    'is_tensor',
+    'linspace',
+    'logspace',
+    'long',
+    'manual_seed',
+    'multinomial',
+    'normal',
+    'ones',
+    'ones_like',
+    'promote_types',
+    'rand',
+    'rand_like',
+    'randint',
+    'randint_like',
+    'randn',
+    'randn_like',
+    'randperm',
+    'result_type',
+    'row_stack',
+    'seed',
+    'set_default_dtype',
+    'set_num_threads',
+    'set_rng_state',
+    'short',
+    'stack',
+    'tensor',
+    'uint16',
+    'uint8',
+    'vstack',
+    'where',
+    'zeros',
+    'zeros_like',
 ]
 
 @final
@@ -564,36 +564,9 @@ class _OptimGroup:
     @staticmethod
     def adagrad(params, state_sums, steps, lr, lr_decay, eps, weight_decay, maximize) -> Any: ...
     @staticmethod
-    def adam(
-        params,
-        exp_avgs,
-        exp_avg_sqs,
-        max_exp_avg_sqs,
-        steps,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weight_decay,
-        amsgrad,
-        maximize,
-        decoupled_weight_decay,
-    ) -> Any: ...
+    def adam(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay) -> Any: ...
     @staticmethod
-    def rmsprop(
-        params,
-        square_avgs,
-        grad_avgs,
-        momentum_buffers,
-        steps,
-        lr,
-        alpha,
-        eps,
-        weight_decay,
-        momentum,
-        centered,
-        maximize,
-    ) -> Any: ...
+    def rmsprop(params, square_avgs, grad_avgs, momentum_buffers, steps, lr, alpha, eps, weight_decay, momentum, centered, maximize) -> Any: ...
     @staticmethod
     def sgd(params, bufs, lr, momentum, dampening, weight_decay, nesterov, maximize) -> Any: ...
     def step(self) -> Any: ...
@@ -673,9 +646,7 @@ uint8: dtype
 
 def _adaptive_avg_pool2d(input, output_size) -> Any: ...
 def _adaptive_max_pool2d(input, output_size) -> Any: ...
-def _avg_pool2d(
-    input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
-) -> Any: ...
+def _avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override) -> Any: ...
 def _backward(tensors, grad_tensors=..., retain_graph=..., create_graph=..., inputs=...) -> Any: ...
 def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps) -> Any: ...
 def _capture_abort() -> Any: ...
@@ -704,9 +675,7 @@ def _safetensors_load(data) -> Any: ...
 def _safetensors_save(entries, metadata=...) -> Any: ...
 def _set_grad_enabled(on) -> Any: ...
 def _set_inference_mode(on) -> Any: ...
-def _sgd_step(
-    params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize
-) -> Any: ...
+def _sgd_step(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize) -> Any: ...
 def arange(*args, out=..., dtype=..., layout=..., device=..., requires_grad=..., **kwargs) -> Any: ...
 def as_tensor(data, dtype=..., device=...) -> Any: ...
 def bernoulli(input, p=..., *, generator=..., out=...) -> Any: ...
@@ -714,18 +683,12 @@ def can_cast(from_, to) -> Any: ...
 def cat(tensors, dim=..., *, out=...) -> Any: ...
 def dstack(tensors, *, out=...) -> Any: ...
 def einsum(equation, *operands) -> Any: ...
-def empty(
-    *size, out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=..., memory_format=...
-) -> Any: ...
+def empty(*size, out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=..., memory_format=...) -> Any: ...
 def empty_like(input, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=...) -> Any: ...
 def eye(n, m=..., *, out=..., dtype=..., layout=..., device=..., requires_grad=...) -> Any: ...
 def from_numpy(ndarray) -> Any: ...
-def full(
-    size, fill_value, *, out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...
-) -> Any: ...
-def full_like(
-    input, fill_value, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=...
-) -> Any: ...
+def full(size, fill_value, *, out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
+def full_like(input, fill_value, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=...) -> Any: ...
 def get_default_dtype() -> Any: ...
 def get_num_threads() -> Any: ...
 def get_rng_state() -> Any: ...
@@ -735,83 +698,20 @@ def is_grad_enabled() -> Any: ...
 def is_inference_mode_enabled() -> Any: ...
 def is_tensor(obj) -> Any: ...
 def linspace(start, end, steps, *, out=..., dtype=..., layout=..., device=..., requires_grad=...) -> Any: ...
-def logspace(
-    start, end, steps, base=..., *, out=..., dtype=..., layout=..., device=..., requires_grad=...
-) -> Any: ...
+def logspace(start, end, steps, base=..., *, out=..., dtype=..., layout=..., device=..., requires_grad=...) -> Any: ...
 def manual_seed(seed) -> Any: ...
 def multinomial(input, num_samples, replacement=..., *, generator=..., out=...) -> Any: ...
-def normal(
-    mean,
-    std=...,
-    size=...,
-    *,
-    generator=...,
-    out=...,
-    dtype=...,
-    layout=...,
-    device=...,
-    requires_grad=...,
-    pin_memory=...,
-) -> Any: ...
+def normal(mean, std=..., size=..., *, generator=..., out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
 def ones(*size, out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
 def ones_like(input, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=...) -> Any: ...
 def promote_types(type1, type2) -> Any: ...
-def rand(
-    *args,
-    size=...,
-    generator=...,
-    out=...,
-    dtype=...,
-    layout=...,
-    device=...,
-    requires_grad=...,
-    pin_memory=...,
-) -> Any: ...
-def rand_like(
-    input, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=..., generator=...
-) -> Any: ...
-def randint(
-    *args,
-    low=...,
-    high=...,
-    size=...,
-    generator=...,
-    out=...,
-    dtype=...,
-    layout=...,
-    device=...,
-    requires_grad=...,
-    pin_memory=...,
-) -> Any: ...
-def randint_like(
-    input,
-    *args,
-    low=...,
-    high=...,
-    dtype=...,
-    layout=...,
-    device=...,
-    requires_grad=...,
-    memory_format=...,
-    generator=...,
-) -> Any: ...
-def randn(
-    *args,
-    size=...,
-    generator=...,
-    out=...,
-    dtype=...,
-    layout=...,
-    device=...,
-    requires_grad=...,
-    pin_memory=...,
-) -> Any: ...
-def randn_like(
-    input, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=..., generator=...
-) -> Any: ...
-def randperm(
-    n, *, generator=..., out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...
-) -> Any: ...
+def rand(*args, size=..., generator=..., out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
+def rand_like(input, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=..., generator=...) -> Any: ...
+def randint(*args, low=..., high=..., size=..., generator=..., out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
+def randint_like(input, *args, low=..., high=..., dtype=..., layout=..., device=..., requires_grad=..., memory_format=..., generator=...) -> Any: ...
+def randn(*args, size=..., generator=..., out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
+def randn_like(input, *, dtype=..., layout=..., device=..., requires_grad=..., memory_format=..., generator=...) -> Any: ...
+def randperm(n, *, generator=..., out=..., dtype=..., layout=..., device=..., requires_grad=..., pin_memory=...) -> Any: ...
 def result_type(tensor1, tensor2) -> Any: ...
 def row_stack(tensors, *, out=...) -> Any: ...
 def seed() -> Any: ...
