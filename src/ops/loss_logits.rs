@@ -102,7 +102,7 @@ fn bce_with_logits_eager(
 
 /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)`, recorded for `fit`'s
 /// replay when a capture is running (see graph::capture). `weight` and `pos_weight` get no gradient
-/// (torch's op has none for them); the Python front-end composes ops when they require one.
+/// (torch's op has none for them); the Python front-end raises torch's error when they require one.
 pub fn binary_cross_entropy_with_logits(
     x: &Tensor,
     t: &Tensor,
