@@ -1,10 +1,12 @@
-"""Runs one of examples/basics/*.py (scripts following PyTorch's "Learn the Basics" tutorials) the same way
-under ferrotorch and under real PyTorch + torchvision, for tests/test_basics_tutorials.py and
+"""Runs one of examples/basics/*.py (scripts following PyTorch's "Learn the Basics" tutorials) or
+examples/blitz/*.py ("Deep Learning with PyTorch: A 60 Minute Blitz") the same way under ferrotorch and under
+real PyTorch + torchvision, for tests/test_basics_tutorials.py, tests/test_blitz_tutorials.py and
 make_basics_golden.py.
 
-Each script runs in a fresh directory holding data/FashionMNIST/raw (small synthetic files in the real idx
-format, from data_files.py), after ``manual_seed(0)`` (the scripts draw random numbers without seeding),
-with matplotlib's Agg backend. Under PyTorch the script's text has its import lines turned back into torch's.
+Each script runs in a fresh directory holding data/FashionMNIST/raw (basics) or data/cifar-10-batches-py
+(blitz): small synthetic files in the real idx / pickle formats, from data_files.py; after ``manual_seed(0)``
+(the scripts draw random numbers without seeding), with matplotlib's Agg backend. Under PyTorch the script's
+text has its import lines turned back into torch's.
 """
 
 import os
@@ -13,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data_files import write_fashion_mnist  # noqa: E402
+from data_files import cifar_learnable_arrays, write_cifar10, write_fashion_mnist  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 BASICS = ROOT / "examples" / "basics"
@@ -28,9 +30,13 @@ NAMES = [
     "saveloadrun_tutorial",
 ]
 
+BLITZ = ROOT / "examples" / "blitz"
+BLITZ_NAMES = ["tensor_tutorial", "autograd_tutorial", "neural_networks_tutorial", "cifar10_tutorial"]
+SERIES = {"basics": (BASICS, NAMES), "blitz": (BLITZ, BLITZ_NAMES)}
+
 RUNNER = """import runpy, sys
 import {lib} as torch
-torch.manual_seed(0)
+{prelude}torch.manual_seed(0)
 runpy.run_path(sys.argv[1], run_name="__main__")
 """
 
@@ -56,24 +62,49 @@ def torch_source(text):
     return text.replace("ferrotorch.vision", "torchvision").replace("ferrotorch", "torch")
 
 
-def run(name, python, lib, workdir, n_train=256, n_test=128):
-    """stdout of examples/basics/<name>.py run by ``python`` importing ``lib`` ("ferrotorch" or "torch")."""
+# The synthetic CIFAR-10 files are not the published ones, so under torchvision their MD5 check (which
+# ferrotorch's CIFAR10 does not make) is replaced by the check that they exist.
+CIFAR_EXISTS = """import os, torchvision.datasets.cifar as cifar
+cifar.check_integrity = lambda fpath, md5=None: os.path.isfile(fpath)
+"""
+# "Pretrained" ResNet-18 weights in the hub cache ($TORCH_HOME/hub/checkpoints, under the file name torchvision
+# downloads), written by the library under test from a seeded resnet18(): ``weights=ResNet18_Weights.DEFAULT``
+# then reads them and downloads nothing.
+RESNET_CACHE = """import os, {vision} as tv
+torch.manual_seed(123)
+os.makedirs(os.environ["TORCH_HOME"] + "/hub/checkpoints", exist_ok=True)
+torch.save(tv.models.resnet18().state_dict(), os.environ["TORCH_HOME"] + "/hub/checkpoints/resnet18-f37072fd.pth")
+"""
+
+
+def run(name, python, lib, workdir, n_train=256, n_test=128, series="basics"):
+    """stdout of examples/<series>/<name>.py run by ``python`` importing ``lib`` ("ferrotorch" or "torch")."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    write_fashion_mnist(str(workdir / "data"), n_train, n_test)
-    script = BASICS / f"{name}.py"
+    folder = SERIES[series][0]
+    prelude = ""
+    if series == "blitz":
+        write_cifar10(str(workdir / "data"), arrays=cifar_learnable_arrays(400, 100))
+        if lib == "torch":
+            prelude += CIFAR_EXISTS
+        if name == "autograd_tutorial":
+            prelude += RESNET_CACHE.format(vision="torchvision" if lib == "torch" else "ferrotorch.vision")
+    else:
+        write_fashion_mnist(str(workdir / "data"), n_train, n_test)
+    script = folder / f"{name}.py"
     if lib == "torch":
         text = torch_source(script.read_text())
         script = workdir / f"{name}.py"
         script.write_text(text)
     env = {"MPLBACKEND": "Agg", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
+    env["TORCH_HOME"] = str(workdir / "torch_home")
     shim = workdir / "shim"
     if subprocess.run([python, "-c", "import matplotlib"], capture_output=True, env=env).returncode != 0:
         (shim / "matplotlib").mkdir(parents=True, exist_ok=True)
         (shim / "matplotlib" / "__init__.py").write_text("")
         (shim / "matplotlib" / "pyplot.py").write_text(PYPLOT_SHIM)
         env["PYTHONPATH"] = str(shim)
-    code = RUNNER.format(lib=lib)
+    code = RUNNER.format(lib=lib, prelude=prelude)
     out = subprocess.run(
         [python, "-c", code, str(script)], capture_output=True, text=True, timeout=600, env=env, cwd=workdir
     )

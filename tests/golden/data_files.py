@@ -17,8 +17,23 @@ def cifar_arrays(n_train=40, n_test=12, classes=10, seed=0):
     return tr, ytr, te, yte
 
 
-def write_cifar10(root, protocol=2):
-    tr, ytr, te, yte = cifar_arrays()
+def cifar_learnable_arrays(n_train, n_test):
+    """CIFAR-shaped uint8 images a small network can learn: each class a fixed random template plus noise,
+    every class in both splits."""
+    templates = np.random.default_rng(4321).integers(0, 256, size=(10, 3072)).astype(np.float64)
+    out = []
+    for n, seed in ((n_train, 5), (n_test, 6)):
+        rng = np.random.default_rng(seed)
+        y = rng.permutation(np.arange(n) % 10)
+        x = templates[y] * 0.5 + rng.integers(0, 256, size=(n, 3072)) * 0.5
+        out += [np.clip(np.rint(x), 0, 255).astype(np.uint8), y.tolist()]
+    return tuple(out)
+
+
+def write_cifar10(root, protocol=2, arrays=None):
+    """``root/cifar-10-batches-py`` in the real pickle format, from ``arrays`` (train images, train labels,
+    test images, test labels; default: cifar_arrays())."""
+    tr, ytr, te, yte = arrays if arrays is not None else cifar_arrays()
     d = os.path.join(root, "cifar-10-batches-py")
     os.makedirs(d, exist_ok=True)
     per = len(tr) // 5

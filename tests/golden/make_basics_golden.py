@@ -1,9 +1,10 @@
-"""Goldens for tests/test_basics_tutorials.py: the stdout of each examples/basics script run under real
-PyTorch + torchvision (import lines turned back into torch's) on the same synthetic FashionMNIST files and
-seed, plus vision_extras.json (torchvision's VGG reprs and outputs, PNG files written by libpng).
+"""Goldens for tests/test_basics_tutorials.py and tests/test_blitz_tutorials.py: the stdout of each
+examples/basics and examples/blitz script run under real PyTorch + torchvision (import lines turned back into
+torch's) on the same synthetic data files and seed, plus vision_extras.json (torchvision's VGG reprs and
+outputs, PNG files written by libpng).
 
-Usage: /path/to/torch-venv/bin/python tests/golden/make_basics_golden.py [script names]
-(with no names it rewrites every script's golden and vision_extras.json)
+Usage: /path/to/torch-venv/bin/python tests/golden/make_basics_golden.py [--blitz] [script names]
+(with no names it rewrites every script's golden, and without --blitz vision_extras.json too)
 """
 
 import os
@@ -12,9 +13,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from basics_run import NAMES, run  # noqa: E402
+from basics_run import SERIES, run  # noqa: E402
 
-OUT = pathlib.Path(__file__).resolve().parent / "basics"
+GOLDEN = pathlib.Path(__file__).resolve().parent
+OUT = GOLDEN / "basics"
 
 
 def vision_extras():
@@ -47,12 +49,40 @@ def vision_extras():
     (OUT / "vision_extras.json").write_text(json.dumps(out))
 
 
+def blitz_extras():
+    """torchvision.models.resnet18's repr and first eval outputs after manual_seed(0), and the batches of a
+    shuffled two-worker DataLoader after manual_seed(0), for tests/test_blitz_tutorials.py."""
+    import json
+
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    m = torchvision.models.resnet18()
+    out = {"resnet18_repr": repr(m), "resnet34_repr": repr(torchvision.models.resnet34(num_classes=10))}
+    x = torch.rand(2, 3, 64, 64)
+    m.eval()
+    with torch.no_grad():
+        out["resnet18_eval_out"] = m(x)[:, :8].tolist()
+    torch.manual_seed(0)
+    loader = torch.utils.data.DataLoader(list(range(30)), batch_size=4, shuffle=True, num_workers=2)
+    out["loader_epochs"] = [[b.tolist() for b in loader] for _ in range(2)]
+    (GOLDEN / "blitz" / "blitz_extras.json").write_text(json.dumps(out))
+
+
 if __name__ == "__main__":
-    OUT.mkdir(exist_ok=True)
-    for name in sys.argv[1:] or NAMES:
+    args = sys.argv[1:]
+    series = "blitz" if "--blitz" in args else "basics"
+    args = [a for a in args if a != "--blitz"]
+    out = GOLDEN / series
+    out.mkdir(exist_ok=True)
+    for name in args or SERIES[series][1]:
         with tempfile.TemporaryDirectory() as d:
-            (OUT / f"{name}.torch.txt").write_text(run(name, sys.executable, "torch", d))
+            (out / f"{name}.torch.txt").write_text(run(name, sys.executable, "torch", d, series=series))
         print("wrote", name)
-    if len(sys.argv) == 1:
+    if series == "blitz" and not args:
+        blitz_extras()
+        print("wrote blitz_extras.json")
+    if not sys.argv[1:]:
         vision_extras()
         print("wrote vision_extras.json and the PNG files")
