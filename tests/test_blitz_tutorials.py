@@ -4,7 +4,7 @@ print for the same scripts with torch's import lines, data and seed (goldens: te
 written by ``tests/golden/make_basics_golden.py --blitz``).
 
 Each script runs in a fresh directory (tests/golden/basics_run.py) holding a small synthetic CIFAR-10 in the
-real pickle format (400 training and 100 test images), so ``download=True`` fetches nothing, and a hub cache
+real pickle format (1000 training and 100 test images), so ``download=True`` fetches nothing, and a hub cache
 with seeded ResNet-18 "pretrained" weights for the autograd tutorial. The CIFAR-10 script trains for the
 tutorial's two epochs on that data with ``shuffle=True, num_workers=2``: its batches, losses and accuracies
 equal PyTorch's byte for byte. Also here: torchvision.models.resnet18/34 and their ``weights=`` enums.

@@ -84,7 +84,7 @@ def run(name, python, lib, workdir, n_train=256, n_test=128, series="basics"):
     folder = SERIES[series][0]
     prelude = ""
     if series == "blitz":
-        write_cifar10(str(workdir / "data"), arrays=cifar_learnable_arrays(400, 100))
+        write_cifar10(str(workdir / "data"), arrays=cifar_learnable_arrays(1000, 100))
         if lib == "torch":
             prelude += CIFAR_EXISTS
         if name == "autograd_tutorial":
