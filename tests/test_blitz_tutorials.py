@@ -30,19 +30,6 @@ GOLDEN = HERE / "golden" / "blitz"
 EXTRAS = json.loads((GOLDEN / "blitz_extras.json").read_text())
 _ADDRESS = re.compile(r" object at 0x[0-9a-f]+>")  # grad_fn reprs carry memory addresses
 
-# Known gap: torch's F.mse_loss is one autograd node (MseLossBackward0, whose next function is the input's
-# producer, here the last Linear's AddmmBackward0); ferrotorch's is composed of sub, mul and mean, so the
-# neural-networks tutorial's four grad_fn lines print MeanBackward0 / MulBackward0 / SubBackward0. The fused
-# node needs src/ops/loss.rs and "MseLossBackward0" in src/graph/backward.rs's audited kinds (else fit's
-# recorded backward refuses MSE models). Every other line of that script equals torch's.
-MSE_GAP = {
-    "tensor(1.2249, grad_fn=<MseLossBackward0>)": "tensor(1.2249, grad_fn=<MeanBackward0>)",
-    "<MseLossBackward0 object at 0x…>": "<MeanBackward0 object at 0x…>",
-    "<AddmmBackward0 object at 0x…>": "<MulBackward0 object at 0x…>",
-    "<AccumulateGrad object at 0x…>": "<SubBackward0 object at 0x…>",
-}
-
-
 # ---------------------------------------------------------------------------------------------------------
 # torchvision.models.resnet
 
@@ -143,17 +130,7 @@ def _golden(name):
 
 @pytest.mark.parametrize("name", BLITZ_NAMES)
 def test_tutorial_prints_what_pytorch_prints(outputs, name):
-    got, want = _ADDRESS.sub(" object at 0x…>", outputs(name)), _golden(name)
-    if name == "neural_networks_tutorial":
-        lines = want.splitlines(keepends=True)
-        assert sum(line.rstrip("\n") in MSE_GAP for line in lines) == 4
-        want = "".join(MSE_GAP.get(line.rstrip("\n"), line.rstrip("\n")) + "\n" for line in lines)
-    assert got == want
-
-
-@pytest.mark.xfail(strict=True, reason="F.mse_loss is not one MseLossBackward0 node yet (see MSE_GAP)")
-@pytest.mark.parametrize("name", ["neural_networks_tutorial"])
-def test_mse_loss_grad_fn_chain_prints_like_torch(outputs, name):
+    # byte for byte, including the neural-networks tutorial's grad_fn chain from MseLossBackward0
     assert _ADDRESS.sub(" object at 0x…>", outputs(name)) == _golden(name)
 
 

@@ -266,3 +266,27 @@ def test_bce_with_logits_double_backward_and_non_differentiable_weights():
             F.binary_cross_entropy_with_logits(x, t, **kw)
         with torch.no_grad():  # allowed without autograd, as in torch
             assert F.binary_cross_entropy_with_logits(x, t, **kw).grad_fn is None
+
+
+def test_mse_loss_and_broadcasting_match_pytorch_bit_for_bit():
+    """F.mse_loss is one MseLossBackward0 op (values and input/target gradients equal torch's bits, float32 and
+    float64, every reduction), torch's weighted form and broadcast warning; broadcast_shapes/broadcast_tensors
+    results and errors. Golden: tests/golden/make_mse_golden.py, run by real PyTorch."""
+    from make_mse_golden import cases
+
+    with open(os.path.join(HERE, "golden", "mse_golden.json")) as f:
+        golden = json.load(f)
+    assert cases(torch) == golden
+
+
+@pytest.mark.parametrize("r", ["none", "mean", "sum"])
+def test_mse_loss_gradients_pass_finite_differences_and_double_backward(r):
+    fd_gradcheck(lambda a, b: F.mse_loss(a, b, reduction=r), X, Y)
+    with pytest.warns(UserWarning, match="Using a target size"):  # a broadcast target, as torch warns
+        fd_gradcheck(lambda a, b: nn.MSELoss(reduction=r)(a, b[:1]), X, Y)
+    x = torch.tensor(X, requires_grad=True)
+    t = torch.tensor(Y, requires_grad=True)
+    (gx,) = torch.autograd.grad(F.mse_loss(x, t, reduction=r).sum(), x, create_graph=True)
+    gx.sum().backward()  # d/dt Σ d/dx = Σ −2/N (mean) or −2 per element
+    n = X.size if r == "mean" else 1
+    np.testing.assert_allclose(t.grad.numpy(), np.full(X.shape, -2.0 / n), rtol=1e-12)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from . import _C, _functions, accelerator, autograd, backends, cuda  # noqa: F401
+from ._broadcast import broadcast_shapes, broadcast_tensors  # noqa: F401
 from ._C import *  # noqa: F401,F403  (factories, dtypes, grad-mode switches)
 from ._C import Tensor, device, dtype
 from ._size import Size, strided

@@ -29,7 +29,7 @@ use std::sync::Arc;
 /// anyway, because its result has no slot; this list guards against what a recording cannot
 /// see. Each name has a single producer: elementwise.rs `record_binary`/`record_unary`,
 /// reduce.rs `sum`/`mean` (MeanBackward1's other producer, `var_mean`, makes its gradient with
-/// an unrecorded kernel), movement.rs views, matmul.rs `addmm`.
+/// an unrecorded kernel), movement.rs views, matmul.rs `addmm`, loss_mse.rs `mse_loss`.
 pub fn replayable(name: &str) -> bool {
     matches!(
         name,
@@ -74,6 +74,7 @@ pub fn replayable(name: &str) -> bool {
             | "PermuteBackward0"
             | "ExpandBackward0"
             | "AddmmBackward0"
+            | "MseLossBackward0"
     )
 }
 

@@ -10,6 +10,7 @@ pub mod indexing;
 pub mod join;
 pub mod loss;
 pub mod loss_logits;
+pub mod loss_mse;
 pub mod matmul;
 pub mod movement;
 pub mod norm;

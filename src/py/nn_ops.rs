@@ -154,6 +154,23 @@ fn _nn_bce_with_logits(
     .into())
 }
 
+/// `mse_loss` of same-shape operands as one op; `reduction` 0 none, 1 mean, 2 sum.
+#[pyfunction]
+#[pyo3(signature = (input, target, reduction))]
+fn _nn_mse_loss(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    target: PyRef<'_, PyTensor>,
+    reduction: i64,
+) -> PyResult<PyTensor> {
+    let (x, t) = (input.t.clone(), target.t.clone());
+    let red = loss::Reduction::from_i64(reduction)?;
+    Ok(big(py, x.numel(), || {
+        crate::ops::loss_mse::mse_loss(&x, &t, red)
+    })?
+    .into())
+}
+
 /// layer_norm over the trailing `k` elements, weight/bias optional.
 #[pyfunction]
 #[pyo3(signature = (x, k, weight, bias, eps))]
@@ -197,6 +214,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_softplus, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_bce_with_logits, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_mse_loss, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_mish, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_silu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_elu, m)?)?;

@@ -785,14 +785,22 @@ def _size_str(t):
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     _check_same_size(input, target, "mse_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _reduction_code(reduction)
+    code = _reduction_code(reduction)
     if not input.is_floating_point():
         raise NotImplementedError(f"\"mse_cpu\" not implemented for '{_scalar_name(input)}'")
-    d = input - target
-    loss = d * d
+    from .._broadcast import broadcast_tensors
+
+    input, target = broadcast_tensors(input, target)
     if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+        # torch's weighted form: composed ops, and a mean that divides by the weights' sum
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError("Weights and input must have the same size.")
+        loss = (input - target).pow(2) * weight
+        if code == 0:
+            return loss
+        return loss.sum() if code == 2 else loss.sum() / weight.sum()
+    # one op, torch's MseLossBackward0: d/dx = norm·(x − t)·g with norm 2/N (mean) or 2
+    return _C._nn_mse_loss(input, target, code)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
