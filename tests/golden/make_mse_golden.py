@@ -1,5 +1,5 @@
-"""Golden mse_loss values and gradients (bit for bit, float hex) and broadcast_shapes/broadcast_tensors
-results and errors from real PyTorch.
+"""Golden mse_loss values and gradients (bit for bit, float hex), the weighted forms of mse/l1/huber
+losses, and broadcast_shapes/broadcast_tensors results and errors from real PyTorch.
 
 Run with PyTorch installed: python tests/golden/make_mse_golden.py
 The same function runs under ferrotorch in tests/test_losses.py, which compares the two outputs.
@@ -46,6 +46,13 @@ def cases(torch):
     for red in ("mean", "sum", "none"):
         loss = F.mse_loss(x, t.expand(4, 3), weight=weight, reduction=red)
         out[f"weighted-{red}"] = [loss.grad_fn.name(), loss.detach().numpy().tobytes().hex()]
+    # torch's weighted losses: mse and l1 divide a mean by the weights' sum, huber keeps the plain mean
+    y = torch.tensor(rng.standard_normal((4, 3)).astype("float32"))
+    for fn in (F.l1_loss, F.huber_loss):
+        for red in ("mean", "sum", "none"):
+            out[f"weighted-{fn.__name__}-{red}"] = (
+                fn(x.detach(), y, weight=weight, reduction=red).numpy().tobytes().hex()
+            )
     out["broadcast_shapes"] = [
         list(torch.broadcast_shapes(*s))
         for s in [((3, 1), (4,), (2, 1, 1)), (), (5, (2, 1)), ([2, 1], [1, 3])]
@@ -60,6 +67,8 @@ def cases(torch):
         lambda: torch.broadcast_shapes((2, 3), (3, 2, 3), (4,)),
         lambda: torch.broadcast_shapes((-1,)),
         lambda: F.mse_loss(x, t.expand(4, 3), weight=torch.ones(3)),
+        lambda: F.l1_loss(x, y, weight=torch.ones(3)),
+        lambda: F.huber_loss(x, y, weight=torch.ones(3)),
     ):
         try:
             call()

@@ -806,10 +806,15 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     _check_same_size(input, target, "l1_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _reduction_code(reduction)
+    code = _reduction_code(reduction)
     loss = (input - target).abs()
     if weight is not None:
+        # torch's weighted form: a mean divides by the weights' sum
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError("Weights and input must have the same size.")
         loss = loss * weight
+        if code == 1:
+            return loss.sum() / weight.sum()
     return _reduce(loss, reduction)
 
 
@@ -833,7 +838,9 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     d = (input - target).abs()
     loss = _where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
-    if weight is not None:
+    if weight is not None:  # torch's weighted form keeps the plain mean
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError("Weights and input must have the same size.")
         loss = loss * weight
     return _reduce(loss, reduction)
 
