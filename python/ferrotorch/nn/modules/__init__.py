@@ -10,6 +10,7 @@ from .loss import *
 from .loss import __all__ as _loss_all
 from .module import Module
 from .normalization import GroupNorm, LayerNorm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .sparse import Embedding
 
 __all__ = (
@@ -19,7 +20,11 @@ __all__ = (
     + [
         "Bilinear",
         "Embedding",
+        "GRU",
+        "GRUCell",
         "GroupNorm",
+        "LSTM",
+        "LSTMCell",
         "LayerNorm",
         "Linear",
         "Module",
@@ -27,6 +32,10 @@ __all__ = (
         "ModuleList",
         "ParameterDict",
         "ParameterList",
+        "RNN",
+        "RNNBase",
+        "RNNCell",
+        "RNNCellBase",
         "Sequential",
     ]
 )
