@@ -327,3 +327,20 @@ def test_out_argument_on_functions():
         torch.sqrt(x, out=torch.empty(3, 4, dtype=torch.int64))
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         torch.exp(torch.ones(2, requires_grad=True), out=torch.empty(2))
+
+
+def test_tensor_new_factories_match_pytorch():
+    """Tensor.new_zeros/new_ones/new_empty/new_full/new_tensor: the base tensor's dtype by default, torch's
+    printing, the copy warning and the errors (golden: tests/golden/make_tensor_new_golden.py)."""
+    import json
+    import os
+    import sys
+
+    golden_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+    sys.path.insert(0, golden_dir)
+    from make_tensor_new_golden import cases
+
+    with open(os.path.join(golden_dir, "tensor_new_golden.json")) as f:
+        assert cases(torch) == json.load(f)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        torch.ones(1).new_zeros(-1)

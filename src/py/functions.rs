@@ -205,6 +205,79 @@ fn like_args(
     Ok((t, dt))
 }
 
+/// What a `Tensor.new_*` factory fills its tensor with.
+pub(super) enum NewFill<'a, 'py> {
+    Zeros,
+    Ones,
+    Empty,
+    Full(&'a Bound<'py, PyAny>),
+}
+
+/// `Tensor.new_zeros/new_ones/new_empty(*size)` and `new_full(size, value)`: the factory with the
+/// base tensor's dtype unless `dtype` is given. `size` holds the varargs, or `(size,)` for new_full,
+/// whose size must be a sequence.
+pub(super) fn new_factory(
+    op: &str,
+    base: &Tensor,
+    size: &Bound<'_, PyTuple>,
+    fill: NewFill<'_, '_>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let sizes_ok = size.len() != 1 || {
+        let a = size.get_item(0)?;
+        a.is_instance_of::<pyo3::types::PyInt>()
+            || (a.cast::<pyo3::types::PySequence>().is_ok()
+                && !a.is_instance_of::<pyo3::types::PyString>())
+    };
+    let seq_required = matches!(fill, NewFill::Full(_))
+        && size.len() == 1
+        && size.get_item(0)?.is_instance_of::<pyo3::types::PyInt>();
+    if !sizes_ok || seq_required {
+        let got = size.get_item(0)?.get_type().name()?.to_string();
+        return Err(PyTypeError::new_err(format!(
+            "{op}(): argument 'size' (position 1) must be tuple of ints, not {got}"
+        )));
+    }
+    let (s, dt) = factory_args(op, size, dtype, device)?;
+    let dt = dt.unwrap_or(base.dtype());
+    let t = match fill {
+        NewFill::Zeros => Tensor::zeros(&s, dt),
+        NewFill::Ones => creation::full(&s, Scalar::Int(1), dt),
+        NewFill::Empty => Tensor::empty(&s, dt),
+        NewFill::Full(v) => creation::full(&s, fill_scalar(v)?, dt),
+    };
+    finish(t, requires_grad)
+}
+
+/// `Tensor.new_tensor(data)`: `torch.tensor(data)` with the base tensor's dtype unless `dtype` is
+/// given; a tensor `data` is copied (detached), with torch's warning.
+pub(super) fn new_tensor(
+    py: Python<'_>,
+    base: &Tensor,
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    check_device(device)?;
+    let dt = convert::opt_dtype(dtype)?.unwrap_or(base.dtype());
+    let t = if let Ok(src) = data.cast::<PyTensor>() {
+        PyErr::warn(
+            py,
+            &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+            c"To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or sourceTensor.detach().clone().requires_grad_(True), rather than tensor.new_tensor(sourceTensor).",
+            1,
+        )?;
+        let src = src.borrow().t.alias();
+        crate::ops::copy::to_dtype(&src, dt, true)?
+    } else {
+        convert::tensor_from_data(data, Some(dt))?
+    };
+    finish(t, requires_grad)
+}
+
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, layout=None, device=None, requires_grad=false, memory_format=None))]
 fn zeros_like(

@@ -318,6 +318,114 @@ impl PyTensor {
     fn retain_grad(&self) -> PyResult<()> {
         Ok(self.t.retain_grad()?)
     }
+    #[pyo3(signature = (*size, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
+    fn new_zeros(
+        &self,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        layout: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+        pin_memory: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = (layout, pin_memory);
+        use super::functions::{new_factory, NewFill};
+        new_factory(
+            "new_zeros",
+            &self.t,
+            size,
+            NewFill::Zeros,
+            dtype,
+            device,
+            requires_grad,
+        )
+    }
+    #[pyo3(signature = (*size, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
+    fn new_ones(
+        &self,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        layout: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+        pin_memory: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = (layout, pin_memory);
+        use super::functions::{new_factory, NewFill};
+        new_factory(
+            "new_ones",
+            &self.t,
+            size,
+            NewFill::Ones,
+            dtype,
+            device,
+            requires_grad,
+        )
+    }
+    #[pyo3(signature = (*size, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
+    fn new_empty(
+        &self,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        layout: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+        pin_memory: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = (layout, pin_memory);
+        use super::functions::{new_factory, NewFill};
+        new_factory(
+            "new_empty",
+            &self.t,
+            size,
+            NewFill::Empty,
+            dtype,
+            device,
+            requires_grad,
+        )
+    }
+    #[pyo3(signature = (size, fill_value, *, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new_full(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyAny>,
+        fill_value: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        layout: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+        pin_memory: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = (layout, pin_memory);
+        use super::functions::{new_factory, NewFill};
+        let size = PyTuple::new(py, [size])?;
+        let fill = NewFill::Full(fill_value);
+        new_factory(
+            "new_full",
+            &self.t,
+            &size,
+            fill,
+            dtype,
+            device,
+            requires_grad,
+        )
+    }
+    #[pyo3(signature = (data, *, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new_tensor(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        layout: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+        pin_memory: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = (layout, pin_memory);
+        super::functions::new_tensor(py, &self.t, data, dtype, device, requires_grad)
+    }
     fn detach(&self) -> PyTensor {
         let out = self.t.alias();
         crate::graph::capture::derived("detach", &self.t, &out, Tensor::alias);
