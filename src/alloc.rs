@@ -202,7 +202,10 @@ impl Drop for SmallCache {
 }
 
 thread_local! {
-    // const-initialised: no lazy allocation on first use (this runs inside the allocator)
+    // const-initialised: no lazy allocation on first use (this runs inside the allocator). Its
+    // destructor is registered through glibc's __cxa_thread_atexit_impl, which allocates with
+    // glibc's malloc, not through here; a target without it (std's fallback keeps a Vec of
+    // destructors) would re-enter this allocator, so the cache assumes glibc (manylinux wheels).
     static SMALL: UnsafeCell<SmallCache> = const {
         UnsafeCell::new(SmallCache {
             len: [0; SMALL_CLASSES],
