@@ -168,10 +168,15 @@ const SMALL_CLASSES: usize = SMALL_MAX / SMALL_STEP;
 /// Freed blocks kept per class and thread (at most 32 · Σ class sizes ≈ 264 KiB per thread).
 const SMALL_DEPTH: usize = 32;
 
-/// The class index of a small request (None: not small, or aligned beyond what malloc gives).
+/// Whether small blocks are cached: where registering the cache's thread-exit destructor does not
+/// allocate through this allocator (glibc's __cxa_thread_atexit_impl).
+const SMALL_CACHE: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
+
+/// The class index of a small request (None: not small, aligned beyond what malloc gives, or the
+/// cache is off on this target).
 #[inline(always)]
 fn small_class(layout: Layout) -> Option<usize> {
-    (layout.size() <= SMALL_MAX && layout.align() <= SMALL_STEP)
+    (SMALL_CACHE && layout.size() <= SMALL_MAX && layout.align() <= SMALL_STEP)
         .then(|| (layout.size().max(1) - 1) / SMALL_STEP)
 }
 
@@ -204,8 +209,8 @@ impl Drop for SmallCache {
 thread_local! {
     // const-initialised: no lazy allocation on first use (this runs inside the allocator). Its
     // destructor is registered through glibc's __cxa_thread_atexit_impl, which allocates with
-    // glibc's malloc, not through here; a target without it (std's fallback keeps a Vec of
-    // destructors) would re-enter this allocator, so the cache assumes glibc (manylinux wheels).
+    // glibc's malloc, not through here; where std falls back to a Vec of destructors that would
+    // re-enter this allocator, so the cache is used on linux-gnu only (see SMALL_CACHE).
     static SMALL: UnsafeCell<SmallCache> = const {
         UnsafeCell::new(SmallCache {
             len: [0; SMALL_CLASSES],
