@@ -9,6 +9,7 @@ from . import _C, _functions, accelerator, autograd, backends, cuda  # noqa: F40
 from ._broadcast import broadcast_shapes, broadcast_tensors  # noqa: F401
 from ._C import *  # noqa: F401,F403  (factories, dtypes, grad-mode switches)
 from ._C import Tensor, device, dtype
+from ._composite import diff, meshgrid, repeat_interleave  # noqa: F401
 from ._size import Size, strided
 from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401
 from .autograd.grad_mode import (  # noqa: F401
