@@ -7,9 +7,13 @@ The same function runs under ferrotorch in tests/test_losses.py, which compares 
 
 import json
 import pathlib
+import sys
 import warnings
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from error_list import errors_of  # noqa: E402
 
 
 def cases(torch):
@@ -59,23 +63,18 @@ def cases(torch):
     ]
     a, b = torch.ones(3, 1), torch.ones(4)
     out["broadcast_tensors"] = [list(r.shape) for r in torch.broadcast_tensors(a, b)]
-    errors = []
-    for call in (
-        lambda: torch.broadcast_tensors(torch.ones(3), torch.ones(4)),
-        lambda: torch.broadcast_tensors(torch.ones(2, 3), torch.ones(5, 3), torch.ones(3)),
-        lambda: torch.broadcast_shapes((3,), (4,)),
-        lambda: torch.broadcast_shapes((2, 3), (3, 2, 3), (4,)),
-        lambda: torch.broadcast_shapes((-1,)),
-        lambda: F.mse_loss(x, t.expand(4, 3), weight=torch.ones(3)),
-        lambda: F.l1_loss(x, y, weight=torch.ones(3)),
-        lambda: F.huber_loss(x, y, weight=torch.ones(3)),
-    ):
-        try:
-            call()
-            errors.append(None)
-        except Exception as e:  # noqa: BLE001
-            errors.append([type(e).__name__, str(e)])
-    out["errors"] = errors
+    out["errors"] = errors_of(
+        (
+            lambda: torch.broadcast_tensors(torch.ones(3), torch.ones(4)),
+            lambda: torch.broadcast_tensors(torch.ones(2, 3), torch.ones(5, 3), torch.ones(3)),
+            lambda: torch.broadcast_shapes((3,), (4,)),
+            lambda: torch.broadcast_shapes((2, 3), (3, 2, 3), (4,)),
+            lambda: torch.broadcast_shapes((-1,)),
+            lambda: F.mse_loss(x, t.expand(4, 3), weight=torch.ones(3)),
+            lambda: F.l1_loss(x, y, weight=torch.ones(3)),
+            lambda: F.huber_loss(x, y, weight=torch.ones(3)),
+        )
+    )
     return out
 
 

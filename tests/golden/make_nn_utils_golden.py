@@ -8,8 +8,12 @@ The same function runs under ferrotorch in tests/test_nn_utils.py, which compare
 
 import json
 import pathlib
+import sys
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from error_list import errors_of  # noqa: E402
 
 
 def _params(torch, seed):
@@ -63,18 +67,13 @@ def cases(torch):
         ]
         for s in seqs:
             s.grad = None
-    errors = []
-    for call in (
-        lambda: U.clip_grad_norm_(_nan_grad(torch), 1.0, error_if_nonfinite=True),
-        lambda: U.vector_to_parameters([1.0], _params(torch, 5)),
-        lambda: torch.nn.utils.rnn.pad_sequence(seqs, padding_side="middle"),
-    ):
-        try:
-            call()
-            errors.append(None)
-        except Exception as e:  # noqa: BLE001
-            errors.append([type(e).__name__, str(e)])
-    out["errors"] = errors
+    out["errors"] = errors_of(
+        (
+            lambda: U.clip_grad_norm_(_nan_grad(torch), 1.0, error_if_nonfinite=True),
+            lambda: U.vector_to_parameters([1.0], _params(torch, 5)),
+            lambda: torch.nn.utils.rnn.pad_sequence(seqs, padding_side="middle"),
+        )
+    )
     return out
 
 
