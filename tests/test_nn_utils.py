@@ -51,3 +51,14 @@ def test_nonfinite_total_norm_raises_only_when_asked():
     with pytest.raises(RuntimeError, match="is non-finite, so it cannot be clipped"):
         torch.nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
     assert torch.nn.utils.clip_grad_norm_(p, 1.0).item() == float("inf")
+
+
+def test_pad_sequence_gradients_pass_finite_differences():
+    def padded(a, b):
+        return torch.nn.utils.rnn.pad_sequence(
+            [a, b], batch_first=True, padding_value=-2.0, padding_side="left"
+        )
+
+    a = torch.tensor(np.arange(6.0).reshape(3, 2), dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([[0.5, -1.0]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(padded, (a, b))

@@ -95,8 +95,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # no
         if repeats < 0:
             raise RuntimeError("Repeats must be non-negative")
         counts = [repeats] * size
-    index = [i for i, c in enumerate(counts) for _ in range(c)]
-    return input.index_select(dim, _C.tensor(index, dtype=_C.int64))
+    import numpy as np  # numpy is imported on first use, as elsewhere (keeps `import ferrotorch` fast)
+
+    index = np.repeat(np.arange(size, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+    return input.index_select(dim, _C.tensor(index))
 
 
 def _scalar_name(t):

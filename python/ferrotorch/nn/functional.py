@@ -10,6 +10,7 @@ import math
 import warnings
 
 from .. import _C
+from .._broadcast import broadcast_tensors
 
 Tensor = _C.Tensor
 
@@ -788,9 +789,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     code = _reduction_code(reduction)
     if not input.is_floating_point():
         raise NotImplementedError(f"\"mse_cpu\" not implemented for '{_scalar_name(input)}'")
-    from .._broadcast import broadcast_tensors
-
-    input, target = broadcast_tensors(input, target)
+    if tuple(target.shape) != tuple(input.shape):  # same shapes (the usual case) skip the Python broadcast
+        input, target = broadcast_tensors(input, target)
     if weight is not None:
         # torch's weighted form: composed ops, and a mean that divides by the weights' sum
         if tuple(weight.shape) != tuple(input.shape):
