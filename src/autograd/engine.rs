@@ -369,9 +369,22 @@ fn reduce_to_input(g: Tensor, meta: &(crate::shape::Dims, crate::DType)) -> Resu
         let r = ops::reduce::sum_to(&g, &meta.0)?;
         if scope.on() {
             let shape = meta.0.clone();
-            scope.record1("sum_to", &[&g], &r, move |i| {
-                ops::reduce::sum_to(&i[0], &shape)
-            });
+            // the buffer form: the same float sum, straight into the target shape
+            let into: Option<crate::graph::program::IntoFn> =
+                (g.dtype().is_float() && r.dtype() == g.dtype()).then(|| {
+                    let mask = ops::reduce::sum_to_mask(g.shape(), &shape);
+                    Arc::new(move |i: &[&Tensor], o: &Tensor| {
+                        ops::reduce::float_sum_to(i[0], &mask, o);
+                        Ok(())
+                    }) as _
+                });
+            scope.record1_into(
+                "sum_to",
+                &[&g],
+                &r,
+                move |i| ops::reduce::sum_to(&i[0], &shape),
+                into,
+            );
         }
         r
     } else {

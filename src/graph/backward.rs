@@ -14,6 +14,7 @@
 //! kernel, a leaf that is not a constant of the program — leaves the program without a plan,
 //! and replay builds the autograd graph each step as before.
 
+use super::buffers::{BufferPlan, OpView};
 use super::capture;
 use super::program::{Instr, Outs, Program, ReplayFn};
 use crate::autograd::{self, AutogradMeta, GradModeGuard};
@@ -105,6 +106,8 @@ pub struct BackwardPlan {
     /// requires_grad of each input and forward constant at capture: replay needs the same graph.
     input_grad: Vec<bool>,
     const_grad: Vec<bool>,
+    /// The same ops over fixed buffers, or why they cannot run that way (buffers.rs).
+    buffers: std::result::Result<BufferPlan, String>,
 }
 
 /// `loss.backward()` as eager code runs it. When the capture that made `program` was kept for
@@ -158,21 +161,23 @@ impl BackwardPlan {
         }
         // Leaves: each must be a constant of the program (the same tensor every step).
         let mut leaves: Vec<Arc<AutogradMeta>> = Vec::new();
+        let mut leaf_tensors: Vec<Tensor> = Vec::new();
         let mut deliveries = Vec::with_capacity(t.deliveries.len());
         for (at, meta, s) in t.deliveries {
-            let is_const = p
+            let Some((_, leaf_tensor)) = p
                 .consts
                 .iter()
-                .any(|(_, c)| c.autograd_meta().is_some_and(|m| Arc::ptr_eq(m, &meta)));
-            if !is_const {
+                .find(|(_, c)| c.autograd_meta().is_some_and(|m| Arc::ptr_eq(m, &meta)))
+            else {
                 return Err(
                     "a gradient reaches a leaf made inside forward or given as input".into(),
                 );
-            }
+            };
             let leaf = match leaves.iter().position(|m| Arc::ptr_eq(m, &meta)) {
                 Some(i) => i,
                 None => {
                     leaves.push(meta);
+                    leaf_tensors.push(leaf_tensor.clone());
                     leaves.len() - 1
                 }
             };
@@ -259,6 +264,36 @@ impl BackwardPlan {
             });
         }
 
+        let buffers = {
+            let ops = p.instrs.iter().chain(seq.iter().filter_map(|st| match st {
+                Step::Op(ins, _) => Some(ins),
+                Step::Deliver { .. } => None,
+            }));
+            let grads: Vec<_> = seq
+                .iter()
+                .filter_map(|st| match st {
+                    Step::Deliver { leaf, slot, .. } => {
+                        Some((leaves[*leaf].clone(), *slot, leaf_tensors[*leaf].clone()))
+                    }
+                    Step::Op(..) => None,
+                })
+                .collect();
+            BufferPlan::new(
+                p,
+                ops.map(|ins| OpView {
+                    into: ins.into.as_ref(),
+                    f: &ins.f,
+                    inputs: &ins.inputs,
+                    outputs: &ins.outputs,
+                    mutates: ins.mutates,
+                    name: ins.name,
+                }),
+                slot,
+                p.consts.iter().chain(&consts),
+                &grads,
+            )
+        };
+
         // Last reads, over forward then backward (position of the input within its op, so an
         // op reading a slot twice moves it on the second read); outputs and constants stay.
         const FWD: usize = 0;
@@ -312,6 +347,7 @@ impl BackwardPlan {
             leaves,
             input_grad,
             const_grad,
+            buffers,
         })
     }
 
@@ -331,6 +367,16 @@ impl BackwardPlan {
                 .leaves
                 .iter()
                 .all(|m| m.requires_grad.load(Ordering::Relaxed) && m.state.lock().hooks.is_empty())
+    }
+
+    /// The same step over fixed buffers, when every op has a buffer form.
+    pub fn buffers(&self) -> Option<&BufferPlan> {
+        self.buffers.as_ref().ok()
+    }
+
+    /// Why the step does not run over fixed buffers (None: it does).
+    pub fn buffers_refusal(&self) -> Option<&str> {
+        self.buffers.as_ref().err().map(|s| s.as_str())
     }
 
     /// The backward's op names, in order (for tests).

@@ -10,7 +10,7 @@
 //! recorder then also sees the ops each backward node runs, the engine's broadcast reductions and
 //! the gradients handed to leaves.
 
-use super::program::{Instr, Program, ReplayFn};
+use super::program::{Instr, IntoFn, Program, ReplayFn};
 use crate::autograd::{AutogradMeta, Node};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -434,7 +434,23 @@ impl Scope {
         f: impl Fn(&[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
     ) {
         if self.on {
-            self.push(name, inputs, &[out], ReplayFn::One(Arc::new(f)));
+            self.push(name, inputs, &[out], ReplayFn::One(Arc::new(f)), None);
+        }
+    }
+
+    /// `record1` for an op that can also write into a buffer it is given (`into`, see
+    /// `program::IntoFn`); `into` is None when this call's dtypes or layout do not allow it.
+    #[inline]
+    pub fn record1_into(
+        self,
+        name: &'static str,
+        inputs: &[&Tensor],
+        out: &Tensor,
+        f: impl Fn(&[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
+        into: Option<IntoFn>,
+    ) {
+        if self.on {
+            self.push(name, inputs, &[out], ReplayFn::One(Arc::new(f)), into);
         }
     }
 
@@ -453,12 +469,20 @@ impl Scope {
                 inputs,
                 outputs,
                 ReplayFn::Many(Arc::new(move |i| Ok(f(i)?.into()))),
+                None,
             );
         }
     }
 
     #[cold]
-    fn push(&self, name: &'static str, inputs: &[&Tensor], outputs: &[&Tensor], f: ReplayFn) {
+    fn push(
+        &self,
+        name: &'static str,
+        inputs: &[&Tensor],
+        outputs: &[&Tensor],
+        f: ReplayFn,
+        into: Option<IntoFn>,
+    ) {
         if DEPTH.with(|d| d.get()) != 1 {
             return;
         }
@@ -507,6 +531,7 @@ impl Scope {
                 outputs: outs,
                 grad: crate::autograd::is_grad_enabled(),
                 mutates: !self.pre.is_empty(),
+                into,
             });
         });
     }

@@ -27,6 +27,12 @@ impl ReplayFn {
 /// An op's outputs (inline: most ops have one or two).
 pub type Outs = SmallVec<[Tensor; 2]>;
 
+/// Writes an op's one output into `out`, a contiguous tensor of the output's shape and dtype
+/// that the caller owns (fit's fixed-buffer step, see buffers.rs). Only ops whose eager form
+/// always returns a fresh contiguous tensor have one, and it runs the eager form's kernels, so
+/// the bits are the same.
+pub type IntoFn = Arc<dyn Fn(&[&Tensor], &Tensor) -> Result<()> + Send + Sync>;
+
 pub struct Instr {
     pub name: &'static str,
     pub f: ReplayFn,
@@ -36,6 +42,8 @@ pub struct Instr {
     pub grad: bool,
     /// Writes a tensor in place (never dropped as dead code).
     pub mutates: bool,
+    /// The op writing into a buffer it is given, when it has that form.
+    pub into: Option<IntoFn>,
 }
 
 /// Slots `0..n_inputs` are the inputs; constants (parameters, buffers, Python numbers) are

@@ -1,6 +1,7 @@
 //! The replayed training step behind `fit`: zero grads, forward + loss (a captured `Program`),
 //! backward, optimizer step, loss value and accuracy — the eager loop's order, without Python.
 
+use super::buffers::BufferRun;
 use super::program::{Outs, Program};
 use crate::autograd::{self, GradModeGuard};
 use crate::dtype::Element;
@@ -133,6 +134,17 @@ impl TrainStep {
         batches: &Batches<'_>,
         epochs: usize,
     ) -> Result<Vec<BatchStats>> {
+        if let (Batches::Full, Some(plan)) = (batches, self.program.backward()) {
+            let inputs = [x.clone(), y.clone()];
+            if let Some(bufs) = plan
+                .buffers()
+                .filter(|_| plan.usable(&self.program, &inputs))
+            {
+                if let Some(run) = bufs.start(&inputs, &self.zero)? {
+                    return self.run_buffered(run, &inputs[1], epochs);
+                }
+            }
+        }
         let mut all = Vec::new();
         for _ in 0..epochs {
             match batches {
@@ -144,6 +156,32 @@ impl TrainStep {
                     }
                 }
             }
+        }
+        Ok(all)
+    }
+}
+
+impl TrainStep {
+    /// Full-batch epochs over fixed buffers (see buffers.rs): the same ops, kernels and order
+    /// as `batch`, so the same numbers, without making tensors per step.
+    fn run_buffered(&self, run: BufferRun, y: &Tensor, epochs: usize) -> Result<Vec<BatchStats>> {
+        let count = y.shape().first().copied().unwrap_or(1);
+        let mut all = Vec::with_capacity(epochs);
+        for _ in 0..epochs {
+            run.step()?;
+            for g in &self.groups {
+                g.step()?;
+            }
+            let outs = run.outputs();
+            all.push(BatchStats {
+                loss: scalar_f64(&outs[1])?,
+                correct: if self.accuracy {
+                    count_correct(&outs[0], y)?
+                } else {
+                    0.0
+                },
+                count,
+            });
         }
         Ok(all)
     }

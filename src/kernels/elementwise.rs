@@ -18,6 +18,13 @@ pub fn map1<A: Element, O: Element>(x: &Tensor, f: impl Fn(A) -> O + Sync + Send
     out
 }
 
+/// `map1` writing into `out`, a contiguous tensor of x's shape and dtype `O` that nothing else
+/// reads while this runs (fit's fixed buffers).
+pub fn map1_to<A: Element, O: Element>(x: &Tensor, out: &Tensor, f: impl Fn(A) -> O + Sync + Send) {
+    assert!(out.is_contiguous() && out.dtype() == O::DTYPE && same_dims(out.shape(), x.shape()));
+    map1_into(x, out.numel(), SendPtr(out.ptr::<O>()), f);
+}
+
 /// `map1`'s loops, writing the `n` outputs at `dst`.
 fn map1_into<A: Element, O: Element>(
     x: &Tensor,
@@ -121,6 +128,26 @@ pub fn zip2<A: Element, B: Element, O: Element>(
     let out = unsafe { Tensor::uninit::<O>(out_shape) };
     zip2_into(a, b, out_shape, n, SendPtr(out.ptr::<O>()), f);
     out
+}
+
+/// `map2` writing into `out`, a contiguous tensor of dtype `O` and the broadcast shape that
+/// nothing else reads while this runs (fit's fixed buffers).
+pub fn map2_to<A: Element, B: Element, O: Element>(
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+    f: impl Fn(A, B) -> O + Sync + Send,
+) {
+    assert!(out.is_contiguous() && out.dtype() == O::DTYPE);
+    let s = out.shape();
+    zip2_into(
+        Operand::of(a),
+        Operand::of(b),
+        s,
+        out.numel(),
+        SendPtr(out.ptr::<O>()),
+        f,
+    );
 }
 
 /// `zip2`'s loops, writing the `n` outputs at `dst`.

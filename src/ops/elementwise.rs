@@ -5,7 +5,7 @@ use crate::dtype::{default_dtype, promote, DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::arith::Arith;
-use crate::kernels::elementwise::{map1, map2, update2};
+use crate::kernels::elementwise::{map1, map1_to, map2, map2_to, update2};
 use crate::shape;
 use crate::tensor::Tensor;
 
@@ -131,6 +131,32 @@ impl Binary {
             _ => "op",
         }
     }
+    /// Ops that `binary_to` computes in a float dtype (into a given buffer as well): float
+    /// results, and comparisons of floats.
+    pub fn float_kernel(self) -> bool {
+        matches!(
+            self,
+            Binary::Add
+                | Binary::Sub
+                | Binary::Mul
+                | Binary::Div
+                | Binary::Pow
+                | Binary::Maximum
+                | Binary::Minimum
+                | Binary::Eq
+                | Binary::Ne
+                | Binary::Lt
+                | Binary::Le
+                | Binary::Gt
+                | Binary::Ge
+        )
+    }
+    fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            Binary::Eq | Binary::Ne | Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge
+        )
+    }
     /// The dtype the kernel computes in, given the promoted type of the inputs.
     fn compute_dtype(self, rt: DType) -> Result<DType> {
         Ok(match self {
@@ -169,11 +195,19 @@ pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         result_type(&[a, b])
     };
     let ct = op.compute_dtype(rt)?;
-    // A one-element operand (a Python number, a scalar parameter) is cast when the kernel reads
-    // it (`Operand::of`, the same cast as `to_dtype`) instead of through a converted copy.
-    let convert = |x: &Tensor| x.dtype() != ct && !(ct.is_float() && x.numel() == 1);
-    let a = if convert(a) { &a.to_dtype(ct) } else { a };
-    let b = if convert(b) { &b.to_dtype(ct) } else { b };
+    if ct.is_float() && op.float_kernel() {
+        // SAFETY (both): binary_to writes every element.
+        let out = if op.is_comparison() {
+            unsafe { Tensor::uninit::<bool>(&out_shape) }
+        } else {
+            crate::dispatch_float!(ct, T => unsafe { Tensor::uninit::<T>(&out_shape) },
+                _ => unreachable!("float"))
+        };
+        binary_to(op, ct, a, b, &out);
+        return Ok(out);
+    }
+    let a = if convert(a, ct) { &a.to_dtype(ct) } else { a };
+    let b = if convert(b, ct) { &b.to_dtype(ct) } else { b };
     if ct.is_int() {
         if matches!(
             op,
@@ -215,6 +249,37 @@ pub fn binary_raw(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor => unreachable!("computed in bool"),
         })
     }, bool => bool_binary(op, a, b, s))
+}
+
+/// A one-element operand (a Python number, a scalar parameter) is cast when the kernel reads
+/// it (`Operand::of`, the same cast as `to_dtype`) instead of through a converted copy.
+fn convert(x: &Tensor, ct: DType) -> bool {
+    x.dtype() != ct && !(ct.is_float() && x.numel() == 1)
+}
+
+/// `out = a op b` computed in the float dtype `ct` (`Binary::float_kernel` ops) into `out`, a
+/// contiguous tensor of the broadcast shape (dtype `ct`, or bool for comparisons):
+/// `binary_raw`'s own path for these ops, and the form fit's fixed-buffer step runs
+/// (graph/buffers.rs).
+pub fn binary_to(op: Binary, ct: DType, a: &Tensor, b: &Tensor, out: &Tensor) {
+    let a = if convert(a, ct) { &a.to_dtype(ct) } else { a };
+    let b = if convert(b, ct) { &b.to_dtype(ct) } else { b };
+    crate::dispatch_float!(ct, T => match op {
+        Binary::Add => map2_to::<T, T, T>(a, b, out, |x, y| x.add(y)),
+        Binary::Sub => map2_to::<T, T, T>(a, b, out, |x, y| x.sub(y)),
+        Binary::Mul => map2_to::<T, T, T>(a, b, out, |x, y| x.mul(y)),
+        Binary::Div => map2_to::<T, T, T>(a, b, out, |x, y| T::from_f64(x.to_f64() / y.to_f64())),
+        Binary::Pow => map2_to::<T, T, T>(a, b, out, Arith::pow),
+        Binary::Maximum => map2_to::<T, T, T>(a, b, out, |x, y| x.max_nan(y)),
+        Binary::Minimum => map2_to::<T, T, T>(a, b, out, |x, y| x.min_nan(y)),
+        Binary::Eq => map2_to::<T, T, bool>(a, b, out, |x, y| x == y),
+        Binary::Ne => map2_to::<T, T, bool>(a, b, out, |x, y| x != y),
+        Binary::Lt => map2_to::<T, T, bool>(a, b, out, |x, y| x < y),
+        Binary::Le => map2_to::<T, T, bool>(a, b, out, |x, y| x <= y),
+        Binary::Gt => map2_to::<T, T, bool>(a, b, out, |x, y| x > y),
+        Binary::Ge => map2_to::<T, T, bool>(a, b, out, |x, y| x >= y),
+        _ => unreachable!("binary_to: {op:?} has no float kernel"),
+    }, _ => unreachable!("binary_to: computing in {:?}", ct))
 }
 
 fn bool_binary(op: Binary, a: &Tensor, b: &Tensor, s: &[usize]) -> Result<Tensor> {
@@ -642,42 +707,58 @@ impl Unary {
 }
 
 macro_rules! float_unary {
-    ($op:expr, $x:expr, $T:ty) => {{
+    ($op:expr, $x:expr, $out:expr, $T:ty) => {{
         type T = $T;
         match $op {
-            Unary::Exp => map1::<T, T>($x, |v| v.exp()),
-            Unary::Exp2 => map1::<T, T>($x, |v| v.exp2()),
-            Unary::Expm1 => map1::<T, T>($x, |v| v.exp_m1()),
-            Unary::Log => map1::<T, T>($x, |v| v.ln()),
-            Unary::Log2 => map1::<T, T>($x, |v| v.log2()),
-            Unary::Log10 => map1::<T, T>($x, |v| v.log10()),
-            Unary::Log1p => map1::<T, T>($x, |v| v.ln_1p()),
-            Unary::Sqrt => map1::<T, T>($x, |v| v.sqrt()),
-            Unary::Rsqrt => map1::<T, T>($x, |v| 1.0 / v.sqrt()),
-            Unary::Sin => map1::<T, T>($x, |v| v.sin()),
-            Unary::Cos => map1::<T, T>($x, |v| v.cos()),
-            Unary::Tan => map1::<T, T>($x, |v| v.tan()),
-            Unary::Asin => map1::<T, T>($x, |v| v.asin()),
-            Unary::Acos => map1::<T, T>($x, |v| v.acos()),
-            Unary::Atan => map1::<T, T>($x, |v| v.atan()),
-            Unary::Sinh => map1::<T, T>($x, |v| v.sinh()),
-            Unary::Cosh => map1::<T, T>($x, |v| v.cosh()),
-            Unary::Tanh => map1::<T, T>($x, |v| v.tanh()),
-            Unary::Sigmoid => map1::<T, T>($x, |v| 1.0 / (1.0 + (-v).exp())),
-            Unary::Reciprocal => map1::<T, T>($x, |v| 1.0 / v),
-            Unary::Erf => map1::<T, T>($x, |v| crate::kernels::special::erf(v as f64) as T),
-            Unary::Neg => map1::<T, T>($x, |v| -v),
-            Unary::Abs => map1::<T, T>($x, |v| v.abs()),
-            Unary::Square => map1::<T, T>($x, |v| v * v),
-            Unary::Relu => map1::<T, T>($x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 }),
-            Unary::Floor => map1::<T, T>($x, |v| v.floor()),
-            Unary::Ceil => map1::<T, T>($x, |v| v.ceil()),
-            Unary::Round => map1::<T, T>($x, |v| v.round_ties_even()),
-            Unary::Trunc => map1::<T, T>($x, |v| v.trunc()),
-            Unary::Frac => map1::<T, T>($x, |v| v - v.trunc()),
-            Unary::Sign => map1::<T, T>($x, |v| ((0.0 < v) as u8 as T) - ((v < 0.0) as u8 as T)),
+            Unary::Exp => map1_to::<T, T>($x, $out, |v| v.exp()),
+            Unary::Exp2 => map1_to::<T, T>($x, $out, |v| v.exp2()),
+            Unary::Expm1 => map1_to::<T, T>($x, $out, |v| v.exp_m1()),
+            Unary::Log => map1_to::<T, T>($x, $out, |v| v.ln()),
+            Unary::Log2 => map1_to::<T, T>($x, $out, |v| v.log2()),
+            Unary::Log10 => map1_to::<T, T>($x, $out, |v| v.log10()),
+            Unary::Log1p => map1_to::<T, T>($x, $out, |v| v.ln_1p()),
+            Unary::Sqrt => map1_to::<T, T>($x, $out, |v| v.sqrt()),
+            Unary::Rsqrt => map1_to::<T, T>($x, $out, |v| 1.0 / v.sqrt()),
+            Unary::Sin => map1_to::<T, T>($x, $out, |v| v.sin()),
+            Unary::Cos => map1_to::<T, T>($x, $out, |v| v.cos()),
+            Unary::Tan => map1_to::<T, T>($x, $out, |v| v.tan()),
+            Unary::Asin => map1_to::<T, T>($x, $out, |v| v.asin()),
+            Unary::Acos => map1_to::<T, T>($x, $out, |v| v.acos()),
+            Unary::Atan => map1_to::<T, T>($x, $out, |v| v.atan()),
+            Unary::Sinh => map1_to::<T, T>($x, $out, |v| v.sinh()),
+            Unary::Cosh => map1_to::<T, T>($x, $out, |v| v.cosh()),
+            Unary::Tanh => map1_to::<T, T>($x, $out, |v| v.tanh()),
+            Unary::Sigmoid => map1_to::<T, T>($x, $out, |v| 1.0 / (1.0 + (-v).exp())),
+            Unary::Reciprocal => map1_to::<T, T>($x, $out, |v| 1.0 / v),
+            Unary::Erf => {
+                map1_to::<T, T>($x, $out, |v| crate::kernels::special::erf(v as f64) as T)
+            }
+            Unary::Neg => map1_to::<T, T>($x, $out, |v| -v),
+            Unary::Abs => map1_to::<T, T>($x, $out, |v| v.abs()),
+            Unary::Square => map1_to::<T, T>($x, $out, |v| v * v),
+            Unary::Relu => {
+                map1_to::<T, T>($x, $out, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })
+            }
+            Unary::Floor => map1_to::<T, T>($x, $out, |v| v.floor()),
+            Unary::Ceil => map1_to::<T, T>($x, $out, |v| v.ceil()),
+            Unary::Round => map1_to::<T, T>($x, $out, |v| v.round_ties_even()),
+            Unary::Trunc => map1_to::<T, T>($x, $out, |v| v.trunc()),
+            Unary::Frac => map1_to::<T, T>($x, $out, |v| v - v.trunc()),
+            Unary::Sign => map1_to::<T, T>($x, $out, |v| {
+                ((0.0 < v) as u8 as T) - ((v < 0.0) as u8 as T)
+            }),
         }
     }};
+}
+
+/// `out = op(x)` for float `x` into `out`, a contiguous tensor of x's shape and dtype:
+/// `unary_raw`'s own float path, and the form fit's fixed-buffer step runs (graph/buffers.rs).
+pub fn unary_to(op: Unary, x: &Tensor, out: &Tensor) {
+    match x.dtype() {
+        DType::F32 => float_unary!(op, x, out, f32),
+        DType::F64 => float_unary!(op, x, out, f64),
+        dt => unreachable!("unary_to: {dt:?} input"),
+    }
 }
 
 /// The forward of a unary op, without autograd.
@@ -687,8 +768,14 @@ pub fn unary_raw(op: Unary, x: &Tensor) -> Result<Tensor> {
         return unary_raw(op, &x.to_dtype(default_dtype()));
     }
     Ok(match dt {
-        DType::F32 => float_unary!(op, x, f32),
-        DType::F64 => float_unary!(op, x, f64),
+        DType::F32 | DType::F64 => {
+            let out = crate::dispatch_float!(dt, T => unsafe {
+                // SAFETY: unary_to writes every element.
+                Tensor::uninit::<T>(x.shape())
+            }, _ => unreachable!("float"));
+            unary_to(op, x, &out);
+            out
+        }
         DType::Bool => match op {
             Unary::Neg => {
                 return Err(Error::not_implemented(
@@ -1099,15 +1186,32 @@ pub fn equal(a: &Tensor, b: &Tensor) -> Result<bool> {
 
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
+/// The float dtype `binary_raw` computes `a op b` in through `binary_to`, if it does.
+fn buffer_dtype(op: Binary, a: &Tensor, b: &Tensor) -> Option<DType> {
+    let rt = result_type(&[a, b]);
+    let ct = op.compute_dtype(rt).ok()?;
+    (ct.is_float() && op.float_kernel()).then_some(ct)
+}
+
 /// `binary`, recorded for `fit`'s replay when a capture is running (see graph::capture).
 pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let scope = capture::scope();
     let out = binary_eager(op, a, b)?;
     if scope.on() {
         let ins = [a, b];
-        scope.record1("binary", &ins, &out, move |i| {
-            binary_eager(op, &i[0], &i[1])
+        let into: Option<crate::graph::program::IntoFn> = buffer_dtype(op, a, b).map(|ct| {
+            std::sync::Arc::new(move |i: &[&Tensor], o: &Tensor| {
+                binary_to(op, ct, i[0], i[1], o);
+                Ok(())
+            }) as _
         });
+        scope.record1_into(
+            "binary",
+            &ins,
+            &out,
+            move |i| binary_eager(op, &i[0], &i[1]),
+            into,
+        );
     }
     Ok(out)
 }
@@ -1132,7 +1236,13 @@ pub fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
     let out = unary_eager(op, x)?;
     if scope.on() {
         let ins = [x];
-        scope.record1("unary", &ins, &out, move |i| unary_eager(op, &i[0]));
+        let into: Option<crate::graph::program::IntoFn> = x.dtype().is_float().then(|| {
+            std::sync::Arc::new(move |i: &[&Tensor], o: &Tensor| {
+                unary_to(op, i[0], o);
+                Ok(())
+            }) as _
+        });
+        scope.record1_into("unary", &ins, &out, move |i| unary_eager(op, &i[0]), into);
     }
     Ok(out)
 }

@@ -63,17 +63,16 @@ pub fn sum_dtype(dt: DType) -> DType {
 }
 
 /// Float sums in f64 (through the contiguous fast paths when the layout allows), each passed
-/// through `conv` into the output element: a tensor of `shape` (as many elements as kept
-/// positions, in their row-major order).
-fn float_sums<T: crate::kernels::reduce::SumF, O: Element>(
+/// through `conv` into the output element: into `t`, a contiguous tensor of the kept positions'
+/// count in dtype `O` that nothing else reads while this runs (a fresh one, or fit's buffer).
+fn float_sums_to<T: crate::kernels::reduce::SumF, O: Element>(
     x: &Tensor,
     mask: &[bool],
-    shape: &[usize],
+    t: &Tensor,
     conv: impl Fn(f64) -> O + Sync,
-) -> Tensor {
-    // SAFETY: each branch below writes every output element.
-    let t = unsafe { Tensor::uninit::<O>(shape) };
-    // SAFETY: t is a fresh contiguous tensor of numel(shape) elements, referenced nowhere else.
+) {
+    assert!(t.is_contiguous() && t.dtype() == O::DTYPE && t.numel() == kept_count(x.shape(), mask));
+    // SAFETY: t is contiguous with numel elements and nothing else reads it meanwhile (above).
     let out = unsafe { std::slice::from_raw_parts_mut(t.ptr::<O>(), t.numel()) };
     if x.dtype() == DType::F32 && x.is_contiguous() && mask.iter().all(|&m| m) {
         // whole-tensor float32 sums in torch's own order, so printed losses match digit for digit
@@ -81,7 +80,16 @@ fn float_sums<T: crate::kernels::reduce::SumF, O: Element>(
     } else if !sum_fast::<T, O>(x, mask, out, &conv) {
         crate::kernels::reduce::sum_runs::<T, O>(x, mask, out, conv);
     }
-    t
+}
+
+/// How many outputs a reduction over `mask`'s dimensions has.
+fn kept_count(shape: &[usize], mask: &[bool]) -> usize {
+    shape
+        .iter()
+        .zip(mask)
+        .filter(|(_, &m)| !m)
+        .map(|(&s, _)| s)
+        .product()
 }
 
 pub fn sum_raw(x: &Tensor, mask: &[bool], keepdim: bool, dtype: Option<DType>) -> Tensor {
@@ -98,8 +106,14 @@ fn sum_raw_shaped(x: &Tensor, mask: &[bool], shape: &[usize], dtype: Option<DTyp
         x
     };
     match out_dt {
-        DType::F32 => float_sums::<f32, f32>(x, mask, shape, |v| v as f32),
-        DType::F64 => float_sums::<f64, f64>(x, mask, shape, |v| v),
+        DType::F32 | DType::F64 => {
+            let t = crate::dispatch_float!(out_dt, T => unsafe {
+                // SAFETY: float_sum_to writes every element.
+                Tensor::uninit::<T>(shape)
+            }, _ => unreachable!("float"));
+            float_sum_to(x, mask, &t);
+            t
+        }
         DType::Bool => Tensor::from_vec_unchecked(
             reduce::<bool, bool, bool>(x, mask, false, |a, v| a | v, |a, _| a),
             shape,
@@ -111,6 +125,26 @@ fn sum_raw_shaped(x: &Tensor, mask: &[bool], shape: &[usize], dtype: Option<DTyp
             shape,
         )),
     }
+}
+
+/// The float sum of `x` over `mask` into `out` (contiguous, x's dtype, the kept positions in
+/// order): `sum_raw`'s float path, and the form fit's fixed-buffer step runs (graph/buffers.rs).
+pub fn float_sum_to(x: &Tensor, mask: &[bool], out: &Tensor) {
+    match out.dtype() {
+        DType::F32 => float_sums_to::<f32, f32>(x, mask, out, |v| v as f32),
+        DType::F64 => float_sums_to::<f64, f64>(x, mask, out, |v| v),
+        dt => unreachable!("float_sum_to: {dt:?} output"),
+    }
+}
+
+/// The float mean of `x` over `mask` into `out` (contiguous, x's dtype): `mean`'s kernel, and the
+/// form fit's fixed-buffer step runs.
+pub fn float_mean_to(x: &Tensor, mask: &[bool], out: &Tensor) {
+    let n = reduced_count(x.shape(), mask) as f64;
+    crate::dispatch_float!(out.dtype(), T => {
+        // divided in the tensor's dtype, as torch's sum(...).div_(n)
+        float_sums_to::<T, T>(x, mask, out, |v| T::from_f64(v) / T::from_f64(n))
+    }, _ => unreachable!("float_mean_to: {:?} output", out.dtype()))
 }
 
 /// Reshapes a reduction's output gradient to the keepdim shape (same element order).
@@ -176,15 +210,20 @@ fn sum_eager(
     Ok(out)
 }
 
+/// The dims `sum_to` sums over: leading dims and dims that were 1.
+pub fn sum_to_mask(from: &[usize], shape: &[usize]) -> Mask {
+    let lead = from.len() - shape.len();
+    (0..from.len())
+        .map(|d| d < lead || (shape[d - lead] == 1 && from[d] != 1))
+        .collect()
+}
+
 /// Sums `g` down to `shape` (undoes broadcasting): leading dims and dims that were 1.
 pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if g.shape() == shape {
         return Ok(g.clone());
     }
-    let lead = g.ndim() - shape.len();
-    let mask: Mask = (0..g.ndim())
-        .map(|d| d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
-        .collect();
+    let mask = sum_to_mask(g.shape(), shape);
     if !crate::autograd::needs_grad(&[g]) {
         // The engine's broadcast reductions: sum straight into a tensor of the target shape (same
         // element order), skipping the dims bookkeeping and the reshape op.
@@ -264,14 +303,14 @@ fn mean_eager(
     }
     let dt = dtype.unwrap_or(x.dtype());
     let mask = reduced_mask(x.ndim(), dims)?;
-    let n = reduced_count(x.shape(), &mask);
+    let n = reduced_count(x.shape(), &mask) as f64;
     let xc = if x.dtype() != dt { &x.to_dtype(dt) } else { x };
-    let n = n as f64;
     let out_shape = reduced_shape(x.shape(), &mask, keepdim);
-    let out = crate::dispatch_float!(dt, T => {
-        // divided in the tensor's dtype, as torch's sum(...).div_(n)
-        float_sums::<T, T>(xc, &mask, &out_shape, |v| T::from_f64(v) / T::from_f64(n))
+    let out = crate::dispatch_float!(dt, T => unsafe {
+        // SAFETY: float_mean_to writes every element.
+        Tensor::uninit::<T>(&out_shape)
     }, _ => unreachable!("checked float above"));
+    float_mean_to(xc, &mask, &out);
     if needs_grad(&[x]) {
         let kept = reduced_shape(x.shape(), &mask, true);
         let in_shape = Dims::from_slice(x.shape());
@@ -1072,6 +1111,26 @@ fn cumprod_backward(x: &Tensor, o: &Tensor, g: &Tensor, d: usize) -> Tensor {
 
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.
 
+/// The buffer form of a float reduction `kernel` over `dims` of `x` (None when the output is not
+/// a float of x's own dtype, which needs a conversion first).
+fn float_into(
+    x: &Tensor,
+    out: &Tensor,
+    dims: Option<&[i64]>,
+    kernel: fn(&Tensor, &[bool], &Tensor),
+) -> Result<Option<crate::graph::program::IntoFn>> {
+    if !(out.dtype().is_float() && out.dtype() == x.dtype()) {
+        return Ok(None);
+    }
+    let mask = reduced_mask(x.ndim(), dims)?;
+    Ok(Some(std::sync::Arc::new(
+        move |i: &[&Tensor], o: &Tensor| {
+            kernel(i[0], &mask, o);
+            Ok(())
+        },
+    )))
+}
+
 /// `sum`, recorded for `fit`'s replay when a capture is running (see graph::capture).
 pub fn sum(
     x: &Tensor,
@@ -1084,9 +1143,14 @@ pub fn sum(
     if scope.on() {
         let ins = [x];
         let dims = dims.map(|d| d.to_vec());
-        scope.record1("sum", &ins, &out, move |i| {
-            sum_eager(&i[0], dims.as_deref(), keepdim, dtype)
-        });
+        let into = float_into(x, &out, dims.as_deref(), float_sum_to)?;
+        scope.record1_into(
+            "sum",
+            &ins,
+            &out,
+            move |i| sum_eager(&i[0], dims.as_deref(), keepdim, dtype),
+            into,
+        );
     }
     Ok(out)
 }
@@ -1103,9 +1167,14 @@ pub fn mean(
     if scope.on() {
         let ins = [x];
         let dims = dims.map(|d| d.to_vec());
-        scope.record1("mean", &ins, &out, move |i| {
-            mean_eager(&i[0], dims.as_deref(), keepdim, dtype)
-        });
+        let into = float_into(x, &out, dims.as_deref(), float_mean_to)?;
+        scope.record1_into(
+            "mean",
+            &ins,
+            &out,
+            move |i| mean_eager(&i[0], dims.as_deref(), keepdim, dtype),
+            into,
+        );
     }
     Ok(out)
 }

@@ -48,6 +48,13 @@ impl PyProgram {
     fn backward_op_names(&self) -> Option<Vec<&'static str>> {
         self.p.backward().map(|b| b.op_names())
     }
+    /// Why full-batch replay does not run over fixed buffers: None when it does, or when no
+    /// backward was recorded (see `backward_op_names`).
+    fn buffers_refusal(&self) -> Option<String> {
+        self.p
+            .backward()
+            .and_then(|b| b.buffers_refusal().map(str::to_owned))
+    }
     /// Replays the program on new inputs (grad mode as the caller has it).
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>) -> PyResult<Vec<PyTensor>> {
         let ins = ts(&inputs);
