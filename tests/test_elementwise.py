@@ -255,3 +255,25 @@ def test_clamp_and_where_gradcheck():
     gradcheck(lambda v, w: torch.clamp(v, min=w), x, lo)
     c = torch.tensor([True, False, True, False, True])
     gradcheck(lambda v, w: torch.where(c, v, w), x, lo)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_flat_ops_match_numpy(threads):
+    """Big contiguous ops run their loops compiled for AVX-512 where the CPU has it: every element,
+    a tail that is not a whole vector and an unaligned view included, must equal NumPy's."""
+    rng = np.random.default_rng(0)
+    n = (1 << 22) + 13
+    a_np = rng.standard_normal(n).astype(np.float32)
+    b_np = rng.standard_normal(n).astype(np.float32)
+    a, b = torch.from_numpy(a_np), torch.from_numpy(b_np)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        np.testing.assert_array_equal((a * b).numpy(), a_np * b_np)
+        np.testing.assert_array_equal((a - 0.5).numpy(), a_np - np.float32(0.5))
+        np.testing.assert_array_equal((2.0 / b[1:]).numpy(), np.float32(2.0) / b_np[1:])
+        np.testing.assert_array_equal(torch.neg(a).numpy(), -a_np)
+        d = torch.from_numpy(a_np.astype(np.float64))
+        np.testing.assert_array_equal((d * d).numpy(), a_np.astype(np.float64) ** 2)
+    finally:
+        torch.set_num_threads(before)
