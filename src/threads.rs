@@ -17,7 +17,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Elementwise work below this many elements runs inline: waking a worker costs more than the work.
@@ -251,6 +251,37 @@ pub fn map_tasks<R: Send>(tasks: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R>
         .collect()
 }
 
+/// The last-level cache's size: the largest data cache sysfs lists for cpu0 (32 MiB when it
+/// cannot be read), read once.
+pub fn last_level_cache_bytes() -> usize {
+    static LLC: OnceLock<usize> = OnceLock::new();
+    *LLC.get_or_init(|| {
+        (0..8)
+            .filter_map(|i| {
+                let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{i}");
+                let kind = std::fs::read_to_string(format!("{dir}/type")).ok()?;
+                if kind.trim() == "Instruction" {
+                    return None;
+                }
+                parse_cache_size(&std::fs::read_to_string(format!("{dir}/size")).ok()?)
+            })
+            .max()
+            .unwrap_or(32 << 20)
+    })
+}
+
+/// sysfs's "32768K" in bytes.
+fn parse_cache_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (num, unit) = match s.as_bytes().last()? {
+        b'K' => (&s[..s.len() - 1], 1 << 10),
+        b'M' => (&s[..s.len() - 1], 1 << 20),
+        b'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>().ok().map(|n| n * unit)
+}
+
 /// Whether work of `elems` elements is worth sharing with the workers.
 pub fn worth_parallel(elems: usize) -> bool {
     elems >= PAR_MIN_ELEMS && num_threads() > 1
@@ -304,6 +335,15 @@ pub fn par_chunks_mut<T: Send>(
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn cache_sizes_parse_as_sysfs_writes_them() {
+        assert_eq!(parse_cache_size("32768K\n"), Some(32 << 20));
+        assert_eq!(parse_cache_size("1M"), Some(1 << 20));
+        assert_eq!(parse_cache_size("512"), Some(512));
+        assert_eq!(parse_cache_size("?"), None);
+        assert!(last_level_cache_bytes() >= 1 << 10);
+    }
 
     #[test]
     fn every_task_runs_once() {
