@@ -755,14 +755,20 @@ def test_a_capture_already_running_makes_fit_run_eagerly(wine_like):
 # ----- the recorded backward: replay runs forward and backward as plain ops, bit for bit -----
 
 
-def recorded_backward(model, loss_fn, x, y):
-    """Captures one training step of `model` by hand as fit does; returns (backward op names, reason)."""
+def captured_step(model, loss_fn, x, y):
+    """Captures one training step of `model` by hand as fit does; returns (program, why the backward
+    was not recorded or None)."""
     _C._capture_begin([x, y])
     out = model(x)
     loss = loss_fn(out, y)
     prog, why = _C._capture_finish([out, loss], True)
     assert why is None, why
-    reason = _C._capture_backward(prog, loss)
+    return prog, _C._capture_backward(prog, loss)
+
+
+def recorded_backward(model, loss_fn, x, y):
+    """(the recorded backward's op names, why none was recorded)."""
+    prog, reason = captured_step(model, loss_fn, x, y)
     return prog.backward_op_names(), reason
 
 

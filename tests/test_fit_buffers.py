@@ -7,17 +7,12 @@ import ferrotorch as torch
 import ferrotorch.nn as nn
 import numpy as np
 import pytest
-from ferrotorch import _C
+from test_fit import captured_step
 
 
 def captured(model, loss_fn, x, y):
-    """One training step captured by hand as fit captures it; returns the program."""
-    _C._capture_begin([x, y])
-    out = model(x)
-    loss = loss_fn(out, y)
-    prog, why = _C._capture_finish([out, loss], True)
+    prog, why = captured_step(model, loss_fn, x, y)
     assert why is None, why
-    assert _C._capture_backward(prog, loss) is None
     return prog
 
 

@@ -433,9 +433,7 @@ impl Scope {
         out: &Tensor,
         f: impl Fn(&[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
     ) {
-        if self.on {
-            self.push(name, inputs, &[out], ReplayFn::One(Arc::new(f)), None);
-        }
+        self.record1_into(name, inputs, out, f, None);
     }
 
     /// `record1` for an op that can also write into a buffer it is given (`into`, see
