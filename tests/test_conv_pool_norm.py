@@ -193,6 +193,19 @@ def test_gradcheck_conv2d_grouped_strided_dilated():
     )
 
 
+def test_gradcheck_conv2d_stride1_adjoint():
+    # stride 1 with padding up to the dilated kernel extent: the input gradient runs as a conv of
+    # the output gradient with the flipped kernel (asymmetric padding, dilation, groups)
+    numgrad_check(
+        lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=(2, 0), dilation=(1, 2), groups=2),
+        [rnd(2, 4, 5, 6, seed=21), rnd(6, 2, 3, 2, seed=22), rnd(6, seed=23)],
+    )
+    numgrad_check(
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=1, padding=1, groups=1, dilation=2),
+        [rnd(1, 3, 5, 4, seed=24), rnd(3, 2, 2, 3, seed=25), rnd(2, seed=26)],
+    )
+
+
 def test_gradcheck_conv_transpose2d_and_conv1d():
     numgrad_check(
         lambda x, w, b: F.conv_transpose2d(

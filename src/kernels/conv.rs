@@ -324,60 +324,116 @@ fn for_each_image<T: Float>(
     }
 }
 
+/// `y_i = conv(x_i, w) + bias` for image i into `yi` [cout, ho, wo]; `col` holds zeros or an earlier
+/// im2col of this geometry.
+#[allow(clippy::too_many_arguments)]
+fn forward_image<T: Float>(
+    g: &ConvGeom,
+    i: usize,
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    yi: &mut [T],
+    col: &mut [T],
+    split: bool,
+) {
+    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    for gi in 0..g.groups {
+        let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
+        let rhs: &[T] = if g.direct() {
+            xg
+        } else {
+            im2col(g, xg, col, true);
+            col
+        };
+        let dst = &mut yi[gi * cout_g * hwo..(gi + 1) * cout_g * hwo];
+        if let Some(b) = bias {
+            for (c, row) in dst.chunks_exact_mut(hwo.max(1)).enumerate() {
+                row.fill(b[gi * cout_g + c]);
+            }
+        }
+        let a = Operand {
+            ptr: wt[gi * cout_g * k..].as_ptr(),
+            rs: k as isize,
+            cs: 1,
+        };
+        let bm = Operand {
+            ptr: rhs.as_ptr(),
+            rs: hwo as isize,
+            cs: 1,
+        };
+        // SAFETY: a is cout_g×k, bm is k×hwo, dst is cout_g×hwo, all inside their slices.
+        unsafe {
+            gemm_run(
+                &Product {
+                    m: cout_g,
+                    n: hwo,
+                    k,
+                    dst: dst.as_mut_ptr(),
+                    dst_rs: hwo as isize,
+                    read_dst: bias.is_some(),
+                    a,
+                    b: bm,
+                    dst_scale: T::one(),
+                    scale: T::one(),
+                },
+                split,
+            )
+        };
+    }
+}
+
 /// `y = conv(x, w) + bias`; x [n, cin, h, w], w [cout, cin/g, kh, kw], y [n, cout, ho, wo], all contiguous.
 pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], wt: &[T], bias: Option<&[T]>, y: &mut [T]) {
-    let (k, hwo, cin_g, cout_g) = (g.k(), g.hw_out(), g.cin_g(), g.cout_g());
+    let hwo = g.hw_out();
     let yp = SendPtr(y.as_mut_ptr());
-    let col_len = if g.direct() { 0 } else { k * hwo };
+    let col_len = if g.direct() { 0 } else { g.k() * hwo };
     for_each_image::<T>(g, col_len, |i, col, split| {
         // SAFETY: image i owns y[i*cout*hwo ..][..cout*hwo]; no other worker touches it.
         let yi =
             unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * g.cout * hwo), g.cout * hwo) };
-        for gi in 0..g.groups {
-            let xg = &x[(i * g.cin + gi * cin_g) * g.hw_in()..][..cin_g * g.hw_in()];
-            let rhs: &[T] = if g.direct() {
-                xg
-            } else {
-                // col starts zeroed and only im2col (same geometry) writes it
-                im2col(g, xg, col, true);
-                col
-            };
-            let dst = &mut yi[gi * cout_g * hwo..(gi + 1) * cout_g * hwo];
-            if let Some(b) = bias {
-                for (c, row) in dst.chunks_exact_mut(hwo.max(1)).enumerate() {
-                    row.fill(b[gi * cout_g + c]);
+        // col starts zeroed and only im2col (same geometry) writes it
+        forward_image(g, i, x, wt, bias, yi, col, split);
+    });
+}
+
+/// For a stride-1 conv whose padding is at most the dilated kernel extent minus one, the input
+/// gradient is itself a stride-1 conv of gy: with the kernel flipped and cin/cout swapped, padding
+/// `(kh-1)·dh − ph`. Running it as im2col(gy) + a cout-row product replaces col2im's scattered
+/// accumulation and a k×hwo product of depth cout_g (low arithmetic intensity) with the forward's
+/// shape. Returns that conv's geometry and its weight [cin, cout/g, kh, kw].
+fn adjoint_conv<T: Float>(g: &ConvGeom, wt: &[T]) -> Option<(ConvGeom, Vec<T>)> {
+    let (ekh, ekw) = ((g.kh - 1) * g.dh, (g.kw - 1) * g.dw);
+    if g.direct() || g.sh != 1 || g.sw != 1 || g.ph > ekh || g.pw > ekw {
+        return None;
+    }
+    let ga = ConvGeom {
+        n: g.n,
+        cin: g.cout,
+        h: g.ho,
+        w: g.wo,
+        cout: g.cin,
+        ph: ekh - g.ph,
+        pw: ekw - g.pw,
+        ho: g.h,
+        wo: g.w,
+        ..*g
+    };
+    let (cin_g, cout_g, kk) = (g.cin_g(), g.cout_g(), g.kh * g.kw);
+    let mut wa = vec![T::zero(); wt.len()];
+    for gi in 0..g.groups {
+        for co in 0..cout_g {
+            for ci in 0..cin_g {
+                let src = &wt[((gi * cout_g + co) * cin_g + ci) * kk..][..kk];
+                let dst = &mut wa[((gi * cin_g + ci) * cout_g + co) * kk..][..kk];
+                // tap (ki, kj) of the adjoint reads tap (kh-1-ki, kw-1-kj): the reversed plane
+                for (d, &s) in dst.iter_mut().zip(src.iter().rev()) {
+                    *d = s;
                 }
             }
-            let a = Operand {
-                ptr: wt[gi * cout_g * k..].as_ptr(),
-                rs: k as isize,
-                cs: 1,
-            };
-            let bm = Operand {
-                ptr: rhs.as_ptr(),
-                rs: hwo as isize,
-                cs: 1,
-            };
-            // SAFETY: a is cout_g×k, bm is k×hwo, dst is cout_g×hwo, all inside their slices.
-            unsafe {
-                gemm_run(
-                    &Product {
-                        m: cout_g,
-                        n: hwo,
-                        k,
-                        dst: dst.as_mut_ptr(),
-                        dst_rs: hwo as isize,
-                        read_dst: bias.is_some(),
-                        a,
-                        b: bm,
-                        dst_scale: T::one(),
-                        scale: T::one(),
-                    },
-                    split,
-                )
-            };
         }
-    });
+    }
+    Some((ga, wa))
 }
 
 /// `wᵀ` per group: [groups][k × cout_g] row-major, so grad-input GEMMs read a row-major lhs.
@@ -551,10 +607,20 @@ pub fn conv2d_backward<T: Float>(
     let chunks = chunks_for(g.n);
     let per = g.n.div_ceil(chunks);
     let threads = crate::threads::num_threads();
-    let wt_t = if gx.is_some() {
+    let adj = if gx.is_some() {
+        adjoint_conv(g, wt)
+    } else {
+        None
+    };
+    let wt_t = if gx.is_some() && adj.is_none() {
         transpose_weight(g, wt)
     } else {
         Vec::new()
+    };
+    // the input-gradient scratch: the adjoint conv's im2col of gy, or col2im's source
+    let gcol_len = match &adj {
+        Some((ga, _)) => ga.k() * ga.hw_out(),
+        None => col_len,
     };
     let xp = gx.map(|s| SendPtr(s.as_mut_ptr()));
     let in_len = g.cin * g.hw_in();
@@ -563,7 +629,7 @@ pub fn conv2d_backward<T: Float>(
     let scratch = || {
         (
             vec![T::zero(); if want_w { col_len } else { 0 }],
-            vec![T::zero(); if xp.is_some() { col_len } else { 0 }],
+            vec![T::zero(); if xp.is_some() { gcol_len } else { 0 }],
         )
     };
     let one_chunk = |c: usize, (col, gcol): &mut (Vec<T>, Vec<T>), split: bool| {
@@ -574,7 +640,10 @@ pub fn conv2d_backward<T: Float>(
                 // SAFETY: image i (in this chunk only) owns gx[i*in_len..][..in_len].
                 let gxi =
                     unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
-                input_grad_image(g, i, gy, &wt_t, gxi, gcol, split);
+                match &adj {
+                    Some((ga, wa)) => forward_image(ga, i, gy, wa, None, gxi, gcol, split),
+                    None => input_grad_image(g, i, gy, &wt_t, gxi, gcol, split),
+                }
             }
             if want_w {
                 weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, col, split);
@@ -629,6 +698,9 @@ pub fn conv2d_backward<T: Float>(
 
 /// `gx = convᵀ(gy, w)`: conv2d's input gradient (also conv_transpose2d's forward); gx zeroed.
 pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], wt: &[T], gx: &mut [T]) {
+    if let Some((ga, wa)) = adjoint_conv(g, wt) {
+        return conv2d_forward(&ga, gy, &wa, None, gx);
+    }
     let wt_t = transpose_weight(g, wt);
     let in_len = g.cin * g.hw_in();
     let col_len = if g.direct() { 0 } else { g.k() * g.hw_out() };
@@ -685,48 +757,74 @@ mod tests {
 
     #[test]
     fn forward_matches_naive_and_adjoints_agree() {
-        let g = ConvGeom {
-            n: 2,
-            cin: 4,
-            h: 7,
-            w: 6,
-            cout: 6,
-            kh: 3,
-            kw: 2,
-            sh: 2,
-            sw: 1,
-            ph: 1,
-            pw: 2,
-            dh: 1,
-            dw: 2,
-            groups: 2,
-            ho: 0,
-            wo: 0,
-        };
-        let g = ConvGeom {
-            ho: (7 + 2 - 2 - 1) / 2 + 1,
-            wo: (6 + 4 - 2 - 1) + 1,
-            ..g
-        };
-        let x: Vec<f64> = (0..g.n * g.cin * g.h * g.w)
-            .map(|i| ((i * 37 % 11) as f64) - 5.0)
-            .collect();
-        let w: Vec<f64> = (0..g.cout * 2 * 3 * 2)
-            .map(|i| ((i * 13 % 7) as f64) - 3.0)
-            .collect();
-        let mut y = vec![0.0; g.n * g.cout * g.ho * g.wo];
-        conv2d_forward(&g, &x, &w, None, &mut y);
-        assert_eq!(y, naive(&g, &x, &w));
-        // <conv(x), gy> == <x, convᵀ(gy)>
-        let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 7 % 5) as f64) - 2.0).collect();
-        let mut gx = vec![0.0; x.len()];
-        conv2d_backward_input(&g, &gy, &w, &mut gx);
-        let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
-        let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
-        assert_eq!(lhs, rhs);
-        let (gw, _) = conv2d_backward_weight(&g, &x, &gy);
-        let rhs2: f64 = w.iter().zip(&gw).map(|(a, b)| a * b).sum();
-        assert_eq!(lhs, rhs2);
+        // (kh, kw, sh, sw, ph, pw, dh, dw, groups): strided with col2im; stride 1 through the
+        // adjoint conv (dilated, grouped, padding at the kernel extent, unpadded); stride 1 with
+        // padding beyond the extent (col2im again)
+        let cases = [
+            (3, 2, 2, 1, 1, 2, 1, 2, 2),
+            (3, 2, 1, 1, 1, 2, 2, 1, 2),
+            (3, 3, 1, 1, 2, 0, 1, 1, 1),
+            (2, 3, 1, 1, 0, 1, 2, 1, 2),
+            (2, 2, 1, 1, 2, 1, 1, 1, 1),
+        ];
+        for (kh, kw, sh, sw, ph, pw, dh, dw, groups) in cases {
+            let (n, cin, h, w, cout) = (2, 4, 7, 6, 6);
+            let ho = (h + 2 * ph - (kh - 1) * dh - 1) / sh + 1;
+            let wo = (w + 2 * pw - (kw - 1) * dw - 1) / sw + 1;
+            let g = ConvGeom {
+                n,
+                cin,
+                h,
+                w,
+                cout,
+                kh,
+                kw,
+                sh,
+                sw,
+                ph,
+                pw,
+                dh,
+                dw,
+                groups,
+                ho,
+                wo,
+            };
+            let x: Vec<f64> = (0..n * cin * h * w)
+                .map(|i| ((i * 37 % 11) as f64) - 5.0)
+                .collect();
+            let w: Vec<f64> = (0..cout * g.k())
+                .map(|i| ((i * 13 % 7) as f64) - 3.0)
+                .collect();
+            let mut y = vec![0.0; n * cout * ho * wo];
+            conv2d_forward(&g, &x, &w, None, &mut y);
+            assert_eq!(y, naive(&g, &x, &w));
+            // <conv(x), gy> == <x, convᵀ(gy)>, through both backward entry points
+            let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 7 % 5) as f64) - 2.0).collect();
+            let mut gx = vec![0.0; x.len()];
+            conv2d_backward_input(&g, &gy, &w, &mut gx);
+            let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, rhs);
+            let mut gx2 = vec![7.0; x.len()];
+            conv2d_backward(&g, &x, &gy, &w, Some(&mut gx2), false);
+            assert_eq!(gx, gx2);
+            // and gx is exact per element: the adjoint of each unit input
+            for (j, &v) in gx.iter().enumerate() {
+                let mut e = vec![0.0; x.len()];
+                e[j] = 1.0;
+                let ye = naive(&g, &e, &w);
+                let d: f64 = ye.iter().zip(&gy).map(|(a, b)| a * b).sum();
+                assert_eq!(
+                    v,
+                    d,
+                    "gx[{j}] {:?}",
+                    (kh, kw, sh, sw, ph, pw, dh, dw, groups)
+                );
+            }
+            let (gw, _) = conv2d_backward_weight(&g, &x, &gy);
+            let rhs2: f64 = w.iter().zip(&gw).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, rhs2);
+        }
     }
 
     /// The parallel paths (image ranges, per-chunk partials, split GEMMs) give the same bits at
