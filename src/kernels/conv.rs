@@ -436,6 +436,89 @@ fn adjoint_conv<T: Float>(g: &ConvGeom, wt: &[T]) -> Option<(ConvGeom, Vec<T>)> 
     Some((ga, wa))
 }
 
+/// One image of the backward through the adjoint conv `ga` (weight `wa`): per group, the im2col of
+/// gy_i feeds the input-gradient product and, when `gwa` is given, the weight-gradient product
+/// `gwa[(co, ka) × cin_g] += im2col_ga(gy_i) · x_iᵀ` — tap ka of the adjoint is tap kk−1−ka of the
+/// conv, so this is gw with its taps reversed (see `conv2d_backward`). One unfold per image serves
+/// both products, where the weight gradient would otherwise unfold x_i too. `gcol` holds zeros or an
+/// earlier im2col of `ga`.
+#[allow(clippy::too_many_arguments)]
+fn adjoint_image<T: Float>(
+    ga: &ConvGeom,
+    wa: &[T],
+    i: usize,
+    x: &[T],
+    gy: &[T],
+    gxi: &mut [T],
+    mut gwa: Option<&mut [T]>,
+    gcol: &mut [T],
+    split: bool,
+) {
+    // ga's input is gy (cout channels of ho·wo), its output gx (cin channels of h·w)
+    let (ka, hw, cout_g, cin_g) = (ga.k(), ga.hw_out(), ga.cin_g(), ga.cout_g());
+    for gi in 0..ga.groups {
+        let gyg = &gy[(i * ga.cin + gi * cout_g) * ga.hw_in()..][..cout_g * ga.hw_in()];
+        im2col(ga, gyg, gcol, true);
+        let dst = &mut gxi[gi * cin_g * hw..(gi + 1) * cin_g * hw];
+        // SAFETY: wa's group block is cin_g×ka, gcol ka×hw, dst cin_g×hw.
+        unsafe {
+            gemm_run(
+                &Product {
+                    m: cin_g,
+                    n: hw,
+                    k: ka,
+                    dst: dst.as_mut_ptr(),
+                    dst_rs: hw as isize,
+                    read_dst: false,
+                    a: Operand {
+                        ptr: wa[gi * cin_g * ka..].as_ptr(),
+                        rs: ka as isize,
+                        cs: 1,
+                    },
+                    b: Operand {
+                        ptr: gcol.as_ptr(),
+                        rs: hw as isize,
+                        cs: 1,
+                    },
+                    dst_scale: T::zero(),
+                    scale: T::one(),
+                },
+                split,
+            )
+        };
+        if let Some(gwa) = gwa.as_deref_mut() {
+            let xg = &x[(i * ga.cout + gi * cin_g) * hw..][..cin_g * hw];
+            let dst = &mut gwa[gi * ka * cin_g..(gi + 1) * ka * cin_g];
+            // SAFETY: gcol is ka×hw, xgᵀ hw×cin_g (column stride hw), dst ka×cin_g.
+            unsafe {
+                gemm_run(
+                    &Product {
+                        m: ka,
+                        n: cin_g,
+                        k: hw,
+                        dst: dst.as_mut_ptr(),
+                        dst_rs: cin_g as isize,
+                        read_dst: true,
+                        a: Operand {
+                            ptr: gcol.as_ptr(),
+                            rs: hw as isize,
+                            cs: 1,
+                        },
+                        b: Operand {
+                            ptr: xg.as_ptr(),
+                            rs: 1,
+                            cs: hw as isize,
+                        },
+                        dst_scale: T::one(),
+                        scale: T::one(),
+                    },
+                    split,
+                )
+            };
+        }
+    }
+}
+
 /// `wᵀ` per group: [groups][k × cout_g] row-major, so grad-input GEMMs read a row-major lhs.
 fn transpose_weight<T: Float>(g: &ConvGeom, wt: &[T]) -> Vec<T> {
     let (k, cout_g) = (g.k(), g.cout_g());
@@ -622,17 +705,20 @@ pub fn conv2d_backward<T: Float>(
         Some((ga, _)) => ga.k() * ga.hw_out(),
         None => col_len,
     };
+    // with the adjoint, the weight gradient comes from its unfolded gy: one im2col per image
+    let shared = want_w && adj.is_some();
     let xp = gx.map(|s| SendPtr(s.as_mut_ptr()));
     let in_len = g.cin * g.hw_in();
     // scratch: (col, gcol). A separate gcol for the input-grad product keeps `col` holding only
     // im2col output, so its padding zeros survive from image to image (and chunk to chunk)
     let scratch = || {
         (
-            vec![T::zero(); if want_w { col_len } else { 0 }],
+            vec![T::zero(); if want_w && !shared { col_len } else { 0 }],
             vec![T::zero(); if xp.is_some() { gcol_len } else { 0 }],
         )
     };
     let one_chunk = |c: usize, (col, gcol): &mut (Vec<T>, Vec<T>), split: bool| {
+        // gwt: gwᵀ [k × cout], or with `shared` gw with reversed taps [(cout, kk) × cin_g]
         let mut gwt = vec![T::zero(); if want_w { wlen } else { 0 }];
         let mut gb = vec![T::zero(); if want_w { g.cout } else { 0 }];
         for i in (c * per)..((c + 1) * per).min(g.n) {
@@ -641,11 +727,18 @@ pub fn conv2d_backward<T: Float>(
                 let gxi =
                     unsafe { std::slice::from_raw_parts_mut(xp.get().add(i * in_len), in_len) };
                 match &adj {
-                    Some((ga, wa)) => forward_image(ga, i, gy, wa, None, gxi, gcol, split),
+                    Some((ga, wa)) => {
+                        let gwa = shared.then_some(&mut gwt[..]);
+                        adjoint_image(ga, wa, i, x, gy, gxi, gwa, gcol, split)
+                    }
                     None => input_grad_image(g, i, gy, &wt_t, gxi, gcol, split),
                 }
             }
-            if want_w {
+            if shared {
+                for (c, b) in gb.iter_mut().enumerate() {
+                    *b += sum_lanes(&gy[(i * g.cout + c) * hwo..][..hwo]);
+                }
+            } else if want_w {
                 weight_grad_image(g, i, x, gy, &mut gwt, &mut gb, col, split);
             }
         }
@@ -685,6 +778,19 @@ pub fn conv2d_backward<T: Float>(
         for (a, b) in gb.iter_mut().zip(b2) {
             *a += *b;
         }
+    }
+    if shared {
+        // gwt[(co·kk + ka)·cin_g + ci] = gw[co, ci, tap kk−1−ka]
+        let (kk, cin_g) = (g.kh * g.kw, g.cin_g());
+        let gw = crate::kernels::uninit::filled_vec(wlen, |gw: &mut [T]| {
+            for (r, row) in gwt.chunks_exact(cin_g.max(1)).enumerate() {
+                let (co, ka) = (r / kk, r % kk);
+                for (ci, &v) in row.iter().enumerate() {
+                    gw[(co * cin_g + ci) * kk + kk - 1 - ka] = v;
+                }
+            }
+        });
+        return Some((gw, gb));
     }
     let gw = crate::kernels::uninit::filled_vec(wlen, |gw: &mut [T]| {
         for (r, row) in gwt.chunks_exact(g.cout.max(1)).enumerate() {
@@ -806,7 +912,7 @@ mod tests {
             let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
             assert_eq!(lhs, rhs);
             let mut gx2 = vec![7.0; x.len()];
-            conv2d_backward(&g, &x, &gy, &w, Some(&mut gx2), false);
+            let (gw2, gb2) = conv2d_backward(&g, &x, &gy, &w, Some(&mut gx2), true).unwrap();
             assert_eq!(gx, gx2);
             // and gx is exact per element: the adjoint of each unit input
             for (j, &v) in gx.iter().enumerate() {
@@ -821,9 +927,18 @@ mod tests {
                     (kh, kw, sh, sw, ph, pw, dh, dw, groups)
                 );
             }
-            let (gw, _) = conv2d_backward_weight(&g, &x, &gy);
+            // the weight gradient alone unfolds x; with gx (stride 1) it comes from gy's unfold
+            let (gw, gb) = conv2d_backward_weight(&g, &x, &gy);
             let rhs2: f64 = w.iter().zip(&gw).map(|(a, b)| a * b).sum();
             assert_eq!(lhs, rhs2);
+            assert_eq!((&gw, &gb), (&gw2, &gb2));
+            for (j, &v) in gw.iter().enumerate() {
+                let mut e = vec![0.0; w.len()];
+                e[j] = 1.0;
+                let ye = naive(&g, &x, &e);
+                let d: f64 = ye.iter().zip(&gy).map(|(a, b)| a * b).sum();
+                assert_eq!(v, d, "gw[{j}]");
+            }
         }
     }
 
