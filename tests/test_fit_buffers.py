@@ -7,6 +7,7 @@ import ferrotorch as torch
 import ferrotorch.nn as nn
 import numpy as np
 import pytest
+from ferrotorch import _C
 from test_fit import captured_step
 
 
@@ -158,3 +159,17 @@ def test_ops_without_a_buffer_form_keep_the_tensor_replay():
     assert runs[0][0] == runs[1][0]
     for p1, p2 in zip(runs[0][1].parameters(), runs[1][1].parameters()):
         np.testing.assert_array_equal(p1.detach().numpy(), p2.detach().numpy())
+
+
+def test_zero_epochs_of_a_buffered_step_change_nothing():
+    x, y = data(torch.float32, 1)
+    torch.manual_seed(42)
+    m = LinearRegression(torch.float32)
+    opt = torch.optim.SGD(m.parameters(), lr=0.01)
+    prog = captured(m, nn.L1Loss(), x, y)
+    grad, w = m.weights.grad, m.weights.detach().clone()
+    step = _C._TrainStep(prog, list(m.parameters()), opt._fit_groups(), False)
+    assert step.run(x, y, None, 0) == []
+    assert m.weights.grad.data_ptr() == grad.data_ptr() and torch.equal(m.weights, w)
+    ((_, _, count),) = step.run(x, y, None, 1)
+    assert count == 24 and m.weights.grad.data_ptr() != grad.data_ptr() and not torch.equal(m.weights, w)

@@ -134,6 +134,10 @@ impl TrainStep {
         batches: &Batches<'_>,
         epochs: usize,
     ) -> Result<Vec<BatchStats>> {
+        if epochs == 0 {
+            // nothing runs, so nothing (not even the leaves' .grad) changes
+            return Ok(Vec::new());
+        }
         if let (Batches::Full, Some(plan)) = (batches, self.program.backward()) {
             let inputs = [x.clone(), y.clone()];
             if let Some(bufs) = plan
