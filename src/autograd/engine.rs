@@ -193,6 +193,32 @@ fn own(g: Tensor) -> Tensor {
     }
 }
 
+thread_local! {
+    /// The node whose backward is running on this thread, while a backward builds a graph.
+    static RUNNING: std::cell::RefCell<Option<Arc<Node>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Marks a node as running (restoring the previous one on drop: backwards can nest in hooks).
+struct Running(Option<Arc<Node>>);
+
+impl Running {
+    fn enter(node: &Arc<Node>) -> Running {
+        Running(RUNNING.with(|r| r.replace(Some(node.clone()))))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        RUNNING.with(|r| *r.borrow_mut() = prev);
+    }
+}
+
+/// The node whose backward is running on this thread, inside a `create_graph` backward.
+pub(crate) fn running_node() -> Option<Arc<Node>> {
+    RUNNING.with(|r| r.borrow().clone())
+}
+
 fn accumulate(acc: Option<Tensor>, g: Tensor) -> Result<Tensor> {
     match acc {
         None => Ok(g),
@@ -315,6 +341,8 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
         } else {
             // Without retain_graph the backward is taken out, freeing its saved tensors afterwards.
             let mut slot = node.func.lock();
+            // saved outputs rejoin this node when the backward builds a graph (SavedOutput::get)
+            let _running = run.create_graph.then(|| Running::enter(&node));
             if run.retain_graph {
                 match slot.as_ref() {
                     Some(f) => f.backward(&gs)?,

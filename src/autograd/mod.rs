@@ -16,7 +16,7 @@ use crate::tensor::Tensor;
 use crate::DType;
 use parking_lot::Mutex;
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A hook on a tensor's gradient: may return a replacement gradient.
@@ -68,6 +68,21 @@ pub struct Node {
     pub(crate) hooks: Mutex<Vec<(usize, GradHook)>>,
     /// The `fit` capture generation the node was made in (0 outside capture), as for tensors.
     pub(crate) born: u32,
+}
+
+/// Graph nodes alive in this process: a graph dropped without a backward must free every node,
+/// and tests count them to catch reference cycles (which neither Rust nor Python's GC would free).
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of graph nodes alive in this process (for leak tests).
+pub fn live_nodes() -> usize {
+    LIVE_NODES.load(Ordering::Relaxed)
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Node {
@@ -184,6 +199,9 @@ impl Tensor {
 }
 
 /// A tensor kept for backward; unpacking refuses it if it was modified in place since.
+///
+/// Only for a node's *inputs* (or tensors outside the graph): a node's own output must be
+/// saved with `save_output`, since the output holds the node as its grad_fn.
 pub struct SavedTensor {
     t: Tensor,
     version: u64,
@@ -206,20 +224,86 @@ impl SavedTensor {
                 }
                 _ => String::new(),
             };
-            return Err(Error::runtime(format!(
-                "one of the variables needed for gradient computation has been modified by an inplace operation: \
-                 [torch.{}Tensor {}]{}, is at version {}; expected version {} instead. Hint: the tensor was \
-                 changed in place after an operation saved it for backward; use an out-of-place operation \
-                 (e.g. y = y + 1 instead of y += 1).",
-                self.t.dtype().scalar_name(),
-                crate::shape::fmt_shape(self.t.shape()),
-                producer,
-                now,
-                self.version
-            )));
+            return Err(modified_error(&self.t, &producer, now, self.version));
         }
         Ok(&self.t)
     }
+}
+
+impl Tensor {
+    /// Saves this tensor, output `nr` of the op about to be recorded, for that op's backward.
+    ///
+    /// It keeps the data without the autograd metadata: a saved output that held its own
+    /// grad_fn would be a reference cycle (node → backward → output → node), so the node, the
+    /// output and its storage would never be freed when the graph is dropped without a backward
+    /// (an evaluation in grad mode leaked every activation). As torch does, the graph link is
+    /// rebuilt on unpacking when a backward builds a graph of its own (`create_graph`).
+    pub fn save_output(&self, nr: usize) -> SavedOutput {
+        // an alias, not a view: a view would hold the output itself as its base
+        let t = self.alias();
+        crate::graph::capture::saved_alias(self, &t);
+        SavedOutput {
+            version: self.storage().version(),
+            t,
+            nr,
+        }
+    }
+}
+
+/// A node's own output kept for its backward (see `Tensor::save_output`).
+pub struct SavedOutput {
+    /// The output's data, without autograd metadata.
+    t: Tensor,
+    version: u64,
+    nr: usize,
+}
+
+impl SavedOutput {
+    /// The saved output. Inside a backward that builds a graph (`create_graph`), it is rejoined
+    /// to the node running that backward, so gradients of the gradient flow through it.
+    pub fn get(&self, node: &'static str) -> Result<Tensor> {
+        let now = self.t.storage().version();
+        if now != self.version {
+            // torch names the node that saved it, without the "BackwardN" suffix.
+            let short = node
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .trim_end_matches("Backward");
+            return Err(modified_error(
+                &self.t,
+                &format!(", which is output {} of {short}", self.nr),
+                now,
+                self.version,
+            ));
+        }
+        if is_grad_enabled() {
+            if let Some(n) = engine::running_node() {
+                let t = self.t.alias();
+                let meta = t.autograd_meta_or_init();
+                meta.requires_grad.store(true, Ordering::Relaxed);
+                let mut st = meta.state.lock();
+                st.grad_fn = Some(n);
+                st.output_nr = self.nr;
+                drop(st);
+                return Ok(t);
+            }
+        }
+        Ok(self.t.clone())
+    }
+}
+
+/// torch's error for a saved tensor changed in place between forward and backward.
+fn modified_error(t: &Tensor, producer: &str, now: u64, saved: u64) -> Error {
+    Error::runtime(format!(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: \
+         [torch.{}Tensor {}]{}, is at version {}; expected version {} instead. Hint: the tensor was \
+         changed in place after an operation saved it for backward; use an out-of-place operation \
+         (e.g. y = y + 1 instead of y += 1).",
+        t.dtype().scalar_name(),
+        crate::shape::fmt_shape(t.shape()),
+        producer,
+        now,
+        saved
+    ))
 }
 
 /// Whether an op on `inputs` must be recorded: grad mode on and some input requires grad.
@@ -245,6 +329,7 @@ pub fn record(outputs: &[&Tensor], inputs: &[&Tensor], func: impl Backward + 'st
             })
         })
         .collect();
+    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
     let node = Arc::new(Node {
         name: func.name(),
         func: Mutex::new(Some(Box::new(func))),

@@ -54,6 +54,11 @@ struct Recorder {
     /// Tensor identity → slot. `keep` holds every mapped tensor so addresses are never reused.
     slots: AddrMap<usize>,
     keep: Vec<Tensor>,
+    /// An op's saved output (a detached alias, see `Tensor::save_output`) → the output it
+    /// aliases, whose slot stands for it when a backward reads it. `alias_keep` holds both
+    /// (`keep` is in slot order).
+    aliases: AddrMap<usize>,
+    alias_keep: Vec<Tensor>,
     /// Storage identity → the version the recorded program leaves it at.
     versions: AddrMap<u64>,
     consts: Vec<(usize, Tensor)>,
@@ -96,6 +101,13 @@ impl Recorder {
     /// parameter, buffer or constant, replayed by reference so in-place updates are seen).
     fn input_slot(&mut self, t: &Tensor, op: &str) -> Option<usize> {
         if let Some(&s) = self.slots.get(&tensor_key(t)) {
+            return Some(s);
+        }
+        if let Some(&s) = self
+            .aliases
+            .get(&tensor_key(t))
+            .and_then(|of| self.slots.get(of))
+        {
             return Some(s);
         }
         if t.born() == self.generation && !t.is_wrapped_number() {
@@ -146,6 +158,8 @@ pub fn begin(inputs: &[Tensor]) -> Result<()> {
             generation,
             slots: AddrMap::default(),
             keep: Vec::new(),
+            aliases: AddrMap::default(),
+            alias_keep: Vec::new(),
             versions: AddrMap::default(),
             consts: Vec::new(),
             instrs: Vec::new(),
@@ -567,6 +581,21 @@ pub fn constant(t: &Tensor) {
         let snapshot = t.deep_clone();
         scope.record1("constant", &[], t, move |_| Ok(snapshot.deep_clone()));
     }
+}
+
+/// Notes that `alias` (same storage and layout, no autograd) stands for `of` when a recorded
+/// backward reads it: an op's saved output (`Tensor::save_output`), made before `of` is recorded.
+pub fn saved_alias(of: &Tensor, alias: &Tensor) {
+    if generation() == 0 {
+        return;
+    }
+    RECORDER.with(|r| {
+        if let Some(rec) = r.borrow_mut().as_mut() {
+            rec.aliases.insert(tensor_key(alias), tensor_key(of));
+            rec.alias_keep.push(of.clone());
+            rec.alias_keep.push(alias.clone());
+        }
+    });
 }
 
 /// Records `out = f(x)` for ops done in the binding layer (`detach`, `.data`).

@@ -178,9 +178,9 @@ fn softmax_impl(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         } else {
             "SoftmaxBackward0"
         };
-        let so = out.save();
+        let so = out.save_output(0);
         record_fn(&out, &[x], name, move |g| {
-            let y = so.get(name)?;
+            let y = &so.get(name)?;
             let g = if g.dtype() != y.dtype() {
                 g.to_dtype(y.dtype())
             } else {

@@ -1,6 +1,6 @@
 //! Elementwise ops with broadcasting and torch's type promotion, each with its backward.
 
-use crate::autograd::{self, needs_grad, record, Backward, SavedTensor};
+use crate::autograd::{self, needs_grad, record, Backward, SavedOutput, SavedTensor};
 use crate::dtype::{default_dtype, promote, DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::capture;
@@ -324,6 +324,10 @@ fn binary_eager(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    // Mul, Div and Pow save (and differentiate for) only what an input that requires grad needs,
+    // as torch does: `y * 2` then keeps no reference to y, so changing y in place afterwards is
+    // no error, and a backward skips the gradient of a constant operand.
+    let (ra, rb) = (a.requires_grad(), b.requires_grad());
     let (sa, sb) = (a.save(), b.save());
     let n = |x: &'static str| x;
     match op {
@@ -336,33 +340,45 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         Binary::Mul => {
             // d(ab)/da = b, d(ab)/db = a
             let name = "MulBackward0";
+            let (sa, sb) = (rb.then_some(sa), ra.then_some(sb));
             record_fn(out, &[a, b], name, move |g| {
-                Ok(vec![
-                    Some(mul(g, sb.get(name)?)?),
-                    Some(mul(g, sa.get(name)?)?),
-                ])
+                let ga = sb.as_ref().map(|b| mul(g, b.get(name)?)).transpose()?;
+                let gb = sa.as_ref().map(|a| mul(g, a.get(name)?)).transpose()?;
+                Ok(vec![ga, gb])
             })
         }
         Binary::Div => {
             // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
             let name = "DivBackward0";
+            let sa = rb.then_some(sa);
             record_fn(out, &[a, b], name, move |g| {
-                let (a, b) = (sa.get(name)?, sb.get(name)?);
+                let b = sb.get(name)?;
                 let ga = div(g, b)?;
-                let gb = neg(&div(&mul(&ga, a)?, b)?)?;
-                Ok(vec![Some(ga), Some(gb)])
+                let gb = match &sa {
+                    Some(a) => Some(neg(&div(&mul(&ga, a.get(name)?)?, b)?)?),
+                    None => None,
+                };
+                Ok(vec![ra.then_some(ga), gb])
             })
         }
         Binary::Pow => {
             // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln(a) (0 where a == 0 and b >= 0)
             let name = "PowBackward1";
-            let so = out.save();
+            let so = rb.then(|| out.save_output(0));
             record_fn(out, &[a, b], name, move |g| {
-                let (a, b, o) = (sa.get(name)?, sb.get(name)?, so.get(name)?);
-                let ga = mul(
-                    g,
-                    &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?,
-                )?;
+                let (a, b) = (sa.get(name)?, sb.get(name)?);
+                let ga = if ra {
+                    Some(mul(
+                        g,
+                        &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?,
+                    )?)
+                } else {
+                    None
+                };
+                let Some(so) = &so else {
+                    return Ok(vec![ga, None]);
+                };
+                let o = &so.get(name)?;
                 // ln(a) in the output's precision (an integer base would otherwise go through float32)
                 let af = if a.dtype() != o.dtype() {
                     crate::ops::copy::to_dtype(a, o.dtype(), false)?
@@ -376,7 +392,7 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                     &binary(Binary::Ge, b, &scalar_f(0.0))?,
                 )?;
                 let lg = crate::ops::indexing::where_(&mask, &scalar_f(0.0), &lg)?;
-                Ok(vec![Some(ga), Some(mul(g, &lg)?)])
+                Ok(vec![ga, Some(mul(g, &lg)?)])
             })
         }
         Binary::Maximum | Binary::Minimum => {
@@ -811,27 +827,55 @@ fn unary_eager(op: Unary, x: &Tensor) -> Result<Tensor> {
 
 fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
     let name = op.grad_name();
-    let (sx, so): (SavedTensor, SavedTensor) = (x.save(), out.save());
+    // each derivative reads x or the output y (or neither); only that one is kept, as torch does
+    let uses_y = matches!(
+        op,
+        Unary::Exp
+            | Unary::Exp2
+            | Unary::Expm1
+            | Unary::Sqrt
+            | Unary::Rsqrt
+            | Unary::Tan
+            | Unary::Tanh
+            | Unary::Sigmoid
+            | Unary::Relu
+            | Unary::Reciprocal
+    );
+    let uses_x = !uses_y
+        && !matches!(
+            op,
+            Unary::Neg
+                | Unary::Frac
+                | Unary::Floor
+                | Unary::Ceil
+                | Unary::Round
+                | Unary::Trunc
+                | Unary::Sign
+        );
+    let sx: Option<SavedTensor> = uses_x.then(|| x.save());
+    let so: Option<SavedOutput> = uses_y.then(|| out.save_output(0));
     let f = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
-        let x = || sx.get(name);
-        let y = || so.get(name);
+        let unsaved =
+            || Error::runtime(format!("{name}: a tensor its backward reads was not saved"));
+        let x = || sx.as_ref().ok_or_else(unsaved)?.get(name);
+        let y = || so.as_ref().ok_or_else(unsaved)?.get(name);
         let c = scalar_f;
         let gi = match op {
-            Unary::Neg => neg(g)?,                                           // d(-x) = -1
-            Unary::Abs => mul(g, &unary(Unary::Sign, x()?)?)?,               // d|x| = sign(x)
-            Unary::Exp => mul(g, y()?)?,                                     // d e^x = e^x
-            Unary::Exp2 => mul(g, &mul(y()?, &c(std::f64::consts::LN_2))?)?, // d 2^x = 2^x ln2
-            Unary::Expm1 => mul(g, &add(y()?, &c(1.0))?)?,                   // d(e^x - 1) = e^x
-            Unary::Log => div(g, x()?)?,                                     // d ln x = 1/x
-            Unary::Log2 => div(g, &mul(x()?, &c(std::f64::consts::LN_2))?)?, // 1/(x ln2)
+            Unary::Neg => neg(g)?,                                            // d(-x) = -1
+            Unary::Abs => mul(g, &unary(Unary::Sign, x()?)?)?,                // d|x| = sign(x)
+            Unary::Exp => mul(g, &y()?)?,                                     // d e^x = e^x
+            Unary::Exp2 => mul(g, &mul(&y()?, &c(std::f64::consts::LN_2))?)?, // d 2^x = 2^x ln2
+            Unary::Expm1 => mul(g, &add(&y()?, &c(1.0))?)?,                   // d(e^x - 1) = e^x
+            Unary::Log => div(g, x()?)?,                                      // d ln x = 1/x
+            Unary::Log2 => div(g, &mul(x()?, &c(std::f64::consts::LN_2))?)?,  // 1/(x ln2)
             Unary::Log10 => div(g, &mul(x()?, &c(std::f64::consts::LN_10))?)?, // 1/(x ln10)
-            Unary::Log1p => div(g, &add(x()?, &c(1.0))?)?,                   // 1/(1+x)
-            Unary::Sqrt => div(g, &mul(y()?, &c(2.0))?)?,                    // 1/(2 sqrt x)
-            Unary::Rsqrt => mul(g, &mul(&mul(y()?, &mul(y()?, y()?)?)?, &c(-0.5))?)?, // -x^(-3/2)/2
-            Unary::Square => mul(g, &mul(x()?, &c(2.0))?)?,                  // 2x
-            Unary::Sin => mul(g, &unary(Unary::Cos, x()?)?)?,                // cos x
-            Unary::Cos => neg(&mul(g, &unary(Unary::Sin, x()?)?)?)?,         // -sin x
-            Unary::Tan => mul(g, &add(&mul(y()?, y()?)?, &c(1.0))?)?,        // 1 + tan²x
+            Unary::Log1p => div(g, &add(x()?, &c(1.0))?)?,                    // 1/(1+x)
+            Unary::Sqrt => div(g, &mul(&y()?, &c(2.0))?)?,                    // 1/(2 sqrt x)
+            Unary::Rsqrt => mul(g, &mul(&mul(&y()?, &mul(&y()?, &y()?)?)?, &c(-0.5))?)?, // -x^(-3/2)/2
+            Unary::Square => mul(g, &mul(x()?, &c(2.0))?)?,                              // 2x
+            Unary::Sin => mul(g, &unary(Unary::Cos, x()?)?)?,                            // cos x
+            Unary::Cos => neg(&mul(g, &unary(Unary::Sin, x()?)?)?)?,                     // -sin x
+            Unary::Tan => mul(g, &add(&mul(&y()?, &y()?)?, &c(1.0))?)?, // 1 + tan²x
             Unary::Asin => div(g, &unary(Unary::Sqrt, &sub(&c(1.0), &mul(x()?, x()?)?)?)?)?, // 1/sqrt(1-x²)
             Unary::Acos => neg(&div(
                 g,
@@ -840,10 +884,10 @@ fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
             Unary::Atan => div(g, &add(&mul(x()?, x()?)?, &c(1.0))?)?, // 1/(1+x²)
             Unary::Sinh => mul(g, &unary(Unary::Cosh, x()?)?)?,        // cosh x
             Unary::Cosh => mul(g, &unary(Unary::Sinh, x()?)?)?,        // sinh x
-            Unary::Tanh => mul(g, &sub(&c(1.0), &mul(y()?, y()?)?)?)?, // 1 - tanh²x
-            Unary::Sigmoid => mul(g, &mul(y()?, &sub(&c(1.0), y()?)?)?)?, // s(1-s)
-            Unary::Relu => mul(g, &binary(Binary::Gt, y()?, &c(0.0))?)?, // 1 where y > 0
-            Unary::Reciprocal => neg(&mul(g, &mul(y()?, y()?)?)?)?,    // -1/x²
+            Unary::Tanh => mul(g, &sub(&c(1.0), &mul(&y()?, &y()?)?)?)?, // 1 - tanh²x
+            Unary::Sigmoid => mul(g, &mul(&y()?, &sub(&c(1.0), &y()?)?)?)?, // s(1-s)
+            Unary::Relu => mul(g, &binary(Binary::Gt, &y()?, &c(0.0))?)?, // 1 where y > 0
+            Unary::Reciprocal => neg(&mul(g, &mul(&y()?, &y()?)?)?)?,  // -1/x²
             Unary::Erf => {
                 // 2/sqrt(pi) e^(-x²)
                 let e = unary(Unary::Exp, &neg(&mul(x()?, x()?)?)?)?;

@@ -550,10 +550,10 @@ fn minmax_raw(x: &Tensor, mask: &[bool], keepdim: bool, max: bool) -> Tensor {
 
 /// Backward of a value-reduction that splits the gradient evenly among the tied extreme elements.
 fn record_even_split(out: &Tensor, x: &Tensor, r: Red, name: &'static str) {
-    let (sx, so) = (x.save(), out.save());
+    let (sx, so) = (x.save(), out.save_output(0));
     // d max/dx = 1/(number of ties) at the maximal elements, 0 elsewhere
     record_fn(out, &[x], name, move |g| {
-        let (x, o) = (sx.get(name)?, so.get(name)?);
+        let (x, o) = (sx.get(name)?, &so.get(name)?);
         let ok = keep(o, &r.kept);
         let hit = zip_f64(&r.in_shape, DType::F64, [x, &ok], |[x, o]| {
             if x == o || (x.is_nan() && o.is_nan()) {
@@ -806,7 +806,7 @@ fn var_mean_eager(
         (Tensor::from_vec_unchecked(v, &r.out_shape), Tensor::from_vec_unchecked(m, &r.out_shape))
     }, _ => unreachable!());
     if needs_grad(&[x]) {
-        let (sx, sv, sm) = (x.save(), v.save(), m.save());
+        let (sx, sv, sm) = (x.save(), v.save_output(0), m.save());
         let name = if std { "StdBackward0" } else { "VarBackward0" };
         let r2 = Red {
             mask: r.mask.clone(),
@@ -817,7 +817,7 @@ fn var_mean_eager(
         };
         // var: g * 2 (x - mean) / dof ; std: g * (x - mean) / (dof * std)
         record_fn(&v, &[x], name, move |g| {
-            let (x, v, m) = (sx.get(name)?, sv.get(name)?, sm.get(name)?);
+            let (x, v, m) = (sx.get(name)?, &sv.get(name)?, sm.get(name)?);
             let (gk, vk, mk) = (keep(g, &r.kept), keep(v, &r.kept), keep(m, &r.kept));
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
@@ -878,10 +878,10 @@ fn norm_eager(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result
         Tensor::from_vec_unchecked(v, &r.out_shape)
     }, _ => unreachable!());
     if needs_grad(&[x]) {
-        let (sx, so) = (x.save(), out.save());
+        let (sx, so) = (x.save(), out.save_output(0));
         let name = "LinalgVectorNormBackward0";
         record_fn(&out, &[x], name, move |g| {
-            let (x, o) = (sx.get(name)?, so.get(name)?);
+            let (x, o) = (sx.get(name)?, &so.get(name)?);
             let (gk, ok) = (keep(g, &r.kept), keep(o, &r.kept));
             let dt = g.dtype();
             if p.is_infinite() {
@@ -987,10 +987,13 @@ fn logsumexp_eager(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     });
     let out = crate::ops::copy::clone_raw(&keep(&o, &r.out_shape));
     if dt == x.dtype() && needs_grad(&[x]) {
-        let (sx, so) = (x.save(), out.save());
+        let (sx, so) = (x.save(), out.save_output(0));
         // d lse/dx = exp(x - lse)
         record_fn(&out, &[x], "LogsumexpBackward0", move |g| {
-            let (x, o) = (sx.get("LogsumexpBackward0")?, so.get("LogsumexpBackward0")?);
+            let (x, o) = (
+                sx.get("LogsumexpBackward0")?,
+                &so.get("LogsumexpBackward0")?,
+            );
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
                 g.dtype(),
@@ -1056,9 +1059,9 @@ fn cumulative_eager(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> R
                 )])
             });
         } else {
-            let (sx, so) = (x.save(), out.save());
+            let (sx, so) = (x.save(), out.save_output(0));
             record_fn(&out, &[x], "CumprodBackward0", move |g| {
-                let (x, o) = (sx.get("CumprodBackward0")?, so.get("CumprodBackward0")?);
+                let (x, o) = (sx.get("CumprodBackward0")?, &so.get("CumprodBackward0")?);
                 Ok(vec![Some(cumprod_backward(x, o, g, d))])
             });
         }

@@ -185,6 +185,12 @@ fn _grad<'py>(
 fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()
 }
+/// Graph nodes alive in this process (tests use it to catch reference cycles that leak graphs).
+#[pyfunction]
+fn _live_grad_nodes() -> usize {
+    autograd::live_nodes()
+}
+
 #[pyfunction]
 fn _set_grad_enabled(on: bool) {
     autograd::set_grad_enabled(on)
@@ -202,6 +208,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNode>()?;
     m.add_class::<PyAccumulateGrad>()?;
     m.add_function(wrap_pyfunction!(_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(_live_grad_nodes, m)?)?;
     m.add_function(wrap_pyfunction!(_grad, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
