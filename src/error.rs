@@ -13,6 +13,9 @@ pub enum ErrorKind {
     Type,
     /// Unsupported features: `NotImplementedError`.
     NotImplemented,
+    /// Raised by user code the core called back (a hook, a custom Function's backward): the
+    /// binding layer kept the original exception and raises it again unchanged.
+    Callback,
 }
 
 /// An error with torch's wording; the binding layer picks the exception class from `kind`.

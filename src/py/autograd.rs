@@ -43,9 +43,15 @@ impl PyNode {
         PyTuple::new(py, items)
     }
     fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let name = slf.get().node.name();
+        // torch's custom Function nodes are Python classes of torch.autograd.function
+        let module = if super::function::is_custom(name) {
+            "torch.autograd.function."
+        } else {
+            ""
+        };
         format!(
-            "<{} object at {:#x}>",
-            slf.get().node.name(),
+            "<{module}{name} object at {:#x}>",
             Arc::as_ptr(&slf.get().node) as usize
         )
     }
@@ -79,7 +85,7 @@ pub fn py_hook(f: Py<PyAny>) -> autograd::GradHook {
         Python::attach(|py| {
             let r = f
                 .call1(py, (PyTensor::new(g.clone()),))
-                .map_err(|e| crate::Error::runtime(e.to_string()))?;
+                .map_err(super::error::from_callback)?;
             let r = r.bind(py);
             if r.is_none() {
                 return Ok(None);

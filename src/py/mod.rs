@@ -6,6 +6,7 @@ pub mod data;
 pub mod dtype;
 pub mod error;
 pub mod fit;
+pub mod function;
 pub mod functions;
 pub mod indexing;
 pub mod join;
@@ -32,6 +33,7 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     functions::register(m)?;
     autograd::register(m)?;
+    function::register(m)?;
     matmul::register(m)?;
     join::register(m)?;
     random::register(m)?;

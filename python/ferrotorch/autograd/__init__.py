@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import _C
-from . import functional  # noqa: F401
+from . import function, functional  # noqa: F401
+from .function import Function, once_differentiable  # noqa: F401
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
@@ -43,6 +44,7 @@ def grad(
 
 
 __all__ = [
+    "Function",
     "backward",
     "grad",
     "gradcheck",
