@@ -1,12 +1,14 @@
-"""Runs one of examples/basics/*.py (scripts following PyTorch's "Learn the Basics" tutorials) or
-examples/blitz/*.py ("Deep Learning with PyTorch: A 60 Minute Blitz") the same way under ferrotorch and under
-real PyTorch + torchvision, for tests/test_basics_tutorials.py, tests/test_blitz_tutorials.py and
+"""Runs one of examples/basics/*.py (scripts following PyTorch's "Learn the Basics" tutorials),
+examples/blitz/*.py ("Deep Learning with PyTorch: A 60 Minute Blitz") or examples/with_examples/*.py ("Learning
+PyTorch with Examples") the same way under ferrotorch and under real PyTorch + torchvision, for
+tests/test_basics_tutorials.py, tests/test_blitz_tutorials.py, tests/test_with_examples_tutorials.py and
 make_basics_golden.py.
 
 Each script runs in a fresh directory holding data/FashionMNIST/raw (basics) or data/cifar-10-batches-py
-(blitz): small synthetic files in the real idx / pickle formats, from data_files.py; after ``manual_seed(0)``
-(the scripts draw random numbers without seeding), with matplotlib's Agg backend. Under PyTorch the script's
-text has its import lines turned back into torch's.
+(blitz): small synthetic files in the real idx / pickle formats, from data_files.py (with_examples reads no
+files); after ``manual_seed(0)`` (the scripts draw random numbers without seeding) and, for with_examples,
+``random.seed(0)`` (dynamic_net draws its control flow from Python's random), with matplotlib's Agg backend.
+Under PyTorch the script's text has its import lines turned back into torch's.
 """
 
 import os
@@ -32,7 +34,21 @@ NAMES = [
 
 BLITZ = ROOT / "examples" / "blitz"
 BLITZ_NAMES = ["tensor_tutorial", "autograd_tutorial", "neural_networks_tutorial", "cifar10_tutorial"]
-SERIES = {"basics": (BASICS, NAMES), "blitz": (BLITZ, BLITZ_NAMES)}
+WITH_EXAMPLES = ROOT / "examples" / "with_examples"
+WITH_EXAMPLES_NAMES = [
+    "polynomial_tensor",
+    "polynomial_autograd",
+    "polynomial_custom_function",
+    "polynomial_nn",
+    "polynomial_optim",
+    "polynomial_module",
+    "dynamic_net",
+]
+SERIES = {
+    "basics": (BASICS, NAMES),
+    "blitz": (BLITZ, BLITZ_NAMES),
+    "with_examples": (WITH_EXAMPLES, WITH_EXAMPLES_NAMES),
+}
 
 RUNNER = """import runpy, sys
 import {lib} as torch
@@ -89,6 +105,8 @@ def run(name, python, lib, workdir, n_train=256, n_test=128, series="basics"):
             prelude += CIFAR_EXISTS
         if name == "autograd_tutorial":
             prelude += RESNET_CACHE.format(vision="torchvision" if lib == "torch" else "ferrotorch.vision")
+    elif series == "with_examples":
+        prelude += "import random\nrandom.seed(0)\n"
     else:
         write_fashion_mnist(str(workdir / "data"), n_train, n_test)
     script = folder / f"{name}.py"

@@ -1,10 +1,11 @@
-"""Goldens for tests/test_basics_tutorials.py and tests/test_blitz_tutorials.py: the stdout of each
-examples/basics and examples/blitz script run under real PyTorch + torchvision (import lines turned back into
+"""Goldens for tests/test_basics_tutorials.py, tests/test_blitz_tutorials.py and
+tests/test_with_examples_tutorials.py: the stdout of each examples/basics, examples/blitz and
+examples/with_examples script run under real PyTorch + torchvision (import lines turned back into
 torch's) on the same synthetic data files and seed, plus vision_extras.json (torchvision's VGG reprs and
 outputs, PNG files written by libpng).
 
-Usage: /path/to/torch-venv/bin/python tests/golden/make_basics_golden.py [--blitz] [script names]
-(with no names it rewrites every script's golden, and without --blitz vision_extras.json too)
+Usage: /path/to/torch-venv/bin/python tests/golden/make_basics_golden.py [--blitz | --with-examples] [names]
+(with no names it rewrites every script's golden of the series, and for basics vision_extras.json too)
 """
 
 import os
@@ -72,8 +73,8 @@ def blitz_extras():
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    series = "blitz" if "--blitz" in args else "basics"
-    args = [a for a in args if a != "--blitz"]
+    series = "blitz" if "--blitz" in args else "with_examples" if "--with-examples" in args else "basics"
+    args = [a for a in args if a not in ("--blitz", "--with-examples")]
     out = GOLDEN / series
     out.mkdir(exist_ok=True)
     for name in args or SERIES[series][1]:
@@ -83,6 +84,6 @@ if __name__ == "__main__":
     if series == "blitz" and not args:
         blitz_extras()
         print("wrote blitz_extras.json")
-    if not sys.argv[1:]:
+    if series == "basics" and not args:
         vision_extras()
         print("wrote vision_extras.json and the PNG files")
