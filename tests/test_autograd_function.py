@@ -409,3 +409,31 @@ def test_exceptions_raised_in_backward_and_in_hooks_reach_the_caller_unchanged()
     y.register_hook(hook)
     with pytest.raises(ValueError, match="from a hook"):
         y.sum().backward()
+
+
+def test_fit_runs_a_model_with_a_custom_function_as_the_eager_loop_does():
+    # fit cannot replay the function's node, so it must not replay its forward ops without it
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.tensor(0.1))
+            self.b = torch.nn.Parameter(torch.tensor(-1.0))
+
+        def forward(self, x):
+            return self.a + self.b * LegendrePolynomial3.apply(x * self.b)
+
+    x = torch.linspace(-1, 1, 50)
+    y = torch.sin(x)
+    m1, m2 = Model(), Model()
+    opt1 = torch.optim.SGD(m1.parameters(), lr=1e-2)
+    opt2 = torch.optim.SGD(m2.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(5):
+        opt1.zero_grad()
+        loss = torch.nn.MSELoss()(m1(x), y)
+        loss.backward()
+        opt1.step()
+        losses.append(loss.item())
+    h = torch.fit(m2, (x, y), torch.nn.MSELoss(), opt2, epochs=5, progress=False)
+    assert h["loss"] == losses
+    assert torch.equal(m1.a, m2.a) and torch.equal(m1.b, m2.b)

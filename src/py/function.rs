@@ -137,6 +137,10 @@ fn _function_record(
     outputs: Vec<PyRef<'_, PyTensor>>,
     to_save: Vec<Option<PyRef<'_, PyTensor>>>,
 ) {
+    // replay would rerun forward's ops but not join this node: gradients would skip it
+    crate::graph::capture::refuse(|| {
+        format!("`{name}` is a custom autograd.Function, which fit cannot replay")
+    });
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
     let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
     let saved = to_save
