@@ -103,15 +103,46 @@ pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
     Ok(crate::dispatch!(dt, T => {
         let v: Vec<T> = (0..n)
             .map(|i| {
-                let x = if i < half { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 };
-                if dt.is_float() { T::from_f64(x) } else { T::from_i64(x as i64) }
+                if dt.is_float() {
+                    // torch's kernel rounds start + step·i once (a fused multiply-add)
+                    T::from_f64(if i < half { step.mul_add(i as f64, start) } else { (-step).mul_add((n - 1 - i) as f64, end) })
+                } else {
+                    let x = if i < half { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 };
+                    T::from_i64(x as i64)
+                }
             })
             .collect();
         Tensor::from_vec_unchecked(v, &[n])
     }))
 }
 
-/// torch.linspace in float32 computes in float32; this matches it bit for bit.
+/// torch.logspace's values in float64: base to the power of linspace's points, which this kernel of
+/// torch's computes unfused (start + step·i rounded twice, unlike linspace's own).
+pub fn logspace_f64(start: f64, end: f64, steps: i64, base: f64) -> Result<Vec<f64>> {
+    if steps < 0 {
+        return Err(Error::runtime("number of steps must be non-negative"));
+    }
+    let n = steps as usize;
+    let step = if n > 1 {
+        (end - start) / (n - 1) as f64
+    } else {
+        0.0
+    };
+    let half = n / 2;
+    Ok((0..n)
+        .map(|i| {
+            let e = if i < half {
+                start + step * i as f64
+            } else {
+                end - step * (n - 1 - i) as f64
+            };
+            base.powf(e)
+        })
+        .collect())
+}
+
+/// torch.linspace in float32 computes in float32, each point as one fused multiply-add
+/// (start + step·i, or end - step·(n-1-i) for the second half); this matches it bit for bit.
 pub fn linspace_f32(start: f32, end: f32, n: usize) -> Vec<f32> {
     let step = if n > 1 {
         (end - start) / (n - 1) as f32
@@ -122,9 +153,9 @@ pub fn linspace_f32(start: f32, end: f32, n: usize) -> Vec<f32> {
     (0..n)
         .map(|i| {
             if i < half {
-                start + step * i as f32
+                step.mul_add(i as f32, start)
             } else {
-                end - step * (n - 1 - i) as f32
+                (-step).mul_add((n - 1 - i) as f32, end)
             }
         })
         .collect()

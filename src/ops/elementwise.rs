@@ -262,6 +262,10 @@ fn convert(x: &Tensor, ct: DType) -> bool {
 /// `binary_raw`'s own path for these ops, and the form fit's fixed-buffer step runs
 /// (graph/buffers.rs).
 pub fn binary_to(op: Binary, ct: DType, a: &Tensor, b: &Tensor, out: &Tensor) {
+    // torch computes a Python-number power of 2, 3, -1, -2 or -0.5 with products, a quotient and a
+    // square root in the tensor's precision (x*x*x, 1/(x*x), 1/sqrt(x)), rounding unlike pow
+    let exponent = (op == Binary::Pow && b.is_wrapped_number() && b.numel() == 1)
+        .then(|| crate::dispatch!(b.dtype(), T => b.get_flat::<T>(0).to_f64()));
     let a = if convert(a, ct) { &a.to_dtype(ct) } else { a };
     let b = if convert(b, ct) { &b.to_dtype(ct) } else { b };
     crate::dispatch_float!(ct, T => match op {
@@ -269,6 +273,11 @@ pub fn binary_to(op: Binary, ct: DType, a: &Tensor, b: &Tensor, out: &Tensor) {
         Binary::Sub => map2_to::<T, T, T>(a, b, out, |x, y| x.sub(y)),
         Binary::Mul => map2_to::<T, T, T>(a, b, out, |x, y| x.mul(y)),
         Binary::Div => map2_to::<T, T, T>(a, b, out, |x, y| T::from_f64(x.to_f64() / y.to_f64())),
+        Binary::Pow if exponent == Some(2.0) => map2_to::<T, T, T>(a, b, out, |x, _| x.mul(x)),
+        Binary::Pow if exponent == Some(-1.0) => map2_to::<T, T, T>(a, b, out, |x, _| T::from_f64(1.0 / x.to_f64())),
+        Binary::Pow if exponent == Some(3.0) => map2_to::<T, T, T>(a, b, out, |x, _| x.mul(x).mul(x)),
+        Binary::Pow if exponent == Some(-2.0) => map2_to::<T, T, T>(a, b, out, |x, _| T::from_f64(1.0 / x.mul(x).to_f64())),
+        Binary::Pow if exponent == Some(-0.5) => map2_to::<T, T, T>(a, b, out, |x, _| T::from_f64(1.0 / T::from_f64(x.to_f64().sqrt()).to_f64())),
         Binary::Pow => map2_to::<T, T, T>(a, b, out, Arith::pow),
         Binary::Maximum => map2_to::<T, T, T>(a, b, out, |x, y| x.max_nan(y)),
         Binary::Minimum => map2_to::<T, T, T>(a, b, out, |x, y| x.min_nan(y)),

@@ -435,12 +435,7 @@ fn logspace(
     let _ = (out, layout);
     check_device(device)?;
     let dt = convert::opt_dtype(dtype)?.unwrap_or_else(default_dtype);
-    let lin = creation::linspace(start, end, steps, DType::F64)?;
-    let v: Vec<f64> = lin
-        .as_slice::<f64>()
-        .iter()
-        .map(|&e| base.powf(e))
-        .collect();
+    let v = creation::logspace_f64(start, end, steps, base)?;
     let n = v.len();
     finish(Tensor::from_vec(v, &[n])?.to_dtype(dt), requires_grad)
 }
