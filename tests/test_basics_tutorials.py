@@ -15,7 +15,6 @@ import pathlib
 import re
 import sys
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import ferrotorch as torch
 import ferrotorch.vision as torchvision
@@ -25,7 +24,7 @@ from ferrotorch import nn
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "golden"))
-from basics_run import NAMES, run  # noqa: E402
+from basics_run import NAMES, selected_outputs  # noqa: E402
 
 GOLDEN = HERE / "golden" / "basics"
 EXTRAS = json.loads((GOLDEN / "vision_extras.json").read_text())
@@ -227,17 +226,8 @@ def test_save_whole_module_errors(tmp_path):
 def outputs(request, tmp_path_factory):
     """stdout of each script the selected tests compare, run two at a time in subprocesses started with this
     module's first test, so they overlap the in-process tests above (the script tests come last)."""
-    wanted = [
-        item.callspec.params["name"]
-        for item in request.session.items
-        if item.path == request.node.path and "name" in getattr(getattr(item, "callspec", None), "params", {})
-    ]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            name: pool.submit(run, name, sys.executable, "ferrotorch", tmp_path_factory.mktemp(name))
-            for name in dict.fromkeys(wanted)
-        }
-        yield lambda name: futures[name].result()
+    with selected_outputs(request, tmp_path_factory, "basics") as outputs_of:
+        yield outputs_of
 
 
 def _golden(name):

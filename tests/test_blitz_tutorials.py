@@ -14,7 +14,6 @@ import json
 import pathlib
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import ferrotorch as torch
 import ferrotorch.vision as torchvision
@@ -24,7 +23,7 @@ from ferrotorch.vision.models import ResNet18_Weights, ResNet34_Weights
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "golden"))
-from basics_run import BLITZ, BLITZ_NAMES, run  # noqa: E402
+from basics_run import BLITZ, BLITZ_NAMES, selected_outputs  # noqa: E402
 
 GOLDEN = HERE / "golden" / "blitz"
 EXTRAS = json.loads((GOLDEN / "blitz_extras.json").read_text())
@@ -109,19 +108,8 @@ def test_shuffled_two_worker_loader_batches_equal_torch():
 def outputs(request, tmp_path_factory):
     """stdout of each script the selected tests compare, run two at a time in subprocesses started with this
     module's first test, so they overlap the in-process tests above (the script tests come last)."""
-    wanted = [
-        item.callspec.params["name"]
-        for item in request.session.items
-        if item.path == request.node.path and "name" in getattr(getattr(item, "callspec", None), "params", {})
-    ]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            name: pool.submit(
-                run, name, sys.executable, "ferrotorch", tmp_path_factory.mktemp(name), series="blitz"
-            )
-            for name in dict.fromkeys(wanted)
-        }
-        yield lambda name: futures[name].result()
+    with selected_outputs(request, tmp_path_factory, "blitz") as outputs_of:
+        yield outputs_of
 
 
 def _golden(name):

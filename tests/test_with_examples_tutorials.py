@@ -27,13 +27,12 @@ wide tolerances.
 import pathlib
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "golden"))
-from basics_run import WITH_EXAMPLES, WITH_EXAMPLES_NAMES, run  # noqa: E402
+from basics_run import WITH_EXAMPLES, WITH_EXAMPLES_NAMES, selected_outputs  # noqa: E402
 
 GOLDEN = HERE / "golden" / "with_examples"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -48,19 +47,8 @@ OSCILLATING_LOSS_RTOL, OSCILLATING_COEF_ATOL = 5e-2, 2e-3
 @pytest.fixture(scope="module")
 def outputs(request, tmp_path_factory):
     """stdout of each script the selected tests compare, run two at a time in subprocesses."""
-    wanted = [
-        item.callspec.params["name"]
-        for item in request.session.items
-        if item.path == request.node.path and "name" in getattr(getattr(item, "callspec", None), "params", {})
-    ]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            name: pool.submit(
-                run, name, sys.executable, "ferrotorch", tmp_path_factory.mktemp(name), series="with_examples"
-            )
-            for name in dict.fromkeys(wanted)
-        }
-        yield lambda name: futures[name].result()
+    with selected_outputs(request, tmp_path_factory, "with_examples") as outputs_of:
+        yield outputs_of
 
 
 def _numbers(line):

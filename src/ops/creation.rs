@@ -88,8 +88,8 @@ fn arange_f32_like_torch(start: f64, step: f64, n: usize) -> Vec<f32> {
     v
 }
 
-/// torch.linspace: values from both ends meet in the middle, as torch's kernel computes them.
-pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
+/// linspace's and logspace's point count, step and first index of the half counted from `end`.
+fn spacing(start: f64, end: f64, steps: i64) -> Result<(usize, f64, usize)> {
     if steps < 0 {
         return Err(Error::runtime("number of steps must be non-negative"));
     }
@@ -99,7 +99,12 @@ pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
     } else {
         0.0
     };
-    let half = n / 2;
+    Ok((n, step, n / 2))
+}
+
+/// torch.linspace: values from both ends meet in the middle, as torch's kernel computes them.
+pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
+    let (n, step, half) = spacing(start, end, steps)?;
     Ok(crate::dispatch!(dt, T => {
         let v: Vec<T> = (0..n)
             .map(|i| {
@@ -119,16 +124,7 @@ pub fn linspace(start: f64, end: f64, steps: i64, dt: DType) -> Result<Tensor> {
 /// torch.logspace's values in float64: base to the power of linspace's points, which this kernel of
 /// torch's computes unfused (start + step·i rounded twice, unlike linspace's own).
 pub fn logspace_f64(start: f64, end: f64, steps: i64, base: f64) -> Result<Vec<f64>> {
-    if steps < 0 {
-        return Err(Error::runtime("number of steps must be non-negative"));
-    }
-    let n = steps as usize;
-    let step = if n > 1 {
-        (end - start) / (n - 1) as f64
-    } else {
-        0.0
-    };
-    let half = n / 2;
+    let (n, step, half) = spacing(start, end, steps)?;
     Ok((0..n)
         .map(|i| {
             let e = if i < half {

@@ -11,10 +11,12 @@ files); after ``manual_seed(0)`` (the scripts draw random numbers without seedin
 Under PyTorch the script's text has its import lines turned back into torch's.
 """
 
+import contextlib
 import os
 import pathlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data_files import cifar_learnable_arrays, write_cifar10, write_fashion_mnist  # noqa: E402
@@ -129,3 +131,22 @@ def run(name, python, lib, workdir, n_train=256, n_test=128, series="basics"):
     if out.returncode != 0:
         raise RuntimeError(f"{name} failed under {lib}:\n{out.stderr}")
     return out.stdout
+
+
+@contextlib.contextmanager
+def selected_outputs(request, tmp_path_factory, series):
+    """For a test module's fixture: runs, two at a time in subprocesses, each script of `series` that the
+    session's selected tests of that module name (their ``name`` parameter); yields name -> its stdout."""
+    wanted = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.path == request.node.path and "name" in getattr(getattr(item, "callspec", None), "params", {})
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {
+            name: pool.submit(
+                run, name, sys.executable, "ferrotorch", tmp_path_factory.mktemp(name), series=series
+            )
+            for name in dict.fromkeys(wanted)
+        }
+        yield lambda name: futures[name].result()
