@@ -290,3 +290,22 @@ def test_float_of_a_tensor_requiring_grad_warns_once_like_torch():
         "1 UserWarning 'Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior."
         "\\nConsider using tensor.detach() first.'"
     )
+
+
+def test_pow_overloads_name_their_nodes_and_differentiate_like_torch():
+    # torch: tensor ** number -> PowBackward0, tensor ** tensor -> PowBackward1, number ** tensor -> PowBackward2
+    x = torch.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    assert (x**3).grad_fn.name() == "PowBackward0"
+    assert x.pow(0.5).grad_fn.name() == "PowBackward0"
+    assert (x ** torch.tensor(3.0)).grad_fn.name() == "PowBackward1"
+    assert (2**x).grad_fn.name() == "PowBackward2"
+    # a zero exponent has zero gradient everywhere, also at x == 0 (not 0 * 0**-1 = nan)
+    (x**0).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    x.grad = None
+    (x ** torch.tensor([0.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [0.0, 2.0, 12.0]
+    # x ** 3's gradient is 3 * x ** 2 with x ** 2 = x * x, in float32 as torch rounds it
+    y = torch.tensor([1.1, -2.3, 0.7], requires_grad=True)
+    (y**3).sum().backward()
+    assert torch.equal(y.grad, 3 * (y.detach() * y.detach()))

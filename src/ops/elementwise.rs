@@ -372,17 +372,41 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         }
         Binary::Pow => {
             // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln(a) (0 where a == 0 and b >= 0)
-            let name = "PowBackward1";
+            // torch's overloads: tensor ** number, tensor ** tensor, number ** tensor
+            let name = if b.is_wrapped_number() {
+                "PowBackward0"
+            } else if a.is_wrapped_number() {
+                "PowBackward2"
+            } else {
+                "PowBackward1"
+            };
+            // a Python-number exponent stays one, so x ** 3's gradient uses x ** 2 = x*x as torch's
+            let exponent = (b.is_wrapped_number() && b.numel() == 1)
+                .then(|| crate::dispatch!(b.dtype(), T => b.get_flat::<T>(0).to_f64()));
             let so = rb.then(|| out.save_output(0));
             record_fn(out, &[a, b], name, move |g| {
                 let (a, b) = (sa.get(name)?, sb.get(name)?);
-                let ga = if ra {
-                    Some(mul(
+                let ga = match (ra, exponent) {
+                    (false, _) => None,
+                    // d x^0/dx = 0 everywhere (0·x^-1 would be NaN at 0)
+                    (true, Some(e)) if e == 0.0 => Some(crate::ops::creation::zeros_like(g)),
+                    (true, Some(e)) => Some(mul(
                         g,
-                        &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?,
-                    )?)
-                } else {
-                    None
+                        &mul(b, &binary(Binary::Pow, a, &scalar_f(e - 1.0))?)?,
+                    )?),
+                    (true, None) => {
+                        let ga = mul(
+                            g,
+                            &mul(b, &binary(Binary::Pow, a, &sub(b, &scalar_f(1.0))?)?)?,
+                        )?;
+                        // 0 where the exponent is 0, as torch's (not NaN at a == 0)
+                        let zero_exp = binary(Binary::Eq, b, &scalar_f(0.0))?;
+                        Some(crate::ops::indexing::where_(
+                            &zero_exp,
+                            &scalar_f(0.0),
+                            &ga,
+                        )?)
+                    }
                 };
                 let Some(so) = &so else {
                     return Ok(vec![ga, None]);
