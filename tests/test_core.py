@@ -344,3 +344,12 @@ def test_tensor_new_factories_match_pytorch():
         assert cases(torch) == json.load(f)
     with pytest.raises(RuntimeError, match="non-negative"):
         torch.ones(1).new_zeros(-1)
+
+
+def test_numeric_constants_are_torchs():
+    import math
+
+    assert torch.pi == math.pi and torch.e == math.e and torch.inf == math.inf
+    assert math.isnan(torch.nan) and torch.newaxis is None
+    assert torch.zeros(2, 3)[:, torch.newaxis].shape == (2, 1, 3)
+    assert torch.tensor([1.0, torch.inf]).isinf().tolist() == [False, True]

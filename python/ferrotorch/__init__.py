@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math as _math
+
 from . import _C, _functions, accelerator, autograd, backends, cuda  # noqa: F401
 from ._broadcast import broadcast_shapes, broadcast_tensors  # noqa: F401
 from ._C import *  # noqa: F401,F403  (factories, dtypes, grad-mode switches)
@@ -22,6 +24,13 @@ from .autograd.grad_mode import (  # noqa: F401
 )
 
 __version__ = "0.1.0"
+
+# torch's numeric constants (torch.pi, torch.inf, ... are Python floats) and numpy-style newaxis
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+newaxis = None
 
 float32 = _C.float32
 float64 = _C.float64
