@@ -699,6 +699,12 @@ pub enum Unary {
     Sign,
     Reciprocal,
     Erf,
+    Asinh,
+    Acosh,
+    Atanh,
+    Deg2rad,
+    Rad2deg,
+    Sinc,
 }
 
 impl Unary {
@@ -751,6 +757,12 @@ impl Unary {
             Unary::Sign => "SignBackward0",
             Unary::Reciprocal => "ReciprocalBackward0",
             Unary::Erf => "ErfBackward0",
+            Unary::Asinh => "AsinhBackward0",
+            Unary::Acosh => "AcoshBackward0",
+            Unary::Atanh => "AtanhBackward0",
+            Unary::Deg2rad => "Deg2RadBackward0",
+            Unary::Rad2deg => "Rad2DegBackward0",
+            Unary::Sinc => "SincBackward0",
         }
     }
 }
@@ -782,6 +794,24 @@ macro_rules! float_unary {
             Unary::Erf => {
                 map1_to::<T, T>($x, $out, |v| crate::kernels::special::erf(v as f64) as T)
             }
+            Unary::Asinh => map1_to::<T, T>($x, $out, |v| v.asinh()),
+            Unary::Acosh => map1_to::<T, T>($x, $out, |v| v.acosh()),
+            Unary::Atanh => map1_to::<T, T>($x, $out, |v| v.atanh()),
+            Unary::Deg2rad => {
+                map1_to::<T, T>($x, $out, |v| v * (std::f64::consts::PI / 180.0) as T)
+            }
+            Unary::Rad2deg => {
+                map1_to::<T, T>($x, $out, |v| v * (180.0 / std::f64::consts::PI) as T)
+            }
+            // sin(πx)/(πx) in the tensor's precision, 1 at 0 (torch's kernel)
+            Unary::Sinc => map1_to::<T, T>($x, $out, |v| {
+                if v == 0.0 {
+                    1.0
+                } else {
+                    let p = std::f64::consts::PI as T * v;
+                    p.sin() / p
+                }
+            }),
             Unary::Neg => map1_to::<T, T>($x, $out, |v| -v),
             Unary::Abs => map1_to::<T, T>($x, $out, |v| v.abs()),
             Unary::Square => map1_to::<T, T>($x, $out, |v| v * v),
@@ -925,6 +955,24 @@ fn record_unary(op: Unary, out: &Tensor, x: &Tensor) {
                 // 2/sqrt(pi) e^(-x²)
                 let e = unary(Unary::Exp, &neg(&mul(x()?, x()?)?)?)?;
                 mul(g, &mul(&e, &c(std::f64::consts::FRAC_2_SQRT_PI))?)?
+            }
+            Unary::Asinh => mul(g, &unary(Unary::Rsqrt, &add(&mul(x()?, x()?)?, &c(1.0))?)?)?, // 1/sqrt(x²+1)
+            Unary::Acosh => mul(g, &unary(Unary::Rsqrt, &sub(&mul(x()?, x()?)?, &c(1.0))?)?)?, // 1/sqrt(x²-1)
+            Unary::Atanh => div(g, &sub(&c(1.0), &mul(x()?, x()?)?)?)?, // 1/(1-x²)
+            Unary::Deg2rad => mul(g, &c(std::f64::consts::PI / 180.0))?, // π/180
+            Unary::Rad2deg => mul(g, &c(180.0 / std::f64::consts::PI))?, // 180/π
+            Unary::Sinc => {
+                // (πx cos πx - sin πx)/(πx²), 0 at x = 0
+                let x = x()?;
+                let px = mul(x, &c(std::f64::consts::PI))?;
+                let pxx = mul(&mul(x, x)?, &c(std::f64::consts::PI))?;
+                let num = sub(
+                    &mul(&px, &unary(Unary::Cos, &px)?)?,
+                    &unary(Unary::Sin, &px)?,
+                )?;
+                let d = div(&mul(g, &num)?, &pxx)?;
+                let at0 = binary(Binary::Eq, &pxx, &c(0.0))?;
+                crate::ops::indexing::where_(&at0, &c(0.0), &d)?
             }
             Unary::Frac => g.clone(), // d frac = 1
             Unary::Floor | Unary::Ceil | Unary::Round | Unary::Trunc | Unary::Sign => {

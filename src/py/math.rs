@@ -190,6 +190,15 @@ unary_methods! {
     sign, sign_ => Unary::Sign;
     reciprocal, reciprocal_ => Unary::Reciprocal;
     erf, erf_ => Unary::Erf;
+    asinh, asinh_ => Unary::Asinh;
+    acosh, acosh_ => Unary::Acosh;
+    atanh, atanh_ => Unary::Atanh;
+    arcsinh, arcsinh_ => Unary::Asinh;
+    arccosh, arccosh_ => Unary::Acosh;
+    arctanh, arctanh_ => Unary::Atanh;
+    deg2rad, deg2rad_ => Unary::Deg2rad;
+    rad2deg, rad2deg_ => Unary::Rad2deg;
+    sinc, sinc_ => Unary::Sinc;
 }
 
 #[pymethods]

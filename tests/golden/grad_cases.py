@@ -28,6 +28,10 @@ UNARY = [
     "floor",
     "round",
     "sign",
+    "asinh",
+    "deg2rad",
+    "rad2deg",
+    "sinc",
 ]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder", "fmod"]
 
@@ -48,6 +52,9 @@ def cases(torch):
             "c_inplace_chain": lambda x, y: (x * 1).mul_(y).add_(x).exp_(),
             "c_lerp": lambda x, y: torch.lerp(x, y.expand(2, 3), 0.3),
             "c_pow_scalar": lambda x, y: x**3 + 2**x,
+            "c_acosh": lambda x, y: torch.acosh(x + 1),
+            "c_atanh": lambda x, y: torch.atanh(x / 2),
+            "c_sinc_at_zero": lambda x, y: torch.sinc(x - x.detach()[0, 0]),
         }
     )
     return c
