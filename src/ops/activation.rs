@@ -368,6 +368,331 @@ fn hardtanh_eager(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
     )
 }
 
+/// A scalar parameter rounded to x's dtype first, as torch converts it to `scalar_t` before
+/// comparing (so `threshold(x, 0.1, ..)` on float32 compares against 0.1f, not the double 0.1).
+fn in_dtype(x: &Tensor, v: f64) -> f64 {
+    crate::dispatch!(x.dtype(), T => T::from_f64(v).to_f64())
+}
+
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+/// `selu(x)` = scale·elu(x, α) with torch's fixed α and scale (one `EluBackward0` node, as torch).
+fn selu_eager(x: &Tensor) -> Result<Tensor> {
+    pointwise(
+        x,
+        "elu_cpu",
+        "EluBackward0",
+        |v| {
+            if v > 0.0 {
+                SELU_SCALE * v
+            } else {
+                SELU_SCALE * SELU_ALPHA * v.exp_m1()
+            }
+        },
+        |v| {
+            if v > 0.0 {
+                SELU_SCALE
+            } else {
+                SELU_SCALE * SELU_ALPHA * v.exp()
+            }
+        },
+    )
+}
+
+/// `celu(x, α)` = max(0, x) + min(0, α(e^{x/α} - 1)).
+fn celu_eager(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    check_float(x, "elu_cpu")?;
+    if alpha == 0.0 {
+        return Err(Error::runtime(
+            "ZeroDivisionError: alpha cannot be 0 for CELU",
+        ));
+    }
+    let inv = 1.0 / alpha;
+    // torch's CeluBackward0 takes 1/α from α rounded to float (`1.0/alpha.toFloat()`), so the
+    // gradient is α·inv·e^{x·inv} with that inv; matched here so gradients agree to the last bits
+    let inv_b = 1.0 / (alpha as f32 as f64);
+    pointwise(
+        x,
+        "elu_cpu",
+        "CeluBackward0",
+        move |v| {
+            if v > 0.0 {
+                v
+            } else {
+                alpha * (v * inv).exp_m1()
+            }
+        },
+        // d celu = 1 above 0, e^{x/α} at and below
+        move |v| {
+            if v > 0.0 {
+                1.0
+            } else {
+                alpha * inv_b * (v * inv_b).exp()
+            }
+        },
+    )
+}
+
+/// `hardswish(x)` = x·min(max(x + 3, 0), 6)/6.
+fn hardswish_eager(x: &Tensor) -> Result<Tensor> {
+    pointwise(
+        x,
+        "hardswish_cpu",
+        "HardswishBackward0",
+        |v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
+        // torch's piecewise rule: 0 at and below -3, x/3 + ½ strictly inside, 1 from 3 up
+        |v| {
+            if v <= -3.0 {
+                0.0
+            } else if v < 3.0 {
+                v / 3.0 + 0.5
+            } else {
+                1.0
+            }
+        },
+    )
+}
+
+/// `hardsigmoid(x)` = min(max(x + 3, 0), 6)/6.
+fn hardsigmoid_eager(x: &Tensor) -> Result<Tensor> {
+    pointwise(
+        x,
+        "hardsigmoid_cpu",
+        "HardsigmoidBackward0",
+        |v| (v + 3.0).clamp(0.0, 6.0) / 6.0,
+        // d = 1/6 strictly inside (-3, 3), 0 elsewhere; torch's backward uses the float
+        // constant 1.0f/6.0f for every dtype, so float64 gradients carry its rounding too
+        |v| {
+            if v > -3.0 && v < 3.0 {
+                (1.0f32 / 6.0f32) as f64
+            } else {
+                0.0
+            }
+        },
+    )
+}
+
+/// `softshrink(x, λ)`: x - λ above λ, x + λ below -λ, 0 between (NaN kept).
+fn softshrink_eager(x: &Tensor, lambd: f64) -> Result<Tensor> {
+    check_float(x, "softshrink_check")?;
+    let (name, max) = match x.dtype() {
+        crate::dtype::DType::F32 => ("Float", f32::MAX as f64),
+        _ => ("Double", f64::MAX),
+    };
+    if !(0.0..=max).contains(&lambd) {
+        return Err(Error::runtime(format!(
+            "lambda must be in range [0, {}] for input dtype {name}, but found {}",
+            crate::random::fmt_g(max),
+            crate::random::fmt_g(lambd)
+        )));
+    }
+    let l = in_dtype(x, lambd);
+    pointwise(
+        x,
+        "softshrink_check",
+        "SoftshrinkBackward0",
+        move |v| {
+            if v > l {
+                v - l
+            } else if v < -l {
+                v + l
+            } else {
+                v * 0.0
+            }
+        },
+        move |v| if v >= -l && v <= l { 0.0 } else { 1.0 },
+    )
+}
+
+/// `hardshrink(x, λ)`: x outside [-λ, λ], 0 inside.
+fn hardshrink_eager(x: &Tensor, lambd: f64) -> Result<Tensor> {
+    let l = in_dtype(x, lambd);
+    pointwise(
+        x,
+        "hardshrink_cpu",
+        "HardshrinkBackward0",
+        move |v| if v >= -l && v <= l { 0.0 } else { v },
+        move |v| if v >= -l && v <= l { 0.0 } else { 1.0 },
+    )
+}
+
+/// `threshold(x, th, value)`: `value` where x <= th, x elsewhere; integer tensors too (as torch).
+fn threshold_eager(x: &Tensor, th: f64, value: f64) -> Result<Tensor> {
+    if x.dtype().is_float() {
+        let t = in_dtype(x, th);
+        return pointwise(
+            x,
+            "threshold_cpu",
+            "ThresholdBackward0",
+            move |v| if v <= t { value } else { v },
+            move |v| if v <= t { 0.0 } else { 1.0 },
+        );
+    }
+    if x.dtype() == crate::dtype::DType::Bool {
+        return Err(Error::not_implemented(
+            "\"threshold_cpu\" not implemented for 'Bool'",
+        ));
+    }
+    // integer tensors never require grad: a plain map, with th and value cast to the dtype
+    Ok(crate::dispatch!(x.dtype(), T => {
+        let (t, val) = (T::from_f64(th).to_f64(), T::from_f64(value));
+        map1::<T, T>(x, move |v| if v.to_f64() <= t { val } else { v })
+    }))
+}
+
+/// `prelu(x, w)`: x above 0, w[c]·x elsewhere, with `c` the channel (dim 1) or one shared weight.
+fn prelu_eager(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if x.dtype() != w.dtype() {
+        return Err(Error::runtime(format!(
+            "prelu: Type promoting not supported. Got {} and {}",
+            x.dtype().scalar_name(),
+            w.dtype().scalar_name()
+        )));
+    }
+    if w.ndim() > 1 {
+        return Err(Error::runtime(format!(
+            "prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {}",
+            w.ndim()
+        )));
+    }
+    let c = w.numel();
+    if c != 1 {
+        if x.ndim() == 0 {
+            return Err(Error::runtime("Not allow zero-dim input tensor."));
+        }
+        let ch = if x.ndim() > 1 { x.shape()[1] } else { 1 };
+        if ch != c {
+            return Err(Error::runtime(format!(
+                "Mismatch of parameter numbers and input channel size. Found parameter numbers = {c} and channel size = {ch}."
+            )));
+        }
+    }
+    check_float(x, "prelu_cpu")?;
+    // flat index i of contiguous x belongs to channel (i / inner) % c
+    let inner: usize = if c == 1 {
+        1
+    } else {
+        x.shape()[2..].iter().product()
+    };
+    let out = crate::dispatch_float!(x.dtype(), T => {
+        let (xc, wc) = (x.contiguous_raw(), w.contiguous_raw());
+        let (xs, ws) = (xc.as_slice::<T>(), wc.as_slice::<T>());
+        let out: Vec<T> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                if v.to_f64() > 0.0 {
+                    v
+                } else {
+                    T::from_f64(ws[(i / inner) % c].to_f64() * v.to_f64())
+                }
+            })
+            .collect();
+        Tensor::from_vec_unchecked(out, x.shape())
+    }, _ => unreachable!());
+    if needs_grad(&[x, w]) {
+        let name = "PreluKernelBackward0";
+        let (sx, sw) = (x.save(), w.save());
+        record_fn(&out, &[x, w], name, move |g| {
+            let (x, w) = (sx.get(name)?, sw.get(name)?);
+            let (xc, wc, gc) = (
+                x.to_dtype(crate::dtype::DType::F64),
+                w.to_dtype(crate::dtype::DType::F64),
+                g.to_dtype(crate::dtype::DType::F64),
+            );
+            let (xs, ws, gs) = (
+                xc.as_slice::<f64>(),
+                wc.as_slice::<f64>(),
+                gc.as_slice::<f64>(),
+            );
+            // gx = g above 0, w[c]·g elsewhere;  gw[c] = Σ x·g over x <= 0
+            let mut gx = vec![0.0f64; xs.len()];
+            let mut gw = vec![0.0f64; c];
+            for (i, (&v, &gv)) in xs.iter().zip(gs).enumerate() {
+                let ch = (i / inner) % c;
+                if v > 0.0 {
+                    gx[i] = gv;
+                } else {
+                    gx[i] = ws[ch] * gv;
+                    gw[ch] += v * gv;
+                }
+            }
+            Ok(vec![
+                Some(Tensor::from_vec_unchecked(gx, x.shape()).to_dtype(x.dtype())),
+                Some(Tensor::from_vec_unchecked(gw, w.shape()).to_dtype(w.dtype())),
+            ])
+        });
+    }
+    Ok(out)
+}
+
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// `glu(x, dim)` = a·σ(b), with a and b the first and second halves of x along `dim`.
+fn glu_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return Err(Error::runtime(
+            "glu does not support scalars because halving size must be even",
+        ));
+    }
+    let d = shape::normalize_dim(dim, x.ndim())?;
+    let n = x.shape()[d];
+    if !n.is_multiple_of(2) {
+        return Err(Error::runtime(format!(
+            "Halving dimension must be even, but dimension {d} is size {n}"
+        )));
+    }
+    check_float(x, "glu_cpu")?;
+    let (outer, _, inner) = split3(x.shape(), d);
+    let h = n / 2;
+    let mut oshape = x.shape().to_vec();
+    oshape[d] = h;
+    // a at (o, j, i) is x[o, j, i], b is x[o, j + h, i]; `at` maps an output index to a's index
+    let at = move |k: usize| {
+        let (o, r) = (k / (h * inner), k % (h * inner));
+        o * n * inner + r
+    };
+    let out = crate::dispatch_float!(x.dtype(), T => {
+        let xc = x.contiguous_raw();
+        let xs = xc.as_slice::<T>();
+        let out: Vec<T> = (0..outer * h * inner)
+            .map(|k| {
+                let ia = at(k);
+                T::from_f64(xs[ia].to_f64() * sigmoid(xs[ia + h * inner].to_f64()))
+            })
+            .collect();
+        Tensor::from_vec_unchecked(out, &oshape)
+    }, _ => unreachable!());
+    if needs_grad(&[x]) {
+        let name = "GluBackward0";
+        let sx = x.save();
+        record_fn(&out, &[x], name, move |g| {
+            let x = sx.get(name)?;
+            let (xc, gc) = (
+                x.to_dtype(crate::dtype::DType::F64),
+                g.to_dtype(crate::dtype::DType::F64),
+            );
+            let (xs, gs) = (xc.as_slice::<f64>(), gc.as_slice::<f64>());
+            // ga = g σ(b);  gb = g a σ(b) (1 - σ(b))
+            let mut gx = vec![0.0f64; xs.len()];
+            for (k, &gv) in gs.iter().enumerate() {
+                let ia = at(k);
+                let ib = ia + h * inner;
+                let s = sigmoid(xs[ib]);
+                gx[ia] = gv * s;
+                gx[ib] = gv * xs[ia] * s * (1.0 - s);
+            }
+            Ok(vec![Some(
+                Tensor::from_vec_unchecked(gx, x.shape()).to_dtype(x.dtype()),
+            )])
+        });
+    }
+    Ok(out)
+}
+
 /// Per-row (mean, 1/sqrt(var + eps)) of a contiguous (m, k) view, biased variance as torch.
 fn row_stats<T: Element>(xs: &[T], m: usize, k: usize, eps: f64) -> Vec<(f64, f64)> {
     let mut st = vec![(0.0, 0.0); m];
@@ -621,6 +946,111 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
         scope.record1("hardtanh", &ins, &out, move |i| {
             hardtanh_eager(&i[0], lo, hi)
         });
+    }
+    Ok(out)
+}
+
+/// `selu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn selu(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = selu_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("selu", &ins, &out, move |i| selu_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `celu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn celu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = celu_eager(x, alpha)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("celu", &ins, &out, move |i| celu_eager(&i[0], alpha));
+    }
+    Ok(out)
+}
+
+/// `hardswish`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn hardswish(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = hardswish_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("hardswish", &ins, &out, move |i| hardswish_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `hardsigmoid`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = hardsigmoid_eager(x)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("hardsigmoid", &ins, &out, move |i| hardsigmoid_eager(&i[0]));
+    }
+    Ok(out)
+}
+
+/// `softshrink`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn softshrink(x: &Tensor, lambd: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = softshrink_eager(x, lambd)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("softshrink", &ins, &out, move |i| {
+            softshrink_eager(&i[0], lambd)
+        });
+    }
+    Ok(out)
+}
+
+/// `hardshrink`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn hardshrink(x: &Tensor, lambd: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = hardshrink_eager(x, lambd)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("hardshrink", &ins, &out, move |i| {
+            hardshrink_eager(&i[0], lambd)
+        });
+    }
+    Ok(out)
+}
+
+/// `threshold`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn threshold(x: &Tensor, th: f64, value: f64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = threshold_eager(x, th, value)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("threshold", &ins, &out, move |i| {
+            threshold_eager(&i[0], th, value)
+        });
+    }
+    Ok(out)
+}
+
+/// `glu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn glu(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = glu_eager(x, dim)?;
+    if scope.on() {
+        let ins = [x];
+        scope.record1("glu", &ins, &out, move |i| glu_eager(&i[0], dim));
+    }
+    Ok(out)
+}
+
+/// `prelu`, recorded for `fit`'s replay when a capture is running (see graph::capture).
+pub fn prelu(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let scope = capture::scope();
+    let out = prelu_eager(x, w)?;
+    if scope.on() {
+        let ins = [x, w];
+        scope.record1("prelu", &ins, &out, move |i| prelu_eager(&i[0], &i[1]));
     }
     Ok(out)
 }

@@ -96,6 +96,69 @@ fn _nn_hardtanh(py: Python<'_>, x: PyRef<'_, PyTensor>, lo: f64, hi: f64) -> PyR
     Ok(big(py, x.numel(), || act::hardtanh(&x, lo, hi))?.into())
 }
 
+#[pyfunction]
+fn _nn_selu(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::selu(&x))?.into())
+}
+
+#[pyfunction]
+fn _nn_celu(py: Python<'_>, x: PyRef<'_, PyTensor>, alpha: f64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::celu(&x, alpha))?.into())
+}
+
+#[pyfunction]
+fn _nn_hardswish(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::hardswish(&x))?.into())
+}
+
+#[pyfunction]
+fn _nn_hardsigmoid(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::hardsigmoid(&x))?.into())
+}
+
+#[pyfunction]
+fn _nn_softshrink(py: Python<'_>, x: PyRef<'_, PyTensor>, lambd: f64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::softshrink(&x, lambd))?.into())
+}
+
+#[pyfunction]
+fn _nn_hardshrink(py: Python<'_>, x: PyRef<'_, PyTensor>, lambd: f64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::hardshrink(&x, lambd))?.into())
+}
+
+#[pyfunction]
+fn _nn_threshold(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    threshold: f64,
+    value: f64,
+) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::threshold(&x, threshold, value))?.into())
+}
+
+#[pyfunction]
+fn _nn_prelu(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    weight: PyRef<'_, PyTensor>,
+) -> PyResult<PyTensor> {
+    let (x, w) = (x.t.clone(), weight.t.clone());
+    Ok(big(py, x.numel(), || act::prelu(&x, &w))?.into())
+}
+
+#[pyfunction]
+fn _nn_glu(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64) -> PyResult<PyTensor> {
+    let x = x.t.clone();
+    Ok(big(py, x.numel(), || act::glu(&x, dim))?.into())
+}
+
 /// Class-index NLL (`fused=True`: cross_entropy on logits); `reduction` 0 none, 1 mean, 2 sum.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction, fused))]
@@ -220,6 +283,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_elu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_leaky_relu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_hardtanh, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_selu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_celu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_hardswish, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_hardsigmoid, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_softshrink, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_hardshrink, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_threshold, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_prelu, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_glu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_nll, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
     Ok(())

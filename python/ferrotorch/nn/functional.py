@@ -149,6 +149,78 @@ def logsigmoid(input):
     return -softplus(-input)
 
 
+def selu(input, inplace: bool = False):
+    if inplace:
+        return _write_back(input, _C._nn_selu)
+    return _C._nn_selu(input)
+
+
+def selu_(input):
+    return selu(input, True)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    if inplace:
+        return _write_back(input, lambda x: _C._nn_celu(x, float(alpha)))
+    return _C._nn_celu(input, float(alpha))
+
+
+def celu_(input, alpha: float = 1.0):
+    return celu(input, alpha, True)
+
+
+def prelu(input, weight):
+    return _C._nn_prelu(input, weight)
+
+
+def glu(input, dim: int = -1):
+    return _C._nn_glu(input, dim)
+
+
+def hardswish(input, inplace: bool = False):
+    if inplace:
+        return _write_back(input, _C._nn_hardswish)
+    return _C._nn_hardswish(input)
+
+
+def hardsigmoid(input, inplace: bool = False):
+    if inplace:
+        return _write_back(input, _C._nn_hardsigmoid)
+    return _C._nn_hardsigmoid(input)
+
+
+def softsign(input):
+    # torch composes it the same way (grad_fn DivBackward0)
+    return input / (input.abs() + 1)
+
+
+def softshrink(input, lambd: float = 0.5):
+    return _C._nn_softshrink(input, float(lambd))
+
+
+def hardshrink(input, lambd: float = 0.5):
+    return _C._nn_hardshrink(input, float(lambd))
+
+
+def tanhshrink(input):
+    # torch composes it the same way (grad_fn SubBackward0)
+    return input - input.tanh()
+
+
+def _threshold(input, th, value, inplace):
+    if inplace:
+        return _write_back(input, lambda x: _C._nn_threshold(x, float(th), float(value)))
+    return _C._nn_threshold(input, float(th), float(value))
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    return _threshold(input, threshold, value, inplace)
+
+
+def threshold_(input, threshold: float, value: float):
+    return _threshold(input, threshold, value, True)
+
+
 def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     warnings.warn(
         f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",

@@ -1,4 +1,4 @@
-"""Parameter-free activation modules, plus ``Identity``, ``Flatten`` and ``Unflatten``.
+"""Activation modules (all parameter-free but ``PReLU``), plus ``Identity``, ``Flatten`` and ``Unflatten``.
 
 Each ``forward`` is one or two existing Tensor ops; ``inplace=True`` uses the in-place method.
 ``extra_repr`` strings are torch's, so printed models match.
@@ -9,23 +9,35 @@ from __future__ import annotations
 from .module import Module
 
 __all__ = [
+    "CELU",
     "ELU",
-    "GELU",
     "Flatten",
+    "GELU",
+    "GLU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
     "Hardtanh",
     "Identity",
     "LeakyReLU",
     "LogSigmoid",
     "LogSoftmax",
     "Mish",
+    "PReLU",
     "ReLU",
     "ReLU6",
-    "SiLU",
+    "SELU",
     "Sigmoid",
+    "SiLU",
     "Softmax",
+    "Softmax2d",
     "Softmin",
     "Softplus",
+    "Softshrink",
+    "Softsign",
     "Tanh",
+    "Tanhshrink",
+    "Threshold",
     "Unflatten",
 ]
 
@@ -393,3 +405,186 @@ class LogSoftmax(Softmax):
         from .. import functional as F
 
         return F.log_softmax(input, self.dim, _stacklevel=5)
+
+
+def _F():
+    from .. import functional
+
+    return functional
+
+
+class Threshold(Module):
+    r"""``value`` where ``x <= threshold``, ``x`` elsewhere."""
+
+    __constants__ = ("threshold", "value", "inplace")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input):
+        return _F().threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"threshold={self.threshold}, value={self.value}{inplace_str}"
+
+
+class PReLU(Module):
+    r"""``x`` for ``x > 0`` else ``weight[c] * x``, with a learnt slope per channel (or one shared)."""
+
+    __constants__ = ("num_parameters",)
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        from ... import _C
+        from ..parameter import Parameter
+
+        self.num_parameters = num_parameters
+        super().__init__()
+        self.init = init
+        self.weight = Parameter(_C.empty(num_parameters, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        from .. import init
+
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return _F().prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class SELU(Module):
+    r"""``scale * elu(x, alpha)`` with torch's fixed ``alpha`` ≈ 1.6733 and ``scale`` ≈ 1.0507."""
+
+    __constants__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return _F().selu(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class CELU(Module):
+    r"""``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+
+    __constants__ = ("alpha", "inplace")
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):
+        return _F().celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace_str}"
+
+
+class GLU(Module):
+    r"""``a * sigmoid(b)`` with ``a``, ``b`` the two halves of the input along ``dim``."""
+
+    __constants__ = ("dim",)
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return _F().glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Hardswish(Module):
+    r"""``x * relu6(x + 3) / 6``; like torch, its repr shows no ``inplace``."""
+
+    __constants__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return _F().hardswish(input, self.inplace)
+
+
+class Hardsigmoid(Module):
+    r"""``relu6(x + 3) / 6``; like torch, its repr shows no ``inplace``."""
+
+    __constants__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return _F().hardsigmoid(input, self.inplace)
+
+
+class Softsign(Module):
+    r"""``x / (1 + |x|)``."""
+
+    def forward(self, input):
+        return _F().softsign(input)
+
+
+class Tanhshrink(Module):
+    r"""``x - tanh(x)``."""
+
+    def forward(self, input):
+        return _F().tanhshrink(input)
+
+
+class Softshrink(Module):
+    r"""``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between."""
+
+    __constants__ = ("lambd",)
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return _F().softshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Hardshrink(Module):
+    r"""``x`` outside ``[-lambd, lambd]``, 0 inside."""
+
+    __constants__ = ("lambd",)
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return _F().hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softmax2d(Module):
+    r"""Softmax over the channel dim (-3) of a 3D or 4D input."""
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return _F().softmax(input, -3, _stacklevel=5)
