@@ -389,7 +389,7 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                 let ga = match (ra, exponent) {
                     (false, _) => None,
                     // d x^0/dx = 0 everywhere (0·x^-1 would be NaN at 0)
-                    (true, Some(e)) if e == 0.0 => Some(crate::ops::creation::zeros_like(g)),
+                    (true, Some(0.0)) => Some(crate::ops::creation::zeros_like(g)),
                     (true, Some(e)) => Some(mul(
                         g,
                         &mul(b, &binary(Binary::Pow, a, &scalar_f(e - 1.0))?)?,
