@@ -279,3 +279,63 @@ def test_selu_constants():
     assert y[0] == pytest.approx(SELU_S, rel=1e-15)
     assert y[1] == pytest.approx(-SELU_S * SELU_A, rel=1e-15)
     assert math.isnan(F.hardsigmoid(torch.tensor([float("nan")])).item())
+
+
+class _AllActs(nn.Module):
+    """Every new activation in one model, so fit's replay runs each op's recorded kernel."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.Linear(6, 16)
+        self.prelu = nn.PReLU(16)
+        self.glu = nn.GLU()
+        self.l2 = nn.Linear(8, 12)
+        self.acts = nn.ModuleList(
+            [
+                nn.SELU(),
+                nn.CELU(0.7),
+                nn.Hardswish(),
+                nn.Softsign(),
+                nn.Softshrink(0.05),
+                nn.Hardshrink(0.01),
+                nn.Tanhshrink(),
+                nn.Threshold(-0.5, 0.1),
+                nn.Hardsigmoid(),
+            ]
+        )
+        self.sm2d = nn.Softmax2d()
+        self.out = nn.Linear(12, 3)
+
+    def forward(self, x):
+        h = self.glu(self.prelu(self.l1(x)))
+        h = self.l2(h)
+        for a in self.acts:
+            h = h + a(h)
+        h = h * self.sm2d(h.reshape(-1, 3, 2, 2)).reshape(-1, 12)
+        return self.out(h)
+
+
+def test_fit_replays_the_new_activations():
+    import warnings
+
+    torch.manual_seed(3)
+    X, y = torch.randn(40, 6), torch.randint(0, 3, (40,))
+    losses = []
+    torch.manual_seed(0)
+    m1 = _AllActs()
+    opt1 = torch.optim.SGD(m1.parameters(), lr=0.05)
+    for _ in range(5):
+        opt1.zero_grad()
+        loss = nn.CrossEntropyLoss()(m1(X), y)
+        loss.backward()
+        opt1.step()
+        losses.append(loss.item())
+    torch.manual_seed(0)
+    m2 = _AllActs()
+    opt2 = torch.optim.SGD(m2.parameters(), lr=0.05)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="ferrotorch.fit")  # must run the replayed loop
+        h = torch.fit(m2, (X, y), nn.CrossEntropyLoss(), opt2, epochs=5, progress=False)
+    assert h["loss"] == losses
+    for (n1, p1), (n2, p2) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert n1 == n2 and torch.equal(p1, p2), n1

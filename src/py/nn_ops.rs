@@ -159,6 +159,111 @@ fn _nn_glu(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64) -> PyResult<PyTenso
     Ok(big(py, x.numel(), || act::glu(&x, dim))?.into())
 }
 
+/// torch's in-place form: `x` is overwritten with `f(x)` through `Tensor.copy_` (on a clone of `x`
+/// when autograd tracks it, so the tensors `f`'s backward saved are not the ones overwritten).
+fn write_back<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyTensor>,
+    f: impl FnOnce(&Tensor) -> crate::Result<Tensor> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let t = x.borrow().t.clone();
+    let src = if t.requires_grad() {
+        x.call_method0("clone")?
+            .extract::<PyRef<'_, PyTensor>>()?
+            .t
+            .clone()
+    } else {
+        t
+    };
+    let out: PyTensor = big(py, src.numel(), || f(&src))?.into();
+    x.call_method1("copy_", (out,))
+}
+
+/// `torch.selu(input)`.
+#[pyfunction]
+fn selu(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    _nn_selu(py, input)
+}
+
+/// `torch.selu_(input)`: in place.
+#[pyfunction]
+fn selu_<'py>(py: Python<'py>, input: &Bound<'py, PyTensor>) -> PyResult<Bound<'py, PyAny>> {
+    write_back(py, input, act::selu)
+}
+
+/// `torch.celu(input, alpha=1.0)`.
+#[pyfunction]
+#[pyo3(signature = (input, alpha=1.0))]
+fn celu(py: Python<'_>, input: PyRef<'_, PyTensor>, alpha: f64) -> PyResult<PyTensor> {
+    _nn_celu(py, input, alpha)
+}
+
+/// `torch.celu_(input, alpha=1.0)`: in place.
+#[pyfunction]
+#[pyo3(signature = (input, alpha=1.0))]
+fn celu_<'py>(
+    py: Python<'py>,
+    input: &Bound<'py, PyTensor>,
+    alpha: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    write_back(py, input, |x| act::celu(x, alpha))
+}
+
+/// `torch.prelu(input, weight)`.
+#[pyfunction]
+fn prelu(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    weight: PyRef<'_, PyTensor>,
+) -> PyResult<PyTensor> {
+    _nn_prelu(py, input, weight)
+}
+
+/// `torch.hardshrink(input, lambd=0.5)`.
+#[pyfunction]
+#[pyo3(signature = (input, lambd=0.5))]
+fn hardshrink(py: Python<'_>, input: PyRef<'_, PyTensor>, lambd: f64) -> PyResult<PyTensor> {
+    _nn_hardshrink(py, input, lambd)
+}
+
+/// `torch.threshold(input, threshold, value)`.
+#[pyfunction]
+fn threshold(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    threshold: f64,
+    value: f64,
+) -> PyResult<PyTensor> {
+    _nn_threshold(py, input, threshold, value)
+}
+
+/// `torch.threshold_(input, threshold, value)`: in place.
+#[pyfunction]
+fn threshold_<'py>(
+    py: Python<'py>,
+    input: &Bound<'py, PyTensor>,
+    threshold: f64,
+    value: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    write_back(py, input, |x| act::threshold(x, threshold, value))
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `Tensor.prelu(weight)`.
+    fn prelu(&self, py: Python<'_>, weight: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let (x, w) = (self.t.clone(), weight.t.clone());
+        Ok(big(py, x.numel(), || act::prelu(&x, &w))?.into())
+    }
+
+    /// `Tensor.hardshrink(lambd=0.5)`.
+    #[pyo3(signature = (lambd=0.5))]
+    fn hardshrink(&self, py: Python<'_>, lambd: f64) -> PyResult<PyTensor> {
+        let x = self.t.clone();
+        Ok(big(py, x.numel(), || act::hardshrink(&x, lambd))?.into())
+    }
+}
+
 /// Class-index NLL (`fused=True`: cross_entropy on logits); `reduction` 0 none, 1 mean, 2 sum.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction, fused))]
@@ -292,6 +397,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_threshold, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_prelu, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_glu, m)?)?;
+    m.add_function(wrap_pyfunction!(selu, m)?)?;
+    m.add_function(wrap_pyfunction!(selu_, m)?)?;
+    m.add_function(wrap_pyfunction!(celu, m)?)?;
+    m.add_function(wrap_pyfunction!(celu_, m)?)?;
+    m.add_function(wrap_pyfunction!(prelu, m)?)?;
+    m.add_function(wrap_pyfunction!(hardshrink, m)?)?;
+    m.add_function(wrap_pyfunction!(threshold, m)?)?;
+    m.add_function(wrap_pyfunction!(threshold_, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_nll, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
     Ok(())

@@ -207,7 +207,46 @@ def _modules():
     return c
 
 
-CASES = {**_unary(), **_prelu(), **_modules()}
+def _namespace():
+    """The ``torch.*`` functions and ``Tensor`` methods that torch also exposes outside ``nn``."""
+    c = {}
+    x = _x(4, (2, 3, 4))
+    fns = {
+        "t_selu": lambda torch, t: torch.selu(t),
+        "t_celu": lambda torch, t: torch.celu(t, 2.0),
+        "t_celu_default": lambda torch, t: torch.celu(t),
+        "t_prelu": lambda torch, t: torch.prelu(t, torch.tensor([0.5, -0.1, 2.0], dtype=t.dtype)),
+        "t_hardshrink": lambda torch, t: torch.hardshrink(t),
+        "t_hardshrink_l": lambda torch, t: torch.hardshrink(t, lambd=0.1),
+        "t_threshold": lambda torch, t: torch.threshold(t, 0.5, 9.0),
+        "m_hardshrink": lambda torch, t: t.hardshrink(0.25),
+        "m_hardshrink_default": lambda torch, t: t.hardshrink(),
+        "m_prelu": lambda torch, t: t.prelu(torch.tensor(0.3, dtype=t.dtype)),
+    }
+    for name, f in fns.items():
+        c[name] = (lambda f: lambda torch, F, nn: _run(torch, lambda a: f(torch, a), [_t(torch, x)]))(f)
+    inplace = {
+        "t_selu_": lambda torch, t: torch.selu_(t),
+        "t_celu_": lambda torch, t: torch.celu_(t, alpha=0.5),
+        "t_celu_default_": lambda torch, t: torch.celu_(t),
+        "t_threshold_": lambda torch, t: torch.threshold_(t, 0.2, -3.0),
+    }
+    for name, f in inplace.items():
+
+        def run(torch, F, nn, f=f):
+            t = _t(torch, x, grad=False)
+            out = f(torch, t)
+            leaf = _t(torch, x)
+            y = leaf * 1.5
+            f(torch, y)
+            (y * y).sum().backward()
+            return {"out": t.double().numpy().tolist(), "same": out is t, "grad": leaf.grad.numpy().tolist()}
+
+        c[name] = run
+    return c
+
+
+CASES = {**_unary(), **_prelu(), **_modules(), **_namespace()}
 
 REPRS = {
     "PReLU": lambda nn: nn.PReLU(),
@@ -273,6 +312,10 @@ ERRORS = {
     "threshold_bool": lambda torch, F, nn: F.threshold(torch.tensor([True, False]), 0, 1),
     "selu_inplace_leaf": lambda torch, F, nn: F.selu(torch.ones(2, requires_grad=True), inplace=True),
     "threshold_inplace_leaf": lambda torch, F, nn: F.threshold_(torch.ones(2, requires_grad=True), 0.0, 1.0),
+    "t_selu_leaf": lambda torch, F, nn: torch.selu_(torch.ones(2, requires_grad=True)),
+    "t_prelu_mismatch": lambda torch, F, nn: torch.prelu(_t1(torch, 2, 4), torch.ones(3)),
+    "m_prelu_dtype": lambda torch, F, nn: _t1(torch, 2).prelu(torch.ones(1, dtype=torch.float64)),
+    "t_threshold_bool": lambda torch, F, nn: torch.threshold(torch.tensor([True]), 0.0, 1.0),
 }
 
 
