@@ -843,7 +843,7 @@ def cross_entropy(
 
 
 def _check_same_size(input, target, name):
-    if tuple(target.shape) != tuple(input.shape):
+    if target.shape != input.shape:  # torch.Size is a tuple: compared without copies
         warnings.warn(
             f"Using a target size ({_size_str(target)}) that is different to the input size ({_size_str(input)}). "
             "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",

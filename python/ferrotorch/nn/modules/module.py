@@ -281,6 +281,15 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:
+        if type(value) is bool and name not in self.__dict__.get("_parameters", ()):
+            # the hot case (`self.training = mode` in every train()/eval()): a bool is never a
+            # module or a buffer, and only a parameter's name needs the checks below
+            if name not in self.__dict__.get("_modules", ()) and name not in self.__dict__.get(
+                "_buffers", ()
+            ):
+                object.__setattr__(self, name, value)
+                return
+
         def remove_from(*dicts_or_sets):
             for d in dicts_or_sets:
                 if name in d:
