@@ -14,3 +14,4 @@ pub mod special;
 pub mod strided;
 pub mod sum_order;
 pub mod uninit;
+pub mod vmath;

@@ -61,3 +61,21 @@ macro_rules! avx2_dispatch {
     };
 }
 pub(crate) use avx2_dispatch;
+
+/// Runs `f` compiled for AVX-512 when the CPU has it: `f` (a closure, inlined here) and the
+/// `#[inline(always)]` code it calls get the wider vectors; same bits, as for `simd_dispatch`.
+#[inline(always)]
+pub fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+        unsafe fn fast<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if has_avx512() {
+            // SAFETY: the CPU features were detected at run time.
+            return unsafe { fast(f) };
+        }
+    }
+    f()
+}

@@ -6,6 +6,8 @@ use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::elementwise::{map1, map2};
 use crate::kernels::send_ptr::SendPtr;
+use crate::kernels::simd::with_avx512;
+use crate::kernels::vmath::VFloat;
 use crate::ops::elementwise::record_fn;
 use crate::shape;
 use crate::tensor::Tensor;
@@ -231,6 +233,68 @@ where
     Ok(out)
 }
 
+/// An activation computed in its input's dtype (float32 in float32, as torch's vectorised
+/// kernels do) with branch-free math, so `map1`/`map2` vectorise the loops: `f` forward, `df`
+/// its derivative.
+trait Act: Copy + Send + Sync + 'static {
+    fn f<T: VFloat>(self, v: T) -> T;
+    fn df<T: VFloat>(self, v: T) -> T;
+}
+
+/// `pointwise` for an `Act`: the same fused forward and `gx = g * df(x)` backward node.
+fn pointwise_v<A: Act>(x: &Tensor, op: &str, name: &'static str, a: A) -> Result<Tensor> {
+    check_float(x, op)?;
+    let out = crate::dispatch_float!(x.dtype(), T => map1::<T, T>(x, move |v| a.f(v)),
+        _ => unreachable!());
+    if needs_grad(&[x]) {
+        let sx = x.save();
+        record_fn(&out, &[x], name, move |g| {
+            let x = sx.get(name)?;
+            let g = if g.dtype() != x.dtype() {
+                g.to_dtype(x.dtype())
+            } else {
+                g.clone()
+            };
+            let sh = shape::broadcast_shapes(g.shape(), x.shape())?;
+            let gx = crate::dispatch_float!(x.dtype(), T => map2::<T, T, T>(&g, x, &sh,
+                move |g, v| g * a.df(v)), _ => unreachable!());
+            Ok(vec![Some(gx)])
+        });
+    }
+    Ok(out)
+}
+
+/// `x > 0 ? pos·x : neg·(e^{x·inv} − 1)`, derivative `pos` / `neg·dinv·e^{x·dinv}`: ELU, SELU and
+/// CELU (both sides computed, then one picked, so the loop has no branch).
+#[derive(Clone, Copy)]
+struct EluAct {
+    pos: f64,
+    neg: f64,
+    inv: f64,
+    dinv: f64,
+}
+
+impl Act for EluAct {
+    #[inline(always)]
+    fn f<T: VFloat>(self, v: T) -> T {
+        let n = T::c(self.neg) * (v * T::c(self.inv)).expm1_v();
+        if v > T::zero() {
+            T::c(self.pos) * v
+        } else {
+            n
+        }
+    }
+    #[inline(always)]
+    fn df<T: VFloat>(self, v: T) -> T {
+        let n = T::c(self.neg * self.dinv) * (v * T::c(self.dinv)).exp_v();
+        if v > T::zero() {
+            T::c(self.pos)
+        } else {
+            n
+        }
+    }
+}
+
 fn erf(v: f64) -> f64 {
     crate::kernels::special::erf(v)
 }
@@ -332,16 +396,15 @@ fn silu_eager(x: &Tensor) -> Result<Tensor> {
     )
 }
 
-/// `elu(x, alpha)`: x above 0, α(eˣ - 1) below.
+/// `elu(x, alpha)`: x above 0, α(eˣ - 1) below; d elu = 1 above 0, α eˣ below.
 fn elu_eager(x: &Tensor, alpha: f64) -> Result<Tensor> {
-    pointwise(
-        x,
-        "elu",
-        "EluBackward0",
-        move |v| if v > 0.0 { v } else { alpha * v.exp_m1() },
-        // d elu = 1 above 0, α eˣ below
-        move |v| if v > 0.0 { 1.0 } else { alpha * v.exp() },
-    )
+    let a = EluAct {
+        pos: 1.0,
+        neg: alpha,
+        inv: 1.0,
+        dinv: 1.0,
+    };
+    pointwise_v(x, "elu", "EluBackward0", a)
 }
 
 /// `leaky_relu(x, slope)`: x above 0, slope·x below.
@@ -379,28 +442,16 @@ const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 
 /// `selu(x)` = scale·elu(x, α) with torch's fixed α and scale (one `EluBackward0` node, as torch).
 fn selu_eager(x: &Tensor) -> Result<Tensor> {
-    pointwise(
-        x,
-        "elu_cpu",
-        "EluBackward0",
-        |v| {
-            if v > 0.0 {
-                SELU_SCALE * v
-            } else {
-                SELU_SCALE * SELU_ALPHA * v.exp_m1()
-            }
-        },
-        |v| {
-            if v > 0.0 {
-                SELU_SCALE
-            } else {
-                SELU_SCALE * SELU_ALPHA * v.exp()
-            }
-        },
-    )
+    let a = EluAct {
+        pos: SELU_SCALE,
+        neg: SELU_SCALE * SELU_ALPHA,
+        inv: 1.0,
+        dinv: 1.0,
+    };
+    pointwise_v(x, "elu_cpu", "EluBackward0", a)
 }
 
-/// `celu(x, α)` = max(0, x) + min(0, α(e^{x/α} - 1)).
+/// `celu(x, α)` = max(0, x) + min(0, α(e^{x/α} - 1)); d celu = 1 above 0, e^{x/α} at and below.
 fn celu_eager(x: &Tensor, alpha: f64) -> Result<Tensor> {
     check_float(x, "elu_cpu")?;
     if alpha == 0.0 {
@@ -408,30 +459,15 @@ fn celu_eager(x: &Tensor, alpha: f64) -> Result<Tensor> {
             "ZeroDivisionError: alpha cannot be 0 for CELU",
         ));
     }
-    let inv = 1.0 / alpha;
     // torch's CeluBackward0 takes 1/α from α rounded to float (`1.0/alpha.toFloat()`), so the
     // gradient is α·inv·e^{x·inv} with that inv; matched here so gradients agree to the last bits
-    let inv_b = 1.0 / (alpha as f32 as f64);
-    pointwise(
-        x,
-        "elu_cpu",
-        "CeluBackward0",
-        move |v| {
-            if v > 0.0 {
-                v
-            } else {
-                alpha * (v * inv).exp_m1()
-            }
-        },
-        // d celu = 1 above 0, e^{x/α} at and below
-        move |v| {
-            if v > 0.0 {
-                1.0
-            } else {
-                alpha * inv_b * (v * inv_b).exp()
-            }
-        },
-    )
+    let a = EluAct {
+        pos: 1.0,
+        neg: alpha,
+        inv: 1.0 / alpha,
+        dinv: 1.0 / (alpha as f32 as f64),
+    };
+    pointwise_v(x, "elu_cpu", "CeluBackward0", a)
 }
 
 /// `hardswish(x)` = x·min(max(x + 3, 0), 6)/6.
@@ -442,13 +478,13 @@ fn hardswish_eager(x: &Tensor) -> Result<Tensor> {
         "HardswishBackward0",
         |v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
         // torch's piecewise rule: 0 at and below -3, x/3 + ½ strictly inside, 1 from 3 up
+        // (every piece computed, then one selected: a branch-free loop vectorises)
         |v| {
+            let inside = if v < 3.0 { v / 3.0 + 0.5 } else { 1.0 };
             if v <= -3.0 {
                 0.0
-            } else if v < 3.0 {
-                v / 3.0 + 0.5
             } else {
-                1.0
+                inside
             }
         },
     )
@@ -464,7 +500,7 @@ fn hardsigmoid_eager(x: &Tensor) -> Result<Tensor> {
         // d = 1/6 strictly inside (-3, 3), 0 elsewhere; torch's backward uses the float
         // constant 1.0f/6.0f for every dtype, so float64 gradients carry its rounding too
         |v| {
-            if v > -3.0 && v < 3.0 {
+            if (v > -3.0) & (v < 3.0) {
                 (1.0f32 / 6.0f32) as f64
             } else {
                 0.0
@@ -493,15 +529,14 @@ fn softshrink_eager(x: &Tensor, lambd: f64) -> Result<Tensor> {
         "softshrink_check",
         "SoftshrinkBackward0",
         move |v| {
+            let below = if v < -l { v + l } else { v * 0.0 };
             if v > l {
                 v - l
-            } else if v < -l {
-                v + l
             } else {
-                v * 0.0
+                below
             }
         },
-        move |v| if v >= -l && v <= l { 0.0 } else { 1.0 },
+        move |v| if (v >= -l) & (v <= l) { 0.0 } else { 1.0 },
     )
 }
 
@@ -512,8 +547,8 @@ fn hardshrink_eager(x: &Tensor, lambd: f64) -> Result<Tensor> {
         x,
         "hardshrink_cpu",
         "HardshrinkBackward0",
-        move |v| if v >= -l && v <= l { 0.0 } else { v },
-        move |v| if v >= -l && v <= l { 0.0 } else { 1.0 },
+        move |v| if (v >= -l) & (v <= l) { 0.0 } else { v },
+        move |v| if (v >= -l) & (v <= l) { 0.0 } else { 1.0 },
     )
 }
 
@@ -575,51 +610,22 @@ fn prelu_eager(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     } else {
         x.shape()[2..].iter().product()
     };
-    let out = crate::dispatch_float!(x.dtype(), T => {
-        let (xc, wc) = (x.contiguous_raw(), w.contiguous_raw());
-        let (xs, ws) = (xc.as_slice::<T>(), wc.as_slice::<T>());
-        let out: Vec<T> = xs
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                if v.to_f64() > 0.0 {
-                    v
-                } else {
-                    T::from_f64(ws[(i / inner) % c].to_f64() * v.to_f64())
-                }
-            })
-            .collect();
-        Tensor::from_vec_unchecked(out, x.shape())
-    }, _ => unreachable!());
+    let out = crate::dispatch_float!(x.dtype(), T => prelu_fwd::<T>(x, w, c, inner),
+        _ => unreachable!());
     if needs_grad(&[x, w]) {
         let name = "PreluKernelBackward0";
         let (sx, sw) = (x.save(), w.save());
         record_fn(&out, &[x, w], name, move |g| {
             let (x, w) = (sx.get(name)?, sw.get(name)?);
-            let (xc, wc, gc) = (
-                x.to_dtype(crate::dtype::DType::F64),
-                w.to_dtype(crate::dtype::DType::F64),
-                g.to_dtype(crate::dtype::DType::F64),
-            );
-            let (xs, ws, gs) = (
-                xc.as_slice::<f64>(),
-                wc.as_slice::<f64>(),
-                gc.as_slice::<f64>(),
-            );
-            // gx = g above 0, w[c]·g elsewhere;  gw[c] = Σ x·g over x <= 0
-            let mut gx = vec![0.0f64; xs.len()];
-            let mut gw = vec![0.0f64; c];
-            for (i, (&v, &gv)) in xs.iter().zip(gs).enumerate() {
-                let ch = (i / inner) % c;
-                if v > 0.0 {
-                    gx[i] = gv;
-                } else {
-                    gx[i] = ws[ch] * gv;
-                    gw[ch] += v * gv;
-                }
-            }
+            let g = if g.dtype() != x.dtype() {
+                g.to_dtype(x.dtype())
+            } else {
+                g.clone()
+            };
+            let (gx, gw) = crate::dispatch_float!(x.dtype(), T => prelu_bwd::<T>(x, w, &g, c, inner),
+                _ => unreachable!());
             Ok(vec![
-                Some(Tensor::from_vec_unchecked(gx, x.shape()).to_dtype(x.dtype())),
+                Some(gx),
                 Some(Tensor::from_vec_unchecked(gw, w.shape()).to_dtype(w.dtype())),
             ])
         });
@@ -627,8 +633,261 @@ fn prelu_eager(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
+/// Elements per task of the PReLU and GLU loops (boundaries from sizes only, so the weight
+/// gradient's summation order never depends on the thread count).
+const ACT_CHUNK: usize = 1 << 15;
+
+/// A run of flat indices [a, b) of a PReLU input whose weights are `ws[k]` for every element
+/// (`One(k)`), or `ws[k0..k0 + (b - a)]` in order (`Row(k0)`, a row of a 2-D input).
+#[derive(Clone, Copy)]
+enum Wrun {
+    One(usize),
+    Row(usize),
+}
+
+/// The runs of [s, e) with one weight layout each: element i has channel (i / inner) % c.
+/// (An iterator rather than a callback so the loops inline into `with_avx512`'s build.)
+struct PreluRuns {
+    i: usize,
+    e: usize,
+    c: usize,
+    inner: usize,
+}
+
+impl Iterator for PreluRuns {
+    type Item = (usize, usize, Wrun);
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (i, e, c, inner) = (self.i, self.e, self.c, self.inner);
+        if i >= e {
+            return None;
+        }
+        let item = if c == 1 {
+            (i, e, Wrun::One(0))
+        } else if inner == 1 {
+            let r0 = i / c * c;
+            (i, (r0 + c).min(e), Wrun::Row(i - r0))
+        } else {
+            let q = i / inner;
+            (i, ((q + 1) * inner).min(e), Wrun::One(q % c))
+        };
+        self.i = item.1;
+        Some(item)
+    }
+}
+
+fn prelu_fwd<T: VFloat>(x: &Tensor, w: &Tensor, c: usize, inner: usize) -> Tensor {
+    let (xc, wc) = (x.contiguous_raw(), w.contiguous_raw());
+    let (xs, ws) = (xc.as_slice::<T>(), wc.as_slice::<T>());
+    // SAFETY: every element is written below.
+    let out = unsafe { Tensor::uninit::<T>(x.shape()) };
+    let po = SendPtr(out.ptr::<T>());
+    let z = T::zero();
+    threads::par_ranges(xs.len(), ACT_CHUNK, |s, e| {
+        // SAFETY: this task's range of the output.
+        let o = unsafe { std::slice::from_raw_parts_mut(po.get().add(s), e - s) };
+        with_avx512(|| {
+            for (a, b, run) in (PreluRuns { i: s, e, c, inner }) {
+                let (o, x) = (&mut o[a - s..b - s], &xs[a..b]);
+                // torch's w·x in the input dtype (a float32 product rounds once, as in float64)
+                match run {
+                    Wrun::One(k) => {
+                        let wv = ws[k];
+                        for (o, &v) in o.iter_mut().zip(x) {
+                            *o = if v > z { v } else { wv * v };
+                        }
+                    }
+                    Wrun::Row(k0) => {
+                        for ((o, &v), &wv) in o.iter_mut().zip(x).zip(&ws[k0..]) {
+                            *o = if v > z { v } else { wv * v };
+                        }
+                    }
+                }
+            }
+        });
+    });
+    out
+}
+
+/// The channels a task over [s, e) touches: all `c` (first slot channel 0), or fewer, consecutive
+/// cyclically from its first element's (first slot that channel). Returns (first channel, count).
+#[inline(always)]
+fn task_channels(s: usize, e: usize, c: usize, inner: usize) -> (usize, usize) {
+    let m = (e - 1) / inner - s / inner + 1;
+    if m >= c {
+        (0, c)
+    } else {
+        ((s / inner) % c, m)
+    }
+}
+
+/// One element of PReLU's backward: gx = x > 0 ? g : w·g, and x·g (in f64) added to `acc`
+/// where x <= 0 (NaN included, as torch).
+#[inline(always)]
+fn prelu_elem_bwd<T: VFloat>(o: &mut T, v: T, gv: T, wv: T, acc: &mut f64) {
+    let pos = v > T::zero();
+    *o = if pos { gv } else { wv * gv };
+    *acc += if pos { 0.0 } else { v.to_f64() * gv.to_f64() };
+}
+
+/// Σ (x·g over x <= 0) of one run in f64, in eight lanes (element q in lane q % 8), with
+/// `gx = x > 0 ? g : w·g` written on the way.
+#[inline(always)]
+fn prelu_run_bwd<T: VFloat>(o: &mut [T], x: &[T], g: &[T], wv: T) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let step = prelu_elem_bwd::<T>;
+    let mut oc = o.chunks_exact_mut(8);
+    let (mut xc, mut gc) = (x.chunks_exact(8), g.chunks_exact(8));
+    for ((o8, x8), g8) in (&mut oc).zip(&mut xc).zip(&mut gc) {
+        for t in 0..8 {
+            step(&mut o8[t], x8[t], g8[t], wv, &mut lanes[t]);
+        }
+    }
+    let (or, xr, gr) = (oc.into_remainder(), xc.remainder(), gc.remainder());
+    for t in 0..or.len() {
+        step(&mut or[t], xr[t], gr[t], wv, &mut lanes[t]);
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// gx = g above 0, w[c]·g elsewhere; gw[c] = Σ x·g over x <= 0, summed in f64: eight lanes per
+/// run of one channel, runs in order within a task, tasks in order (all fixed by the sizes).
+fn prelu_bwd<T: VFloat>(
+    x: &Tensor,
+    w: &Tensor,
+    g: &Tensor,
+    c: usize,
+    inner: usize,
+) -> (Tensor, Vec<f64>) {
+    let (xc, wc, gc) = (x.contiguous_raw(), w.contiguous_raw(), g.contiguous_raw());
+    let (xs, ws, gs) = (xc.as_slice::<T>(), wc.as_slice::<T>(), gc.as_slice::<T>());
+    let n = xs.len();
+    // SAFETY: every element is written below.
+    let gx = unsafe { Tensor::uninit::<T>(x.shape()) };
+    let pg = SendPtr(gx.ptr::<T>());
+    let parts: Vec<parking_lot::Mutex<Vec<f64>>> = (0..n.div_ceil(ACT_CHUNK))
+        .map(|_| parking_lot::Mutex::new(vec![]))
+        .collect();
+    threads::par_ranges(n, ACT_CHUNK, |s, e| {
+        let (ch0, m) = task_channels(s, e, c, inner);
+        let slot = |k: usize| (k + c - ch0) % c;
+        let mut acc = vec![0.0f64; m];
+        // SAFETY: this task's range of gx.
+        let o = unsafe { std::slice::from_raw_parts_mut(pg.get().add(s), e - s) };
+        with_avx512(|| {
+            for (a, b, run) in (PreluRuns { i: s, e, c, inner }) {
+                let (o, x, g) = (&mut o[a - s..b - s], &xs[a..b], &gs[a..b]);
+                match run {
+                    Wrun::One(k) => acc[slot(k)] += prelu_run_bwd(o, x, g, ws[k]),
+                    Wrun::Row(k0) => {
+                        // one element per channel: consecutive slots, no wrap inside a run
+                        let a0 = slot(k0);
+                        let acc = &mut acc[a0..a0 + (b - a)];
+                        for ((((o, &v), &gv), &wv), acc) in
+                            o.iter_mut().zip(x).zip(g).zip(&ws[k0..]).zip(acc)
+                        {
+                            prelu_elem_bwd(o, v, gv, wv, acc);
+                        }
+                    }
+                }
+            }
+        });
+        *parts[s / ACT_CHUNK].lock() = acc;
+    });
+    let mut gw = vec![0.0f64; c];
+    for (t, acc) in parts.into_iter().enumerate() {
+        let s = t * ACT_CHUNK;
+        let (ch0, _) = task_channels(s, (s + ACT_CHUNK).min(n), c, inner);
+        for (j, &v) in acc.into_inner().iter().enumerate() {
+            gw[(ch0 + j) % c] += v;
+        }
+    }
+    (gx, gw)
+}
+
+/// GLU output indices [s, e) cut at row boundaries (`hi` = h·inner outputs per outer index):
+/// items (a, b, ia) with x[ia..] the first halves' elements for outputs a..b (the second's at
+/// + hi).
+struct GluRuns {
+    i: usize,
+    e: usize,
+    hi: usize,
+}
+
+impl Iterator for GluRuns {
+    type Item = (usize, usize, usize);
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (i, hi) = (self.i, self.hi);
+        if i >= self.e {
+            return None;
+        }
+        let o = i / hi;
+        let b = ((o + 1) * hi).min(self.e);
+        self.i = b;
+        Some((i, b, o * 2 * hi + (i - o * hi)))
+    }
+}
+
+/// σ(b) = 1 / (1 + e^{-b}).
+#[inline(always)]
+fn sigmoid_v<T: VFloat>(b: T) -> T {
+    T::one() / (T::one() + (-b).exp_v())
+}
+
+/// glu over a contiguous x whose halving dim holds `hi` (= h·inner) outputs per outer index.
+fn glu_fwd<T: VFloat>(x: &Tensor, hi: usize, oshape: &[usize]) -> Tensor {
+    let xc = x.contiguous_raw();
+    let xs = xc.as_slice::<T>();
+    // SAFETY: every element is written below.
+    let out = unsafe { Tensor::uninit::<T>(oshape) };
+    let po = SendPtr(out.ptr::<T>());
+    threads::par_ranges(xs.len() / 2, ACT_CHUNK, |s, e| {
+        // SAFETY: this task's range of the output.
+        let o = unsafe { std::slice::from_raw_parts_mut(po.get().add(s), e - s) };
+        with_avx512(|| {
+            for (a, b, ia) in (GluRuns { i: s, e, hi }) {
+                let (xa, xb) = (&xs[ia..ia + (b - a)], &xs[ia + hi..ia + hi + (b - a)]);
+                for ((o, &va), &vb) in o[a - s..b - s].iter_mut().zip(xa).zip(xb) {
+                    *o = va * sigmoid_v(vb);
+                }
+            }
+        });
+    });
+    out
+}
+
+/// ga = g σ(b);  gb = g a σ(b) (1 - σ(b)).
+fn glu_bwd<T: VFloat>(x: &Tensor, g: &Tensor, hi: usize) -> Tensor {
+    let (xc, gc) = (x.contiguous_raw(), g.contiguous_raw());
+    let (xs, gs) = (xc.as_slice::<T>(), gc.as_slice::<T>());
+    // SAFETY: every element is written below (each output index writes its a and b slots).
+    let gx = unsafe { Tensor::uninit::<T>(x.shape()) };
+    let pg = SendPtr(gx.ptr::<T>());
+    threads::par_ranges(gs.len(), ACT_CHUNK, |s, e| {
+        with_avx512(|| {
+            for (a, b, ia) in (GluRuns { i: s, e, hi }) {
+                let len = b - a;
+                let (xa, xb) = (&xs[ia..ia + len], &xs[ia + hi..ia + hi + len]);
+                // SAFETY: outputs a..b own x's slots ia..ia+len and ia+hi..ia+hi+len.
+                let (oa, ob) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(pg.get().add(ia), len),
+                        std::slice::from_raw_parts_mut(pg.get().add(ia + hi), len),
+                    )
+                };
+                for ((((oa, ob), &va), &vb), &gv) in
+                    oa.iter_mut().zip(ob).zip(xa).zip(xb).zip(&gs[a..b])
+                {
+                    let sg = sigmoid_v(vb);
+                    *oa = gv * sg;
+                    *ob = gv * va * sg * (T::one() - sg);
+                }
+            }
+        });
+    });
+    gx
 }
 
 /// `glu(x, dim)` = a·σ(b), with a and b the first and second halves of x along `dim`.
@@ -646,48 +905,25 @@ fn glu_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
         )));
     }
     check_float(x, "glu_cpu")?;
-    let (outer, _, inner) = split3(x.shape(), d);
-    let h = n / 2;
+    let (_, _, inner) = split3(x.shape(), d);
+    let hi = n / 2 * inner;
     let mut oshape = x.shape().to_vec();
-    oshape[d] = h;
-    // a at (o, j, i) is x[o, j, i], b is x[o, j + h, i]; `at` maps an output index to a's index
-    let at = move |k: usize| {
-        let (o, r) = (k / (h * inner), k % (h * inner));
-        o * n * inner + r
-    };
-    let out = crate::dispatch_float!(x.dtype(), T => {
-        let xc = x.contiguous_raw();
-        let xs = xc.as_slice::<T>();
-        let out: Vec<T> = (0..outer * h * inner)
-            .map(|k| {
-                let ia = at(k);
-                T::from_f64(xs[ia].to_f64() * sigmoid(xs[ia + h * inner].to_f64()))
-            })
-            .collect();
-        Tensor::from_vec_unchecked(out, &oshape)
-    }, _ => unreachable!());
+    oshape[d] = n / 2;
+    let out = crate::dispatch_float!(x.dtype(), T => glu_fwd::<T>(x, hi, &oshape),
+        _ => unreachable!());
     if needs_grad(&[x]) {
         let name = "GluBackward0";
         let sx = x.save();
         record_fn(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
-            let (xc, gc) = (
-                x.to_dtype(crate::dtype::DType::F64),
-                g.to_dtype(crate::dtype::DType::F64),
-            );
-            let (xs, gs) = (xc.as_slice::<f64>(), gc.as_slice::<f64>());
-            // ga = g σ(b);  gb = g a σ(b) (1 - σ(b))
-            let mut gx = vec![0.0f64; xs.len()];
-            for (k, &gv) in gs.iter().enumerate() {
-                let ia = at(k);
-                let ib = ia + h * inner;
-                let s = sigmoid(xs[ib]);
-                gx[ia] = gv * s;
-                gx[ib] = gv * xs[ia] * s * (1.0 - s);
-            }
-            Ok(vec![Some(
-                Tensor::from_vec_unchecked(gx, x.shape()).to_dtype(x.dtype()),
-            )])
+            let g = if g.dtype() != x.dtype() {
+                g.to_dtype(x.dtype())
+            } else {
+                g.clone()
+            };
+            let gx = crate::dispatch_float!(x.dtype(), T => glu_bwd::<T>(x, &g, hi),
+                _ => unreachable!());
+            Ok(vec![Some(gx)])
         });
     }
     Ok(out)
@@ -1100,5 +1336,130 @@ mod tests {
         let y = softmax(&x, 0).unwrap();
         let v = y.as_slice::<f64>();
         assert!((v[0] + v[2] - 1.0).abs() < 1e-12);
+    }
+
+    /// Deterministic values in [-1, 1) (a fixed LCG), with exact zeros sprinkled in.
+    fn vals<T: Element>(n: usize, seed: u64) -> Vec<T> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                T::from_f64(if i % 97 == 0 { 0.0 } else { v })
+            })
+            .collect()
+    }
+
+    /// PReLU's kernels against a plain loop, on layouts whose runs cross task boundaries (rows
+    /// longer and shorter than a task, one shared weight, one weight per element of a row), and
+    /// the weight gradient's bits at one and two threads.
+    fn prelu_case<T: VFloat>(shape: &[usize], c: usize, tol: f64) {
+        let n: usize = shape.iter().product();
+        let inner: usize = if c == 1 {
+            1
+        } else {
+            shape[2..].iter().product()
+        };
+        let x = Tensor::from_vec(vals::<T>(n, 1), shape).unwrap();
+        let g = Tensor::from_vec(vals::<T>(n, 2), shape).unwrap();
+        let w = Tensor::from_vec(vals::<T>(c, 3), &[c]).unwrap();
+        let (xs, gs, ws) = (x.as_slice::<T>(), g.as_slice::<T>(), w.as_slice::<T>());
+        let y = prelu_fwd::<T>(&x, &w, c, inner);
+        let mut gw_ref = vec![0.0f64; c];
+        let mut bits = vec![];
+        for threads in [1, 2] {
+            crate::threads::set_num_threads(threads);
+            let (gx, gw) = prelu_bwd::<T>(&x, &w, &g, c, inner);
+            for i in 0..n {
+                let ch = (i / inner) % c;
+                let neg = xs[i].partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater);
+                let want = if neg { ws[ch] * xs[i] } else { xs[i] };
+                assert_eq!(y.as_slice::<T>()[i], want, "{shape:?} y[{i}]");
+                let want = if neg { ws[ch] * gs[i] } else { gs[i] };
+                assert_eq!(gx.as_slice::<T>()[i], want, "{shape:?} gx[{i}]");
+                if threads == 1 && neg {
+                    gw_ref[ch] += xs[i].to_f64() * gs[i].to_f64();
+                }
+            }
+            for (k, (&a, &b)) in gw.iter().zip(&gw_ref).enumerate() {
+                assert!(
+                    (a - b).abs() <= tol * (1.0 + b.abs()),
+                    "{shape:?} gw[{k}] {a} {b}"
+                );
+            }
+            bits.push(gw.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            bits[0], bits[1],
+            "{shape:?}: gw depends on the thread count"
+        );
+    }
+
+    #[test]
+    fn prelu_kernels_match_a_plain_loop() {
+        prelu_case::<f32>(&[3, 7, 20000], 7, 1e-12);
+        prelu_case::<f64>(&[3, 7, 20000], 7, 1e-12);
+        prelu_case::<f32>(&[70000, 3], 3, 1e-12);
+        prelu_case::<f64>(&[3, 50000], 50000, 1e-12);
+        prelu_case::<f32>(&[150001], 1, 1e-12);
+        prelu_case::<f64>(&[2, 5, 3, 11], 5, 1e-12);
+        prelu_case::<f32>(&[4, 6, 40000], 6, 1e-12);
+    }
+
+    /// GLU's kernels against f64 formulas, with the halves split at different dims (rows of one
+    /// output, rows longer than a task, small rows), identical at one and two threads.
+    fn glu_case<T: VFloat>(shape: &[usize], d: usize, tol: f64) {
+        let n: usize = shape.iter().product();
+        let (outer, m, inner) = split3(shape, d);
+        let hi = m / 2 * inner;
+        let mut oshape = shape.to_vec();
+        oshape[d] = m / 2;
+        let x = Tensor::from_vec(
+            vals::<f64>(n, 4)
+                .iter()
+                .map(|v| T::from_f64(v * 8.0))
+                .collect(),
+            shape,
+        )
+        .unwrap();
+        let g = Tensor::from_vec(vals::<T>(n / 2, 5), &oshape).unwrap();
+        let (xs, gs) = (x.as_slice::<T>(), g.as_slice::<T>());
+        let mut runs = vec![];
+        for threads in [1, 2] {
+            crate::threads::set_num_threads(threads);
+            runs.push((glu_fwd::<T>(&x, hi, &oshape), glu_bwd::<T>(&x, &g, hi)));
+        }
+        let close = |a: T, b: f64, what: &str| {
+            assert!(
+                (a.to_f64() - b).abs() <= tol * (1.0 + b.abs()),
+                "{shape:?} {what}: {a:?} vs {b}"
+            )
+        };
+        let (y, gx) = (runs[0].0.as_slice::<T>(), runs[0].1.as_slice::<T>());
+        for o in 0..outer {
+            for r in 0..hi {
+                let (k, ia) = (o * hi + r, o * 2 * hi + r);
+                let (a, b, gv) = (xs[ia].to_f64(), xs[ia + hi].to_f64(), gs[k].to_f64());
+                let sg = 1.0 / (1.0 + (-b).exp());
+                close(y[k], a * sg, "y");
+                close(gx[ia], gv * sg, "ga");
+                close(gx[ia + hi], gv * a * sg * (1.0 - sg), "gb");
+            }
+        }
+        assert_eq!(runs[0].0.as_slice::<T>(), runs[1].0.as_slice::<T>());
+        assert_eq!(runs[0].1.as_slice::<T>(), runs[1].1.as_slice::<T>());
+    }
+
+    #[test]
+    fn glu_kernels_match_the_formula() {
+        glu_case::<f32>(&[3, 4, 50000], 1, 1e-6);
+        glu_case::<f64>(&[3, 4, 50000], 1, 1e-14);
+        glu_case::<f32>(&[70000, 2], 1, 1e-6);
+        glu_case::<f64>(&[4, 100000], 0, 1e-14);
+        glu_case::<f32>(&[5, 6, 8], 2, 1e-6);
     }
 }
