@@ -343,16 +343,20 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
             let mut slot = node.func.lock();
             // saved outputs rejoin this node when the backward builds a graph (SavedOutput::get)
             let _running = run.create_graph.then(|| Running::enter(&node));
-            if run.retain_graph {
+            let (mut res, once) = if run.retain_graph {
                 match slot.as_ref() {
-                    Some(f) => f.backward(&gs)?,
+                    Some(f) => (f.backward(&gs)?, f.once_differentiable()),
                     None => return Err(Error::runtime(SECOND_BACKWARD)),
                 }
             } else {
                 let f = slot.take().ok_or_else(|| Error::runtime(SECOND_BACKWARD))?;
                 drop(slot);
-                f.backward(&gs)?
+                (f.backward(&gs)?, f.once_differentiable())
+            };
+            if once && run.create_graph {
+                crate::autograd::delay_errors(&node, &gs, &mut res);
             }
+            res
         };
         // Release this node's incoming grads so a pass-through gradient is uniquely owned below
         // (and can become a leaf's .grad without a copy).
@@ -420,7 +424,12 @@ fn reduce_to_input(g: Tensor, meta: &(crate::shape::Dims, crate::DType)) -> Resu
     };
     Ok(if g.dtype() != meta.1 {
         let scope = capture::backward_scope();
-        let r = g.to_dtype(meta.1);
+        // under create_graph the cast joins the graph (a second backward casts back)
+        let r = if g.requires_grad() && crate::autograd::is_grad_enabled() {
+            ops::copy::to_dtype(&g, meta.1, false)?
+        } else {
+            g.to_dtype(meta.1)
+        };
         if scope.on() {
             let dt = meta.1;
             scope.record1("to_dtype", &[&g], &r, move |i| Ok(i[0].to_dtype(dt)));

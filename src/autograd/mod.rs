@@ -47,6 +47,12 @@ pub trait Backward: Send + Sync {
     /// Gradients for each input given gradients for each output (None = zero); shapes may be
     /// broadcast — the engine sums each down to its input's shape.
     fn backward(&self, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>>;
+    /// True when `backward` may compute with a fused kernel that builds no graph even under
+    /// `create_graph`: the engine then gives each graph-less gradient a `DelayedError` node, so
+    /// differentiating it again raises instead of silently treating it as a constant.
+    fn once_differentiable(&self) -> bool {
+        false
+    }
 }
 
 /// Where an input's gradient goes.
@@ -350,4 +356,122 @@ pub fn record(outputs: &[&Tensor], inputs: &[&Tensor], func: impl Backward + 'st
         st.grad_fn = Some(node.clone());
         st.output_nr = i;
     }
+}
+
+/// torch's `DelayedError`: the grad_fn of a gradient that a fused backward computed without a
+/// graph. Reaching it in a later backward raises; until then the gradient is an ordinary value.
+struct DelayedError {
+    err: Error,
+}
+
+impl Backward for DelayedError {
+    fn name(&self) -> &'static str {
+        "DelayedError"
+    }
+    fn backward(&self, _grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
+        Err(self.err.clone())
+    }
+}
+
+/// The edge to `t`'s producer (or leaf) and its metadata, for a tensor that requires grad.
+fn edge_to(t: &Tensor) -> (Option<Edge>, (Dims, DType)) {
+    let meta = t.autograd_meta().expect("requires_grad implies meta");
+    let st = meta.state.lock();
+    let e = match &st.grad_fn {
+        Some(n) => Edge::Node(n.clone(), st.output_nr),
+        None => Edge::Leaf(meta.clone()),
+    };
+    (Some(e), (Dims::from_slice(t.shape()), t.dtype()))
+}
+
+/// Gives every graph-less float tensor in `grads` a `DelayedError` node with edges `next`.
+fn attach_delayed(
+    next: SmallVec<[Option<Edge>; 2]>,
+    input_meta: SmallVec<[(Dims, DType); 2]>,
+    err: Error,
+    grads: &mut [Option<Tensor>],
+) {
+    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+    let node = Arc::new(Node {
+        name: "DelayedError",
+        func: Mutex::new(Some(Box::new(DelayedError { err }))),
+        next,
+        input_meta,
+        num_outputs: grads.len(),
+        retained: Mutex::new(Vec::new()),
+        hooks: Mutex::new(Vec::new()),
+        born: crate::graph::capture::generation(),
+    });
+    for (i, slot) in grads.iter_mut().enumerate() {
+        let Some(g) = slot else { continue };
+        if g.requires_grad() || !g.dtype().is_float() {
+            continue;
+        }
+        // an alias: the gradient's handle may be shared (a pass-through of the incoming one)
+        let t = g.alias();
+        let meta = t.autograd_meta_or_init();
+        meta.requires_grad.store(true, Ordering::Relaxed);
+        let mut st = meta.state.lock();
+        st.grad_fn = Some(node.clone());
+        st.output_nr = i;
+        drop(st);
+        *slot = Some(t);
+    }
+}
+
+fn any_graphless(grads: &[Option<Tensor>]) -> bool {
+    grads
+        .iter()
+        .flatten()
+        .any(|g| !g.requires_grad() && g.dtype().is_float())
+}
+
+/// After a fused (once-differentiable) backward of `node` ran under `create_graph`: gives each
+/// graph-less gradient a `DelayedError` node whose edges are the incoming gradients that require
+/// grad and `node`'s own inputs, so a second backward through it raises `NotImplementedError`
+/// instead of treating the gradient as a constant (which silently dropped a term).
+pub(crate) fn delay_errors(node: &Node, incoming: &[Option<Tensor>], grads: &mut [Option<Tensor>]) {
+    if !any_graphless(grads) {
+        return;
+    }
+    let (mut next, mut input_meta) = (SmallVec::new(), SmallVec::new());
+    for g in incoming.iter().flatten().filter(|g| g.requires_grad()) {
+        let (e, m) = edge_to(g);
+        next.push(e);
+        input_meta.push(m);
+    }
+    for (e, m) in node.next.iter().zip(&node.input_meta) {
+        if let Some(e) = e {
+            next.push(Some(match e {
+                Edge::Node(n, nr) => Edge::Node(n.clone(), *nr),
+                Edge::Leaf(meta) => Edge::Leaf(meta.clone()),
+            }));
+            input_meta.push(m.clone());
+        }
+    }
+    let err = Error::not_implemented(format!(
+        "the derivative for '{}' is not implemented: ferrotorch computes that gradient with a fused \
+         kernel, so it is correct but cannot be differentiated again (a double backward through \
+         create_graph=True). Compose the op from elementwise ops to differentiate it twice.",
+        node.name
+    ));
+    attach_delayed(next, input_meta, err, grads);
+}
+
+/// torch's `DelayedError(msg)` applied to `outputs` with edges to the `inputs` that require grad
+/// (`@once_differentiable`): a later backward through the outputs raises `err`.
+pub fn delayed_error(inputs: &[&Tensor], outputs: &mut [Option<Tensor>], err: Error) {
+    if !any_graphless(outputs) {
+        return;
+    }
+    let (mut next, mut input_meta) = (SmallVec::new(), SmallVec::new());
+    for t in inputs.iter().filter(|t| t.requires_grad()) {
+        let (e, m) = edge_to(t);
+        next.push(e);
+        input_meta.push(m);
+    }
+    if next.is_empty() {
+        return;
+    }
+    attach_delayed(next, input_meta, err, outputs);
 }

@@ -1,6 +1,6 @@
 //! Fused activations: softmax / log_softmax, pointwise activations and layer_norm, each with its backward.
 
-use crate::autograd::needs_grad;
+use crate::autograd::{is_grad_enabled, needs_grad};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::graph::capture;
@@ -8,7 +8,7 @@ use crate::kernels::elementwise::{map1, map2};
 use crate::kernels::send_ptr::SendPtr;
 use crate::kernels::simd::with_avx512;
 use crate::kernels::vmath::VFloat;
-use crate::ops::elementwise::record_fn;
+use crate::ops::elementwise::{record_fn, record_fused};
 use crate::shape;
 use crate::tensor::Tensor;
 use crate::threads;
@@ -181,8 +181,11 @@ fn softmax_impl(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
             "SoftmaxBackward0"
         };
         let so = out.save_output(0);
-        record_fn(&out, &[x], name, move |g| {
+        record_fused(&out, &[x], name, move |g| {
             let y = &so.get(name)?;
+            if is_grad_enabled() {
+                return Ok(vec![Some(softmax_bwd_graph(g, y, d, log)?)]);
+            }
             let g = if g.dtype() != y.dtype() {
                 g.to_dtype(y.dtype())
             } else {
@@ -193,6 +196,25 @@ fn softmax_impl(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         });
     }
     Ok(out)
+}
+
+/// Softmax's backward from recorded ops, for a backward that builds a graph (`create_graph`):
+/// softmax gx = y·(g − Σ g·y), log_softmax gx = g − eʸ·Σ g (sums over `d`).
+fn softmax_bwd_graph(g: &Tensor, y: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    use crate::ops::elementwise::{mul, sub, unary, Unary};
+    let g = if g.dtype() != y.dtype() {
+        crate::ops::copy::to_dtype(g, y.dtype(), false)?
+    } else {
+        g.clone()
+    };
+    let dims = [d as i64];
+    if log {
+        let s = crate::ops::reduce::sum(&g, Some(&dims), true, None)?;
+        sub(&g, &mul(&unary(Unary::Exp, y)?, &s)?)
+    } else {
+        let s = crate::ops::reduce::sum(&mul(&g, y)?, Some(&dims), true, None)?;
+        mul(y, &sub(&g, &s)?)
+    }
 }
 
 /// `softmax(x, dim)`, stable (shifted by the max) and fused forward and backward.
@@ -212,13 +234,37 @@ where
     F: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
     D: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
 {
+    pointwise_d2(x, op, name, f, df, None::<fn(f64) -> f64>)
+}
+
+/// `pointwise` with the second derivative `d2f` of a smooth activation (`None`: piecewise
+/// linear, second derivative zero). Under `create_graph` the backward is `g · D` with `D = df(x)`
+/// a tensor whose own backward is `gD · d2f(x)`, so a double backward is exact (a third raises).
+fn pointwise_d2<F, D, D2>(
+    x: &Tensor,
+    op: &str,
+    name: &'static str,
+    f: F,
+    df: D,
+    d2f: Option<D2>,
+) -> Result<Tensor>
+where
+    F: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+    D: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+    D2: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+{
     check_float(x, op)?;
     let out = crate::dispatch_float!(x.dtype(), T => map1::<T, T>(x, move |v| T::from_f64(f(v.to_f64()))),
         _ => unreachable!());
     if needs_grad(&[x]) {
         let sx = x.save();
-        record_fn(&out, &[x], name, move |g| {
+        let back = move |g: &Tensor| {
             let x = sx.get(name)?;
+            if is_grad_enabled() && (g.requires_grad() || d2f.is_some()) {
+                let dx = deriv_tensor(x, name, df, d2f);
+                let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
+                return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);
+            }
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
             } else {
@@ -228,9 +274,39 @@ where
             let gx = crate::dispatch_float!(x.dtype(), T => map2::<T, T, T>(&g, x, &sh,
                 move |g, v| T::from_f64(g.to_f64() * df(v.to_f64()))), _ => unreachable!());
             Ok(vec![Some(gx)])
-        });
+        };
+        if d2f.is_some() {
+            record_fused(&out, &[x], name, back);
+        } else {
+            // piecewise linear: a gradient without a graph is exact (its derivative in x is 0)
+            record_fn(&out, &[x], name, back);
+        }
     }
     Ok(out)
+}
+
+/// `df(x)` as a tensor; with `d2f`, in the graph with backward `gD · d2f(x)` (computed by a
+/// kernel, so differentiable once more only).
+fn deriv_tensor<D, D2>(x: &Tensor, name: &'static str, df: D, d2f: Option<D2>) -> Tensor
+where
+    D: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+    D2: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+{
+    let dx = crate::dispatch_float!(x.dtype(), T => map1::<T, T>(x, move |v| T::from_f64(df(v.to_f64()))),
+        _ => unreachable!());
+    if let (Some(d2f), true) = (d2f, needs_grad(&[x])) {
+        let sx = x.save();
+        record_fused(&dx, &[x], name, move |g| {
+            let x = sx.get(name)?;
+            let g = g.to_dtype(x.dtype());
+            let sh = shape::broadcast_shapes(g.shape(), x.shape())?;
+            // d(df(x))/dx = d2f(x)
+            let gx = crate::dispatch_float!(x.dtype(), T => map2::<T, T, T>(&g, x, &sh,
+                move |g, v| T::from_f64(g.to_f64() * d2f(v.to_f64()))), _ => unreachable!());
+            Ok(vec![Some(gx)])
+        });
+    }
+    dx
 }
 
 /// An activation computed in its input's dtype (float32 in float32, as torch's vectorised
@@ -239,6 +315,8 @@ where
 trait Act: Copy + Send + Sync + 'static {
     fn f<T: VFloat>(self, v: T) -> T;
     fn df<T: VFloat>(self, v: T) -> T;
+    /// The second derivative (double backward only, so plain f64).
+    fn d2f(self, v: f64) -> f64;
 }
 
 /// `pointwise` for an `Act`: the same fused forward and `gx = g * df(x)` backward node.
@@ -248,8 +326,13 @@ fn pointwise_v<A: Act>(x: &Tensor, op: &str, name: &'static str, a: A) -> Result
         _ => unreachable!());
     if needs_grad(&[x]) {
         let sx = x.save();
-        record_fn(&out, &[x], name, move |g| {
+        record_fused(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
+            if is_grad_enabled() {
+                let dx = deriv_tensor(x, name, move |v| a.df(v), Some(move |v| a.d2f(v)));
+                let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
+                return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);
+            }
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
             } else {
@@ -275,6 +358,14 @@ struct EluAct {
 }
 
 impl Act for EluAct {
+    #[inline(always)]
+    fn d2f(self, v: f64) -> f64 {
+        if v > 0.0 {
+            0.0
+        } else {
+            self.neg * self.dinv * self.dinv * (v * self.dinv).exp()
+        }
+    }
     #[inline(always)]
     fn f<T: VFloat>(self, v: T) -> T {
         let n = T::c(self.neg) * (v * T::c(self.inv)).expm1_v();
@@ -305,7 +396,7 @@ const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 /// `gelu(x)`: x Φ(x), or its tanh approximation.
 fn gelu_eager(x: &Tensor, approximate: &str) -> Result<Tensor> {
     match approximate {
-        "none" => pointwise(
+        "none" => pointwise_d2(
             x,
             "GeluKernelImpl",
             "GeluBackward0",
@@ -315,8 +406,10 @@ fn gelu_eager(x: &Tensor, approximate: &str) -> Result<Tensor> {
                 0.5 * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))
                     + v * INV_SQRT_2PI * (-0.5 * v * v).exp()
             },
+            // d²: 2φ(x) + x φ'(x) = φ(x)(2 − x²)
+            Some(|v: f64| INV_SQRT_2PI * (-0.5 * v * v).exp() * (2.0 - v * v)),
         ),
-        "tanh" => pointwise(
+        "tanh" => pointwise_d2(
             x,
             "GeluKernelImpl",
             "GeluBackward0",
@@ -327,6 +420,13 @@ fn gelu_eager(x: &Tensor, approximate: &str) -> Result<Tensor> {
                 0.5 * (1.0 + t)
                     + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v)
             },
+            // d²: (1-t²)u' + ½x(1-t²)(u'' − 2t u'²), u = √(2/π)(x + 0.044715x³)
+            Some(|v: f64| {
+                let t = (SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)).tanh();
+                let u1 = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
+                let u2 = SQRT_2_OVER_PI * 6.0 * 0.044715 * v;
+                (1.0 - t * t) * u1 + 0.5 * v * (1.0 - t * t) * (u2 - 2.0 * t * u1 * u1)
+            }),
         ),
         _ => Err(Error::runtime(
             "approximate argument must be either none or tanh.",
@@ -336,7 +436,7 @@ fn gelu_eager(x: &Tensor, approximate: &str) -> Result<Tensor> {
 
 /// `softplus(x, beta, threshold)`: log(1 + exp(βx))/β, linear above the threshold.
 fn softplus_eager(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
-    pointwise(
+    pointwise_d2(
         x,
         "softplus",
         "SoftplusBackward0",
@@ -355,6 +455,15 @@ fn softplus_eager(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
                 1.0 / (1.0 + (-v * beta).exp())
             }
         },
+        // d² = β σ(βx)(1 − σ(βx)) (0 above the threshold)
+        Some(move |v: f64| {
+            if v * beta > threshold {
+                0.0
+            } else {
+                let s = 1.0 / (1.0 + (-v * beta).exp());
+                beta * s * (1.0 - s)
+            }
+        }),
     )
 }
 
@@ -368,7 +477,7 @@ fn sp(v: f64) -> f64 {
 
 /// `mish(x)` = x tanh(softplus(x)).
 fn mish_eager(x: &Tensor) -> Result<Tensor> {
-    pointwise(
+    pointwise_d2(
         x,
         "mish",
         "MishBackward0",
@@ -378,12 +487,17 @@ fn mish_eager(x: &Tensor) -> Result<Tensor> {
             let t = sp(v).tanh();
             t + v * (1.0 / (1.0 + (-v).exp())) * (1.0 - t * t)
         },
+        // d² = (1 − t²) σ (2 + x(1 − σ) − 2x t σ)
+        Some(|v: f64| {
+            let (t, s) = (sp(v).tanh(), 1.0 / (1.0 + (-v).exp()));
+            (1.0 - t * t) * s * (2.0 + v * (1.0 - s) - 2.0 * v * t * s)
+        }),
     )
 }
 
 /// `silu(x)` = x σ(x).
 fn silu_eager(x: &Tensor) -> Result<Tensor> {
-    pointwise(
+    pointwise_d2(
         x,
         "silu",
         "SiluBackward0",
@@ -393,6 +507,11 @@ fn silu_eager(x: &Tensor) -> Result<Tensor> {
             let s = 1.0 / (1.0 + (-v).exp());
             s * (1.0 + v * (1.0 - s))
         },
+        // d² = σ(1 − σ)(2 + x(1 − 2σ))
+        Some(|v: f64| {
+            let s = 1.0 / (1.0 + (-v).exp());
+            s * (1.0 - s) * (2.0 + v * (1.0 - 2.0 * s))
+        }),
     )
 }
 
@@ -472,7 +591,7 @@ fn celu_eager(x: &Tensor, alpha: f64) -> Result<Tensor> {
 
 /// `hardswish(x)` = x·min(max(x + 3, 0), 6)/6.
 fn hardswish_eager(x: &Tensor) -> Result<Tensor> {
-    pointwise(
+    pointwise_d2(
         x,
         "hardswish_cpu",
         "HardswishBackward0",
@@ -487,6 +606,8 @@ fn hardswish_eager(x: &Tensor) -> Result<Tensor> {
                 inside
             }
         },
+        // d² = 1/3 strictly inside (-3, 3), 0 elsewhere
+        Some(|v: f64| if v > -3.0 && v < 3.0 { 1.0 / 3.0 } else { 0.0 }),
     )
 }
 
@@ -615,7 +736,7 @@ fn prelu_eager(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     if needs_grad(&[x, w]) {
         let name = "PreluKernelBackward0";
         let (sx, sw) = (x.save(), w.save());
-        record_fn(&out, &[x, w], name, move |g| {
+        record_fused(&out, &[x, w], name, move |g| {
             let (x, w) = (sx.get(name)?, sw.get(name)?);
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
@@ -914,7 +1035,7 @@ fn glu_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
     if needs_grad(&[x]) {
         let name = "GluBackward0";
         let sx = x.save();
-        record_fn(&out, &[x], name, move |g| {
+        record_fused(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
@@ -1021,7 +1142,7 @@ fn layer_norm_eager(
             weight.map(|t| t.shape().to_vec()),
             bias.map(|t| t.shape().to_vec()),
         );
-        record_fn(&out, &inputs, name, move |g| {
+        record_fused(&out, &inputs, name, move |g| {
             let x = sx.get(name)?;
             let xc = x.to_dtype(crate::dtype::DType::F64);
             let gc = g.to_dtype(crate::dtype::DType::F64);

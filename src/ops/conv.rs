@@ -8,7 +8,7 @@ use crate::kernels::conv::{
 };
 use crate::kernels::uninit::filled_vec;
 use crate::ops::copy::contiguous;
-use crate::ops::elementwise::record_fn;
+use crate::ops::elementwise::record_fused;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 
@@ -220,7 +220,7 @@ fn conv2d_eager(
         let need_b = bias.is_some_and(|b| b.requires_grad());
         let (sx, sw) = (xc.save(), wc.save());
         let wshape = ws.to_vec();
-        record_fn(&out, &inputs, "ConvolutionBackward0", move |gy| {
+        record_fused(&out, &inputs, "ConvolutionBackward0", move |gy| {
             let gy = contiguous(&gy.alias())?;
             let (x, w) = (
                 sx.get("ConvolutionBackward0")?,
@@ -374,7 +374,7 @@ fn conv_transpose2d_eager(
         let need_b = bias.is_some_and(|b| b.requires_grad());
         let (sx, sw) = (xc.save(), wc.save());
         let wshape = ws.to_vec();
-        record_fn(&out, &inputs, "ConvolutionBackward0", move |gy| {
+        record_fused(&out, &inputs, "ConvolutionBackward0", move |gy| {
             let gy = contiguous(&gy.alias())?;
             let (x, w) = (
                 sx.get("ConvolutionBackward0")?,

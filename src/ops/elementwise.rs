@@ -63,6 +63,8 @@ pub fn can_cast(from: DType, to: DType) -> bool {
 pub struct FnBackward<F> {
     pub name: &'static str,
     pub f: F,
+    /// The closure computes with a fused kernel (no graph under `create_graph`).
+    pub once: bool,
 }
 
 impl<F> Backward for FnBackward<F>
@@ -78,6 +80,9 @@ where
             None => Ok(vec![]),
         }
     }
+    fn once_differentiable(&self) -> bool {
+        self.once
+    }
 }
 
 /// Records a single-output op whose backward is a closure of the output gradient.
@@ -87,7 +92,54 @@ pub fn record_fn(
     name: &'static str,
     f: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
 ) {
-    record(&[out], inputs, FnBackward { name, f });
+    record(
+        &[out],
+        inputs,
+        FnBackward {
+            name,
+            f,
+            once: false,
+        },
+    );
+}
+
+/// A gradient `res = B(g)` a kernel computed, where `B` is linear in the incoming gradient `g`
+/// and constant (almost everywhere) in the op's inputs: the backwards of gathers, indexing,
+/// pooling, max. Under `create_graph` it ties `res` to `g` with a node whose backward is `B`'s
+/// adjoint (for these ops, the forward op again), so gradients of gradients flow through it.
+pub fn linear_in_grad(
+    res: Tensor,
+    g: &Tensor,
+    name: &'static str,
+    adjoint: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
+) -> Tensor {
+    if !(g.requires_grad() && crate::autograd::is_grad_enabled()) {
+        return res;
+    }
+    // an alias: `res` may share a handle with `g` or with a saved tensor
+    let out = res.alias();
+    record_fn(&out, &[g], name, move |gg| Ok(vec![Some(adjoint(gg)?)]));
+    out
+}
+
+/// `record_fn` for a backward computed by a fused kernel: differentiable once. Under
+/// `create_graph` the gradients it returns without a graph get a `DelayedError` node, so a
+/// double backward through them raises `NotImplementedError` instead of dropping a term.
+pub fn record_fused(
+    out: &Tensor,
+    inputs: &[&Tensor],
+    name: &'static str,
+    f: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+) {
+    record(
+        &[out],
+        inputs,
+        FnBackward {
+            name,
+            f,
+            once: true,
+        },
+    );
 }
 
 pub(crate) fn scalar_f(v: f64) -> Tensor {

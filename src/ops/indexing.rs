@@ -4,7 +4,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::strided::for_each_run;
-use crate::ops::elementwise::{record_fn, result_type};
+use crate::ops::elementwise::{linear_in_grad, record_fn, record_fused, result_type};
 use crate::shape::{self, Dims, Strides};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
@@ -541,18 +541,28 @@ fn adv_gather(
     name: &'static str,
 ) -> Result<Tensor> {
     let plan = AdvPlan::new(v.shape(), adv, msg)?;
+    Ok(planned_gather(v, Arc::new(plan), name))
+}
+
+/// `plan.gather(v)` in the graph; the backward's own backward gathers again (double backward).
+fn planned_gather(v: &Tensor, plan: Arc<AdvPlan>, name: &'static str) -> Tensor {
     let out = plan.gather(v);
     if v.dtype().is_float() && needs_grad(&[v]) {
-        let plan = Arc::new(plan);
         let dt = v.dtype();
         // d out/d v scatters the gradient back; repeated indices accumulate
         record_fn(&out, &[v], name, move |g| {
             let z = Tensor::zeros(&plan.src_shape, dt);
             plan.put(&z, g, true);
-            Ok(vec![Some(z)])
+            let p = plan.clone();
+            Ok(vec![Some(linear_in_grad(
+                z,
+                g,
+                "IndexPutBackward0",
+                move |gg| Ok(planned_gather(gg, p.clone(), name)),
+            ))])
         });
     }
-    Ok(out)
+    out
 }
 
 /// `x[items]`.
@@ -633,7 +643,7 @@ pub fn index_put(x: &Tensor, items: &[Idx], value: &Tensor, accumulate: bool) ->
         let items: Arc<Vec<Idx>> = Arc::new(items.to_vec());
         // d/dx: the gradient except where overwritten (all of it when accumulating);
         // d/dvalue: the gradient at the indexed positions (summed back to value's shape by the engine)
-        record_fn(&out, &[x, value], "IndexPutBackward0", move |g| {
+        record_fused(&out, &[x, value], "IndexPutBackward0", move |g| {
             let _g = GradModeGuard::new(false);
             let gx = if accumulate {
                 g.clone()
@@ -808,7 +818,7 @@ pub fn put(x: &Tensor, index: &Tensor, source: &Tensor, accumulate: bool) -> Res
         let plan = Arc::new(plan);
         let (xs, ss): (Vec<usize>, Vec<usize>) = (x.shape().to_vec(), source.shape().to_vec());
         // d/dx: g except at overwritten positions; d/dsource: g taken at index
-        record_fn(&out, &[x, source], "PutBackward0", move |g| {
+        record_fused(&out, &[x, source], "PutBackward0", move |g| {
             let gc = g.deep_clone();
             let flat = gc.view_parts(
                 SmallVec::from_slice(&[gc.numel()]),
@@ -1035,8 +1045,16 @@ fn gather_eager(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         // d gather/dx: scatter-add the gradient back to the gathered positions
         record_fn(&out, &[x], "GatherBackward0", move |g| {
             let z = Tensor::zeros(&xs, dt);
-            scatter_raw(&z, d, idx.get("GatherBackward0")?, g, Reduce::Add)?;
-            Ok(vec![Some(z)])
+            let idx = idx.get("GatherBackward0")?;
+            scatter_raw(&z, d, idx, g, Reduce::Add)?;
+            let idx = idx.clone();
+            // the adjoint of scatter-add is the gather itself
+            Ok(vec![Some(linear_in_grad(
+                z,
+                g,
+                "ScatterAddBackward0",
+                move |gg| gather_eager(gg, d as i64, &idx),
+            ))])
         });
     }
     Ok(out)
@@ -1106,7 +1124,7 @@ pub fn scatter(
             _ => "ScatterBackward0",
         };
         // d/dx: g, minus the overwritten positions for plain scatter; d/dsrc: g gathered at index
-        record_fn(&out, &[x, src], name, move |g| {
+        record_fused(&out, &[x, src], name, move |g| {
             let idx = idx.get(name)?;
             let gx = if reduce == Reduce::Add {
                 g.clone()
@@ -1273,7 +1291,7 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resul
     if out.dtype().is_float() && needs_grad(&[x, value]) {
         let idx2 = idx.clone();
         // d/dx: g with the filled slices zeroed; d/dvalue: the sum of g over the filled slices
-        record_fn(&out, &[x, value], "IndexFillBackward0", move |g| {
+        record_fused(&out, &[x, value], "IndexFillBackward0", move |g| {
             let gx = g.deep_clone();
             let mut gv = 0.0f64;
             let mut seen = std::collections::HashSet::new();

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::send_ptr::SendPtr;
 use crate::kernels::simd::avx2_dispatch;
-use crate::ops::elementwise::record_fn;
+use crate::ops::elementwise::record_fused;
 use crate::tensor::Tensor;
 use crate::threads;
 use std::sync::Arc;
@@ -499,7 +499,7 @@ fn nll_eager(
         };
         let sx = input.save();
         let in_shape = sh.to_vec();
-        record_fn(&out, &[input], name, move |gy| {
+        record_fused(&out, &[input], name, move |gy| {
             let x = sx.get(name)?.contiguous_raw();
             let gyc = gy.to_dtype(DType::F64);
             let gv = gyc.as_slice::<f64>();

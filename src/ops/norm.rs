@@ -6,7 +6,7 @@ use crate::graph::capture;
 use crate::kernels::norm as k;
 use crate::kernels::uninit::filled_vec;
 use crate::ops::copy::contiguous;
-use crate::ops::elementwise::record_fn;
+use crate::ops::elementwise::record_fused;
 use crate::tensor::Tensor;
 
 /// Reads a 1-D float tensor as f64 values.
@@ -138,7 +138,7 @@ fn batch_norm_eager(
         let (has_w, has_b) = (weight.is_some(), bias.is_some());
         let sx = xc.save();
         let (xshape, dt) = (s.to_vec(), x.dtype());
-        record_fn(&out, &inputs, "NativeBatchNormBackward0", move |gy| {
+        record_fused(&out, &inputs, "NativeBatchNormBackward0", move |gy| {
             let gy = contiguous(&gy.alias())?;
             let x = sx.get("NativeBatchNormBackward0")?;
             // x̂ = (x−μ)·invstd; dL/db = Σdy; dL/dw = Σdy·x̂;

@@ -6,7 +6,8 @@ use crate::graph::capture;
 use crate::kernels::pool::{self as k, PoolGeom};
 use crate::kernels::uninit::filled_vec;
 use crate::ops::copy::contiguous;
-use crate::ops::elementwise::record_fn;
+use crate::ops::elementwise::{linear_in_grad, record_fn};
+use crate::ops::movement::reshape_usize;
 use crate::tensor::Tensor;
 
 /// (planes, channels, h, w) of a 3-D [c, h, w] or 4-D [n, c, h, w] input.
@@ -141,13 +142,25 @@ fn record_index_scatter(
     let idx = idx.clone();
     let (xshape, dt) = (x.shape().to_vec(), x.dtype());
     let ohw = out.numel().checked_div(planes).unwrap_or(0);
-    record_fn(out, &[x], name, move |gy| {
-        let gy = contiguous(&gy.alias())?;
+    let oshape = out.shape().to_vec();
+    record_fn(out, &[x], name, move |g| {
+        let gy = contiguous(&g.alias())?;
         let gx = Tensor::zeros(&xshape, dt);
         // dL/dx[argmax] += dL/dy
         crate::dispatch_float!(dt, T => k::max_pool2d_backward::<T>(planes, hw, ohw, gy.as_slice::<T>(), idx.as_slice::<i64>(), gx.as_mut_slice::<T>()),
             _ => unreachable!("float"));
-        Ok(vec![Some(gx)])
+        let (idx, oshape) = (idx.clone(), oshape.clone());
+        // the adjoint of scattering to the argmax is gathering at it
+        Ok(vec![Some(linear_in_grad(
+            gx,
+            g,
+            "MaxPool2DWithIndicesBackwardBackward0",
+            move |gg| {
+                let flat = reshape_usize(gg, &[planes, hw])?;
+                let i = reshape_usize(&idx, &[planes, ohw])?;
+                reshape_usize(&crate::ops::indexing::gather(&flat, 1, &i)?, &oshape)
+            },
+        ))])
     });
 }
 
@@ -207,13 +220,31 @@ fn avg_pool2d_eager(
         _ => unreachable!("float"));
     if needs_grad(&[x]) {
         let (xshape, dt) = (x.shape().to_vec(), x.dtype());
-        record_fn(&out, &[x], "AvgPool2DBackward0", move |gy| {
-            let gy = contiguous(&gy.alias())?;
+        let (kernel, stride, padding) = (kernel.to_vec(), stride.to_vec(), padding.to_vec());
+        record_fn(&out, &[x], "AvgPool2DBackward0", move |grad| {
+            let gy = contiguous(&grad.alias())?;
             let gx = Tensor::zeros(&xshape, dt);
             // dL/dx = Σ over windows containing x of dL/dy / divisor
             crate::dispatch_float!(dt, T => k::avg_pool2d_backward::<T>(&g, gy.as_slice::<T>(), gx.as_mut_slice::<T>(), count_include_pad, divisor),
                 _ => unreachable!("float"));
-            Ok(vec![Some(gx)])
+            let (kernel, stride, padding) = (kernel.clone(), stride.clone(), padding.clone());
+            // average pooling is linear: its backward's adjoint is the pooling itself
+            Ok(vec![Some(linear_in_grad(
+                gx,
+                grad,
+                "AvgPool2DBackwardBackward0",
+                move |gg| {
+                    avg_pool2d_eager(
+                        gg,
+                        &kernel,
+                        &stride,
+                        &padding,
+                        ceil,
+                        count_include_pad,
+                        divisor,
+                    )
+                },
+            ))])
         });
     }
     Ok(out)
@@ -257,13 +288,21 @@ fn adaptive_avg_pool2d_eager(x: &Tensor, output_size: &[i64]) -> Result<Tensor> 
         _ => unreachable!("float"));
     if needs_grad(&[x]) {
         let (xshape, dt) = (x.shape().to_vec(), x.dtype());
-        record_fn(&out, &[x], "AdaptiveAvgPool2DBackward0", move |gy| {
-            let gy = contiguous(&gy.alias())?;
+        let osize = output_size.to_vec();
+        record_fn(&out, &[x], "AdaptiveAvgPool2DBackward0", move |grad| {
+            let gy = contiguous(&grad.alias())?;
             let gx = Tensor::zeros(&xshape, dt);
             // dL/dx = Σ over adaptive windows containing x of dL/dy / window size
             crate::dispatch_float!(dt, T => k::adaptive_avg_pool2d_backward::<T>(planes, (h, w), (ho, wo), gy.as_slice::<T>(), gx.as_mut_slice::<T>()),
                 _ => unreachable!("float"));
-            Ok(vec![Some(gx)])
+            let osize = osize.clone();
+            // linear: the backward's adjoint is the pooling itself
+            Ok(vec![Some(linear_in_grad(
+                gx,
+                grad,
+                "AdaptiveAvgPool2DBackwardBackward0",
+                move |gg| adaptive_avg_pool2d_eager(gg, &osize),
+            ))])
         });
     }
     Ok(out)

@@ -5,7 +5,7 @@ use crate::dtype::{default_dtype, DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::reduce::{is_nan, lanes, reduce, sum_fast, unlanes};
-use crate::ops::elementwise::record_fn;
+use crate::ops::elementwise::{record_fn, record_fused};
 use crate::shape::{normalize_dim, Dims};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
@@ -355,7 +355,7 @@ pub fn nansum(
     if needs_grad(&[x]) {
         let sx = x.save();
         // d nansum/dx = 1 where x is not NaN
-        record_fn(&out, &[x], "NansumBackward0", move |g| {
+        record_fused(&out, &[x], "NansumBackward0", move |g| {
             let x = sx.get("NansumBackward0")?;
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
@@ -405,7 +405,7 @@ pub fn nanmean(
         let sx = x.save();
         let cnt = Tensor::from_vec_unchecked(cnt, &r.kept);
         // d nanmean/dx = 1/count where x is not NaN
-        record_fn(&out, &[x], "NanmeanBackward0", move |g| {
+        record_fused(&out, &[x], "NanmeanBackward0", move |g| {
             let x = sx.get("NanmeanBackward0")?;
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
@@ -484,7 +484,7 @@ fn prod_eager(x: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>)
             None => 0,
         };
         // d prod/dx_i = product of the other elements
-        record_fn(&out, &[x], name, move |g| {
+        record_fused(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
             let others = if dim.is_none() {
                 let flat = crate::ops::copy::clone_raw(x);
@@ -563,11 +563,35 @@ fn record_even_split(out: &Tensor, x: &Tensor, r: Red, name: &'static str) {
             }
         });
         let cnt = sum_raw(&hit, &r.mask, true, None);
-        Ok(vec![Some(zip_f64(
+        let gx = zip_f64(
             &r.in_shape,
             g.dtype(),
             [&keep(g, &r.kept), &hit, &cnt],
             |[g, h, c]| g * h / c,
+        );
+        if !(g.requires_grad() && crate::autograd::is_grad_enabled()) {
+            return Ok(vec![Some(gx)]);
+        }
+        // the adjoint of spreading g over the ties is summing gg·share over them
+        let share = zip_f64(&r.in_shape, g.dtype(), [&hit, &cnt], |[h, c]| h / c);
+        let (mask, gshape) = (r.mask.clone(), g.shape().to_vec());
+        Ok(vec![Some(crate::ops::elementwise::linear_in_grad(
+            gx,
+            g,
+            "MaxBackwardBackward0",
+            move |gg| {
+                let dims: Vec<i64> = (0..mask.len())
+                    .filter(|&i| mask[i])
+                    .map(|i| i as i64)
+                    .collect();
+                let s = sum(
+                    &crate::ops::elementwise::mul(gg, &share)?,
+                    Some(&dims),
+                    false,
+                    None,
+                )?;
+                crate::ops::movement::reshape_usize(&s, &gshape)
+            },
         ))])
     });
 }
@@ -703,8 +727,28 @@ pub fn record_index_backward(
     let idx = idx.clone();
     // d values/dx = 1 at the selected index
     record_fn(out, &[x], name, move |g| {
-        Ok(vec![Some(scatter_grad(g, &idx, &in_shape, d, keepdim))])
+        let gx = scatter_grad(g, &idx, &in_shape, d, keepdim);
+        let (idx, gshape) = (idx.clone(), g.shape().to_vec());
+        // the adjoint of scattering to the selected indices is gathering them
+        Ok(vec![Some(crate::ops::elementwise::linear_in_grad(
+            gx,
+            g,
+            "ScatterBackward0",
+            move |gg| gather_selected(gg, &idx, d, &gshape),
+        ))])
     });
+}
+
+/// `gg` taken at indices `idx` (the values output's shape `out_shape`) along dim `d`, in the graph.
+fn gather_selected(gg: &Tensor, idx: &Tensor, d: usize, out_shape: &[usize]) -> Result<Tensor> {
+    if gg.ndim() == 0 {
+        return Ok(gg.clone());
+    }
+    let mut ks = gg.shape().to_vec();
+    ks[d] = 1;
+    let idx = keep(idx, &ks);
+    let v = crate::ops::indexing::gather(gg, d as i64, &idx)?;
+    crate::ops::movement::reshape_usize(&v, out_shape)
 }
 
 /// `x.max(dim, keepdim)` / `x.min(dim, keepdim)`: (values, indices).
@@ -816,7 +860,7 @@ fn var_mean_eager(
             n: r.n,
         };
         // var: g * 2 (x - mean) / dof ; std: g * (x - mean) / (dof * std)
-        record_fn(&v, &[x], name, move |g| {
+        record_fused(&v, &[x], name, move |g| {
             let (x, v, m) = (sx.get(name)?, &sv.get(name)?, sm.get(name)?);
             let (gk, vk, mk) = (keep(g, &r.kept), keep(v, &r.kept), keep(m, &r.kept));
             Ok(vec![Some(zip_f64(
@@ -834,7 +878,7 @@ fn var_mean_eager(
         });
         let nn = r2.n as f64;
         // d mean/dx = 1/N
-        record_fn(&m, &[x], "MeanBackward1", move |g| {
+        record_fused(&m, &[x], "MeanBackward1", move |g| {
             Ok(vec![Some(zip_f64(
                 &r2.in_shape,
                 g.dtype(),
@@ -880,7 +924,7 @@ fn norm_eager(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result
     if needs_grad(&[x]) {
         let (sx, so) = (x.save(), out.save_output(0));
         let name = "LinalgVectorNormBackward0";
-        record_fn(&out, &[x], name, move |g| {
+        record_fused(&out, &[x], name, move |g| {
             let (x, o) = (sx.get(name)?, &so.get(name)?);
             let (gk, ok) = (keep(g, &r.kept), keep(o, &r.kept));
             let dt = g.dtype();
@@ -989,7 +1033,7 @@ fn logsumexp_eager(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     if dt == x.dtype() && needs_grad(&[x]) {
         let (sx, so) = (x.save(), out.save_output(0));
         // d lse/dx = exp(x - lse)
-        record_fn(&out, &[x], "LogsumexpBackward0", move |g| {
+        record_fused(&out, &[x], "LogsumexpBackward0", move |g| {
             let (x, o) = (
                 sx.get("LogsumexpBackward0")?,
                 &so.get("LogsumexpBackward0")?,
@@ -1053,14 +1097,19 @@ fn cumulative_eager(x: &Tensor, dim: i64, dtype: Option<DType>, prod: bool) -> R
         if !prod {
             // d cumsum/dx: reverse cumulative sum of the gradient
             record_fn(&out, &[x], "CumsumBackward0", move |g| {
-                let g = crate::ops::copy::clone_raw(g);
-                Ok(vec![Some(
-                    crate::dispatch_float!(g.dtype(), T => scan::<T>(&g, d, true, |a, b| T::from_f64(a.to_f64() + b.to_f64())), _ => g),
-                )])
+                let gc = crate::ops::copy::clone_raw(g);
+                let gx = crate::dispatch_float!(gc.dtype(), T => scan::<T>(&gc, d, true, |a, b| T::from_f64(a.to_f64() + b.to_f64())), _ => gc);
+                // the adjoint of the reversed cumulative sum is the cumulative sum
+                Ok(vec![Some(crate::ops::elementwise::linear_in_grad(
+                    gx,
+                    g,
+                    "CumsumBackward0",
+                    move |gg| cumulative(gg, d as i64, None, false),
+                ))])
             });
         } else {
             let (sx, so) = (x.save(), out.save_output(0));
-            record_fn(&out, &[x], "CumprodBackward0", move |g| {
+            record_fused(&out, &[x], "CumprodBackward0", move |g| {
                 let (x, o) = (sx.get("CumprodBackward0")?, &so.get("CumprodBackward0")?);
                 Ok(vec![Some(cumprod_backward(x, o, g, d))])
             });

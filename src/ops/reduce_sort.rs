@@ -179,7 +179,7 @@ pub fn median_all(x: &Tensor) -> Result<Tensor> {
         let shape = x.shape().to_vec();
         let sh = shape.clone();
         // d median/dx = 1 at the median element
-        crate::ops::elementwise::record_fn(&v, &[x], "MedianBackward0", move |g| {
+        crate::ops::elementwise::record_fused(&v, &[x], "MedianBackward0", move |g| {
             let gg = crate::ops::reduce::scatter_grad(g, &i, &[crate::shape::numel(&sh)], 0, false);
             Ok(vec![Some(gg.view_parts(
                 smallvec::SmallVec::from_slice(&shape),

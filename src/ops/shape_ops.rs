@@ -424,7 +424,13 @@ pub fn diagonal(x: &Tensor, offset: i64, dim1: i64, dim2: i64) -> Result<Tensor>
             let z = Tensor::zeros(&in_shape, g.dtype());
             let (s, st, o) = diagonal_parts(&z, offset, d1, d2);
             crate::kernels::elementwise::copy_cast(&z.view_parts(s, st, o), g);
-            Ok(vec![Some(z)])
+            // the adjoint of writing the diagonal is reading it
+            Ok(vec![Some(crate::ops::elementwise::linear_in_grad(
+                z,
+                g,
+                "DiagonalBackwardBackward0",
+                move |gg| diagonal(gg, offset, d1 as i64, d2 as i64),
+            ))])
         });
     }
     Ok(out)

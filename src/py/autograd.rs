@@ -197,6 +197,25 @@ fn _live_grad_nodes() -> usize {
     autograd::live_nodes()
 }
 
+/// `@once_differentiable`'s guard: `outputs` (a backward's results, computed without a graph)
+/// come back with a `DelayedError` grad_fn tied to the `inputs` that require grad, so a second
+/// backward through them raises torch's RuntimeError instead of treating them as constants.
+#[pyfunction]
+fn _delayed_error(
+    msg: String,
+    inputs: Vec<PyRef<PyTensor>>,
+    outputs: Vec<Option<PyRef<PyTensor>>>,
+) -> Vec<Option<PyTensor>> {
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let refs: Vec<&Tensor> = ins.iter().collect();
+    let mut outs: Vec<Option<Tensor>> = outputs
+        .iter()
+        .map(|o| o.as_ref().map(|t| t.t.clone()))
+        .collect();
+    autograd::delayed_error(&refs, &mut outs, crate::error::Error::runtime(msg));
+    outs.into_iter().map(|o| o.map(PyTensor::new)).collect()
+}
+
 #[pyfunction]
 fn _set_grad_enabled(on: bool) {
     autograd::set_grad_enabled(on)
@@ -215,6 +234,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAccumulateGrad>()?;
     m.add_function(wrap_pyfunction!(_backward, m)?)?;
     m.add_function(wrap_pyfunction!(_live_grad_nodes, m)?)?;
+    m.add_function(wrap_pyfunction!(_delayed_error, m)?)?;
     m.add_function(wrap_pyfunction!(_grad, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;

@@ -219,12 +219,29 @@ def _join_graph(cls, ctx, args, is_tensor, out):
 
 
 def once_differentiable(fn):
-    """Runs a `backward` with grad mode off: its result is not differentiated again."""
+    """Runs a `backward` with grad mode off. When its gradients would be differentiated again
+    (a backward with create_graph=True whose incoming gradients require grad), they get torch's
+    DelayedError node: that second backward raises instead of treating them as constants."""
 
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         with no_grad():
-            return fn(ctx, *args)
+            outputs = fn(ctx, *args)
+        if not _C.is_grad_enabled():
+            return outputs
+        ins = [a for a in args if isinstance(a, _C.Tensor) and a.requires_grad]
+        if not ins:
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        if not all(o is None or isinstance(o, _C.Tensor) for o in outs):
+            return outputs
+        res = _C._delayed_error(
+            "trying to differentiate twice a function that was marked with @once_differentiable",
+            ins,
+            list(outs),
+        )
+        return res[0] if single else tuple(res)
 
     return wrapper
 

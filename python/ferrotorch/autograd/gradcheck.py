@@ -101,5 +101,62 @@ def gradcheck(
     return True
 
 
-def gradgradcheck(*args, **kwargs):
-    raise NotImplementedError("ferrotorch does not support gradgradcheck yet")
+def gradgradcheck(
+    func,
+    inputs,
+    grad_outputs=None,
+    *,
+    eps=1e-6,
+    atol=1e-5,
+    rtol=1e-3,
+    gen_non_contig_grad_outputs=False,
+    raise_exception=True,
+    nondet_tol=0.0,
+    check_undefined_grad=True,
+    check_grad_dtypes=False,
+    check_batched_grad=False,
+    check_fwd_over_rev=False,
+    check_rev_over_rev=True,
+    fast_mode=False,
+    masked=False,
+):
+    """Checks second derivatives: gradcheck of the function that maps (inputs, grad_outputs) to
+    the gradients of ``func`` taken with ``create_graph=True``."""
+    if check_fwd_over_rev or check_batched_grad:
+        raise NotImplementedError("ferrotorch's gradgradcheck checks reverse-over-reverse only")
+    from . import grad
+
+    inputs = _as_tuple(inputs)
+    outs = _outputs(func, inputs)
+    if grad_outputs is None:
+        # random gradients in the outputs' dtypes, as torch draws them (values differ from torch's)
+        rng = np.random.default_rng(0)
+        grad_outputs = tuple(
+            _C.from_numpy(
+                rng.uniform(-1.0, 1.0, tuple(o.shape)).astype(o.detach().numpy().dtype)
+            ).requires_grad_(o.dtype.is_floating_point)
+            for o in outs
+        )
+    grad_outputs = _as_tuple(grad_outputs)
+    n = len(inputs)
+
+    def new_func(*args):
+        ins, gos = args[:n], args[n:]
+        diff = [x for x in ins if isinstance(x, _C.Tensor) and x.requires_grad]
+        outputs = [o for o in _outputs(func, ins) if o.requires_grad]
+        gos = [g for o, g in zip(_outputs(func, ins), gos) if o.requires_grad]
+        gs = grad(outputs, diff, gos, create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(
+        new_func,
+        inputs + grad_outputs,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        nondet_tol=nondet_tol,
+        check_undefined_grad=check_undefined_grad,
+        check_grad_dtypes=check_grad_dtypes,
+        fast_mode=fast_mode,
+    )
