@@ -343,6 +343,7 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
             let mut slot = node.func.lock();
             // saved outputs rejoin this node when the backward builds a graph (SavedOutput::get)
             let _running = run.create_graph.then(|| Running::enter(&node));
+            crate::autograd::take_composed();
             let (mut res, once) = if run.retain_graph {
                 match slot.as_ref() {
                     Some(f) => (f.backward(&gs)?, f.once_differentiable()),
@@ -353,7 +354,7 @@ fn execute(roots: &[Tensor], grads: &[Option<Tensor>], run: &mut Run) -> Result<
                 drop(slot);
                 (f.backward(&gs)?, f.once_differentiable())
             };
-            if once && run.create_graph {
+            if once && run.create_graph && !crate::autograd::take_composed() {
                 crate::autograd::delay_errors(&node, &gs, &mut res);
             }
             res

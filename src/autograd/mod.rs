@@ -358,6 +358,23 @@ pub fn record(outputs: &[&Tensor], inputs: &[&Tensor], func: impl Backward + 'st
     }
 }
 
+thread_local! {
+    /// Set by a fused backward that took its composed path (see `composed`).
+    static COMPOSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by a once-differentiable backward that computed its gradients from recorded ops this
+/// time (under `create_graph`): they are exact to differentiate, so the engine leaves them alone,
+/// including any that are rightly constant (a bias gradient when the incoming one is).
+pub fn composed() {
+    COMPOSED.with(|c| c.set(true));
+}
+
+/// Reads and clears the flag `composed` sets (the engine, around each backward call).
+pub(crate) fn take_composed() -> bool {
+    COMPOSED.with(|c| c.replace(false))
+}
+
 /// torch's `DelayedError`: the grad_fn of a gradient that a fused backward computed without a
 /// graph. Reaching it in a later backward raises; until then the gradient is an ordinary value.
 struct DelayedError {

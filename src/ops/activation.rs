@@ -184,6 +184,7 @@ fn softmax_impl(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         record_fused(&out, &[x], name, move |g| {
             let y = &so.get(name)?;
             if is_grad_enabled() {
+                crate::autograd::composed();
                 return Ok(vec![Some(softmax_bwd_graph(g, y, d, log)?)]);
             }
             let g = if g.dtype() != y.dtype() {
@@ -261,6 +262,7 @@ where
         let back = move |g: &Tensor| {
             let x = sx.get(name)?;
             if is_grad_enabled() && (g.requires_grad() || d2f.is_some()) {
+                crate::autograd::composed();
                 let dx = deriv_tensor(x, name, df, d2f);
                 let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
                 return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);
@@ -329,6 +331,7 @@ fn pointwise_v<A: Act>(x: &Tensor, op: &str, name: &'static str, a: A) -> Result
         record_fused(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
             if is_grad_enabled() {
+                crate::autograd::composed();
                 let dx = deriv_tensor(x, name, move |v| a.df(v), Some(move |v| a.d2f(v)));
                 let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
                 return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);

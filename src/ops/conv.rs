@@ -1,5 +1,6 @@
 //! conv2d and conv_transpose2d with backward (torch's checks and messages); conv1d is conv2d over a unit height.
 
+use crate::autograd::is_grad_enabled;
 use crate::autograd::needs_grad;
 use crate::error::{Error, Result};
 use crate::graph::capture;
@@ -219,8 +220,27 @@ fn conv2d_eager(
         let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
         let need_b = bias.is_some_and(|b| b.requires_grad());
         let (sx, sw) = (xc.save(), wc.save());
+        // the inputs themselves, with their graphs, for a backward that builds a graph
+        let (ox, ow) = (x.save(), w.save());
         let wshape = ws.to_vec();
         record_fused(&out, &inputs, "ConvolutionBackward0", move |gy| {
+            if is_grad_enabled() {
+                crate::autograd::composed();
+                let (x, w) = (
+                    ox.get("ConvolutionBackward0")?,
+                    ow.get("ConvolutionBackward0")?,
+                );
+                let mut r = conv2d_bwd_graph(&g, gy, x, w, need_x, need_w)?;
+                if need_b {
+                    r.push(Some(crate::ops::reduce::sum(
+                        gy,
+                        Some(&[0, 2, 3]),
+                        false,
+                        None,
+                    )?));
+                }
+                return Ok(r);
+            }
             let gy = contiguous(&gy.alias())?;
             let (x, w) = (
                 sx.get("ConvolutionBackward0")?,
@@ -421,6 +441,75 @@ pub fn conv2d(
         });
     }
     Ok(out)
+}
+
+/// conv2d's backward from recorded ops, for a backward that builds a graph (`create_graph`):
+/// gx = conv_transpose2d(gy, w) and, per group, gw = conv2d(xᵀ, gyᵀ) with stride and dilation
+/// swapped (batch as the reduction channel), cut to the kernel size.
+fn conv2d_bwd_graph(
+    g: &ConvGeom,
+    gy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    need_x: bool,
+    need_w: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    use crate::ops::movement::{narrow, transpose};
+    let gy = crate::ops::copy::to_dtype(gy, x.dtype(), false)?;
+    let (s, p, d) = (
+        [g.sh as i64, g.sw as i64],
+        [g.ph as i64, g.pw as i64],
+        [g.dh as i64, g.dw as i64],
+    );
+    let gx = if need_x {
+        // the rows/columns the forward's last window left out come back as output padding
+        let span = |n: usize, o: usize, st: usize, pd: usize, dl: usize, k: usize| {
+            (n + 2 * pd) as i64 - ((o as i64 - 1) * st as i64 + (dl * (k - 1)) as i64 + 1)
+        };
+        let op = [
+            span(g.h, g.ho, g.sh, g.ph, g.dh, g.kh),
+            span(g.w, g.wo, g.sw, g.pw, g.dw, g.kw),
+        ];
+        Some(conv_transpose2d(
+            &gy,
+            w,
+            None,
+            &s,
+            &p,
+            &op,
+            g.groups as i64,
+            &d,
+        )?)
+    } else {
+        None
+    };
+    let gw = if need_w {
+        let (cin_g, cout_g) = (g.cin / g.groups, g.cout / g.groups);
+        let mut parts = Vec::with_capacity(g.groups);
+        for k in 0..g.groups {
+            let xg = narrow(x, 1, (k * cin_g) as i64, cin_g as i64)?;
+            let gyg = narrow(&gy, 1, (k * cout_g) as i64, cout_g as i64)?;
+            let t = conv2d(
+                &transpose(&xg, 0, 1)?,
+                &transpose(&gyg, 0, 1)?,
+                None,
+                &d,
+                &p,
+                &s,
+                1,
+            )?;
+            let t = narrow(&narrow(&t, 2, 0, g.kh as i64)?, 3, 0, g.kw as i64)?;
+            parts.push(transpose(&t, 0, 1)?);
+        }
+        Some(if parts.len() == 1 {
+            parts.pop().expect("one group")
+        } else {
+            crate::ops::join::cat(&parts, 0)?
+        })
+    } else {
+        None
+    };
+    Ok(vec![gx, gw])
 }
 
 /// `conv_transpose2d`, recorded for `fit`'s replay.

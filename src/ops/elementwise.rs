@@ -535,7 +535,11 @@ fn record_binary(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                 let (a, b) = (sa.get(name)?, sb.get(name)?);
                 Ok(vec![
                     Some(g.clone()),
-                    Some(neg(&mul(g, &binary(q, a, b)?)?)?),
+                    // the quotient is piecewise constant: no graph of its own (as torch's)
+                    Some(neg(&mul(g, &{
+                        let _off = crate::autograd::GradModeGuard::new(false);
+                        binary(q, a, b)?
+                    })?)?),
                 ])
             })
         }

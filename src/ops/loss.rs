@@ -1,12 +1,12 @@
 //! Fused class-index losses: log-softmax + NLL (cross_entropy) and NLL on log-probabilities, forward and backward.
 
-use crate::autograd::needs_grad;
+use crate::autograd::{is_grad_enabled, needs_grad};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::capture;
 use crate::kernels::send_ptr::SendPtr;
 use crate::kernels::simd::avx2_dispatch;
-use crate::ops::elementwise::record_fused;
+use crate::ops::elementwise::{record_fn, record_fused};
 use crate::tensor::Tensor;
 use crate::threads;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ impl Reduction {
 }
 
 /// Everything the backward needs, shared with the forward.
+#[derive(Clone)]
 struct Geom {
     n: usize,
     c: usize,
@@ -499,7 +500,12 @@ fn nll_eager(
         };
         let sx = input.save();
         let in_shape = sh.to_vec();
-        record_fused(&out, &[input], name, move |gy| {
+        let back = move |gy: &Tensor| {
+            if is_grad_enabled() {
+                crate::autograd::composed();
+                let x = sx.get(name)?;
+                return Ok(vec![Some(nll_bwd_graph(gy, x, &g, reduction, wtot)?)]);
+            }
             let x = sx.get(name)?.contiguous_raw();
             let gyc = gy.to_dtype(DType::F64);
             let gv = gyc.as_slice::<f64>();
@@ -511,9 +517,54 @@ fn nll_eager(
             let gx = crate::dispatch_float!(x.dtype(), T => Tensor::from_vec_unchecked(
                 backward_lanes::<T>(x.as_slice::<T>(), &g, &lse, &probs, &coef), &in_shape), _ => unreachable!());
             Ok(vec![Some(gx)])
-        });
+        };
+        if fused {
+            record_fused(&out, &[input], name, back);
+        } else {
+            // linear in the input: a gradient without a graph is exact
+            record_fn(&out, &[input], name, back);
+        }
     }
     Ok(out)
+}
+
+/// The NLL / cross-entropy backward from recorded ops, for a backward that builds a graph:
+/// gl = g·D with D = d loss/d log-probabilities (targets, weights and smoothing; constant in x),
+/// then for cross-entropy the log_softmax backward gx = gl − softmax(x)·Σ_c gl.
+fn nll_bwd_graph(
+    gy: &Tensor,
+    x: &Tensor,
+    geom: &Geom,
+    reduction: Reduction,
+    wtot: f64,
+) -> Result<Tensor> {
+    use crate::ops::elementwise::{div, mul, scalar_f, sub};
+    let plain = Geom {
+        fused: false,
+        ..geom.clone()
+    };
+    let shape = x.shape().to_vec();
+    let xc = x.contiguous_raw();
+    let d = crate::dispatch_float!(x.dtype(), T => Tensor::from_vec_unchecked(
+        backward_lanes::<T>(xc.as_slice::<T>(), &plain, &[], &[], &[1.0]), &shape), _ => unreachable!());
+    let gy = crate::ops::copy::to_dtype(gy, x.dtype(), false)?;
+    let gb = match reduction {
+        Reduction::None if shape.len() >= 2 => {
+            let mut ks = shape.clone();
+            ks[1] = 1;
+            crate::ops::movement::reshape_usize(&gy, &ks)?
+        }
+        Reduction::None | Reduction::Sum => gy,
+        Reduction::Mean => div(&gy, &scalar_f(wtot))?,
+    };
+    let gl = mul(&gb, &d)?;
+    if !geom.fused {
+        return Ok(gl);
+    }
+    let dim = if shape.len() == 1 { 0 } else { 1 };
+    let p = crate::ops::activation::softmax(x, dim)?;
+    let s = crate::ops::reduce::sum(&gl, Some(&[dim]), true, None)?;
+    sub(&gl, &mul(&p, &s)?)
 }
 
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.

@@ -270,7 +270,13 @@ fn slice_eager(x: &Tensor, d: usize, start: usize, len: usize, step: usize) -> R
             let z = Tensor::zeros(&in_shape, dt);
             let dst = slice(&z, d, start, len, step)?;
             crate::kernels::elementwise::copy_cast(&dst, g);
-            Ok(vec![Some(z)])
+            // the adjoint of writing the slice is reading it
+            Ok(vec![Some(crate::ops::elementwise::linear_in_grad(
+                z,
+                g,
+                "SliceBackwardBackward0",
+                move |gg| slice(gg, d, start, len, step),
+            ))])
         });
     }
     Ok(out)
@@ -306,7 +312,13 @@ fn select_eager(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
             let z = Tensor::zeros(&in_shape, dt);
             let dst = select(&z, d as i64, i as i64)?;
             crate::kernels::elementwise::copy_cast(&dst, g);
-            Ok(vec![Some(z)])
+            // the adjoint of writing the row is reading it
+            Ok(vec![Some(crate::ops::elementwise::linear_in_grad(
+                z,
+                g,
+                "SelectBackwardBackward0",
+                move |gg| select(gg, d as i64, i as i64),
+            ))])
         });
     }
     Ok(out)

@@ -3,6 +3,8 @@ test_double_backward.py: name -> f(x, torch, F), with x float64 of shape SHAPES[
 
 SHAPE2 = (3, 4)
 SHAPE4 = (2, 2, 4, 4)
+SHAPE_SEG = (2, 3, 2, 2)
+SHAPE_IMG = (2, 2, 5, 5)
 
 
 def cases(torch, F):
@@ -40,6 +42,54 @@ def cases(torch, F):
             lambda x: F.avg_pool2d(x * x, 3, stride=1, padding=1, count_include_pad=False),
         ),
         "adaptive_avg_pool2d": (SHAPE4, lambda x: F.adaptive_avg_pool2d(x * x, 3)),
+        "cross_entropy": (SHAPE2, lambda x: F.cross_entropy(x, t([1, 0, 3]))),
+        "cross_entropy_weight_smoothing": (
+            SHAPE2,
+            lambda x: F.cross_entropy(
+                x, t([1, 0, 3]), weight=t([0.5, 1.0, 2.0, 1.5], dtype=torch.float64), label_smoothing=0.2
+            ),
+        ),
+        "cross_entropy_ignore_sum": (SHAPE2, lambda x: F.cross_entropy(x, t([1, -100, 3]), reduction="sum")),
+        "cross_entropy_none_2d": (
+            SHAPE_SEG,
+            lambda x: F.cross_entropy(x, t([[[0, 1], [2, 0]], [[1, 1], [2, 2]]]), reduction="none"),
+        ),
+        "nll_log_softmax": (SHAPE2, lambda x: F.nll_loss(F.log_softmax(x, 1), t([1, 0, 3]))),
+        "nll_weighted": (
+            SHAPE2,
+            lambda x: F.nll_loss(x * x, t([1, 0, 3]), weight=t([0.5, 1.0, 2.0, 1.5], dtype=torch.float64)),
+        ),
+        # conv2d(x, w(x)): bilinear in x, so the second derivative has both the input and weight terms
+        "conv2d": (SHAPE_IMG, lambda x: F.conv2d(x, x[:, :, 1:4, 1:4], x[0, 0, 0, :2], padding=1)),
+        "conv2d_stride2": (SHAPE_IMG, lambda x: F.conv2d(x, x[:, :, :3, :3], stride=2, padding=1)),
+        "conv2d_dilation2": (SHAPE_IMG, lambda x: F.conv2d(x, x[:, :, :2, 1:3], dilation=2, padding=(1, 0))),
+        "conv2d_groups2": (SHAPE_IMG, lambda x: F.conv2d(x * x, x[:, :1, :3, :3], groups=2)),
+        # views, joins and composites: the second derivative of x ↦ op(x·x)
+        "slice": (SHAPE2, lambda x: (x * x)[:, 1:3]),
+        "slice_step": (SHAPE2, lambda x: (x * x)[::2, ::3]),
+        "select": (SHAPE2, lambda x: (x * x)[1]),
+        "narrow": (SHAPE2, lambda x: (x * x).narrow(1, 1, 2)),
+        "permute_reshape": (SHAPE2, lambda x: (x * x).t().reshape(2, 6)),
+        "expand_broadcast": (SHAPE2, lambda x: x[:1] * x * x[:, :1]),
+        "unsqueeze_squeeze": (SHAPE2, lambda x: (x * x).unsqueeze(0).squeeze(0).unsqueeze(2)),
+        "flip": (SHAPE2, lambda x: (x * x).flip(1)),
+        "tril": (SHAPE2, lambda x: (x * x).tril(1)),
+        "diag_embed": (SHAPE2, lambda x: torch.diag(x[0] * x[1])),
+        "cat_stack": (SHAPE2, lambda x: torch.cat([torch.stack([x, x * x]), (x * x * x).unsqueeze(0)])),
+        "split_chunk": (SHAPE2, lambda x: torch.split(x * x, [1, 3], 1)[1] * x.chunk(2, 1)[0].sum()),
+        "unbind": (SHAPE2, lambda x: torch.unbind(x * x)[2] * x[0]),
+        "repeat": (SHAPE2, lambda x: (x * x).repeat(2, 1)),
+        "where": (SHAPE2, lambda x: torch.where(x > 0, x * x, x * x * x)),
+        "masked_fill": (SHAPE2, lambda x: (x * x).masked_fill(x > 0.5, 2.0) * x),
+        "index_add": (SHAPE2, lambda x: x.index_add(0, t([0, 2]), (x * x)[1:])),
+        "clone_contiguous": (SHAPE2, lambda x: (x * x).t().clone().contiguous() * x.t()),
+        "matmul_broadcast": (SHAPE2, lambda x: x @ (x.t() * x.t())),
+        "sum_mean_dims": (SHAPE2, lambda x: (x * x).sum(1, keepdim=True) * (x * x).mean(0)),
+        "pow_div_clamp": (SHAPE2, lambda x: (x.abs() + 1) ** 1.5 / (x * x + 1) + x.clamp(-0.5, 0.5) * x),
+        "lerp": (SHAPE2, lambda x: torch.lerp(x, x * x, 0.3)),
+        "mse_loss": (SHAPE2, lambda x: F.mse_loss(x * x, x.flip(0))),
+        "bce_with_logits": (SHAPE2, lambda x: F.binary_cross_entropy_with_logits(x, (x * x).sigmoid())),
+        "linear": (SHAPE2, lambda x: F.linear(x, x * x, x[:, 0])),
         "embedding": (SHAPE2, lambda w: F.embedding(t([[0, 2], [2, 1]]), w * w)),
     }
 
