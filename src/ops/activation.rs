@@ -741,6 +741,10 @@ fn prelu_eager(x: &Tensor, w: &Tensor) -> Result<Tensor> {
         let (sx, sw) = (x.save(), w.save());
         record_fused(&out, &[x, w], name, move |g| {
             let (x, w) = (sx.get(name)?, sw.get(name)?);
+            if is_grad_enabled() {
+                crate::autograd::composed();
+                return prelu_bwd_graph(g, x, w);
+            }
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
             } else {
@@ -755,6 +759,38 @@ fn prelu_eager(x: &Tensor, w: &Tensor) -> Result<Tensor> {
         });
     }
     Ok(out)
+}
+
+/// PReLU's backward from recorded ops, for a backward that builds a graph (`create_graph`):
+/// gx = g where x > 0, g·w elsewhere; gw = Σ g·x where x ≤ 0 (per channel, dim 1, or in all).
+fn prelu_bwd_graph(g: &Tensor, x: &Tensor, w: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    use crate::ops::elementwise::{binary, mul, scalar_f, Binary};
+    use crate::ops::indexing::where_;
+    use crate::ops::movement::reshape_usize;
+    let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
+    let per_channel = w.numel() != 1;
+    let wb = if per_channel && x.ndim() >= 2 {
+        let mut bs = vec![1usize; x.ndim()];
+        bs[1] = w.numel();
+        reshape_usize(w, &bs)?
+    } else if per_channel {
+        w.clone()
+    } else {
+        reshape_usize(w, &[])?
+    };
+    let pos = binary(Binary::Gt, x, &scalar_f(0.0))?;
+    let zero = scalar_f(0.0);
+    let gx = where_(&pos, &g, &mul(&g, &wb)?)?;
+    let gxw = where_(&pos, &zero, &mul(&g, x)?)?;
+    let gw = if per_channel && x.ndim() >= 2 {
+        let dims: Vec<i64> = (0..x.ndim() as i64).filter(|&d| d != 1).collect();
+        crate::ops::reduce::sum(&gxw, Some(&dims), false, None)?
+    } else if per_channel {
+        gxw
+    } else {
+        crate::ops::reduce::sum(&gxw, None, false, None)?
+    };
+    Ok(vec![Some(gx), Some(reshape_usize(&gw, w.shape())?)])
 }
 
 /// Elements per task of the PReLU and GLU loops (boundaries from sizes only, so the weight
@@ -1040,6 +1076,19 @@ fn glu_eager(x: &Tensor, dim: i64) -> Result<Tensor> {
         let sx = x.save();
         record_fused(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
+            if is_grad_enabled() {
+                crate::autograd::composed();
+                use crate::ops::elementwise::{mul, scalar_f, sub, unary, Unary};
+                use crate::ops::movement::narrow;
+                // out = a·σ(b): ga = g·σ(b), gb = g·a·σ(b)(1 − σ(b)), in the graph
+                let h = (n / 2) as i64;
+                let (a, b) = (narrow(x, d as i64, 0, h)?, narrow(x, d as i64, h, h)?);
+                let sg = unary(Unary::Sigmoid, &b)?;
+                let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
+                let ga = mul(&g, &sg)?;
+                let gb = mul(&mul(&g, &a)?, &mul(&sg, &sub(&scalar_f(1.0), &sg)?)?)?;
+                return Ok(vec![Some(crate::ops::join::cat(&[ga, gb], d as i64)?)]);
+            }
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
             } else {
@@ -1145,8 +1194,17 @@ fn layer_norm_eager(
             weight.map(|t| t.shape().to_vec()),
             bias.map(|t| t.shape().to_vec()),
         );
+        let sw = weight.map(|t| t.save());
         record_fused(&out, &inputs, name, move |g| {
             let x = sx.get(name)?;
+            if is_grad_enabled() {
+                crate::autograd::composed();
+                let w = match &sw {
+                    Some(w) => Some(w.get(name)?),
+                    None => None,
+                };
+                return layer_norm_bwd_graph(g, x, w, k, eps, bshape.as_deref());
+            }
             let xc = x.to_dtype(crate::dtype::DType::F64);
             let gc = g.to_dtype(crate::dtype::DType::F64);
             let (xs, gs) = (xc.as_slice::<f64>(), gc.as_slice::<f64>());
@@ -1198,6 +1256,47 @@ fn layer_norm_eager(
         });
     }
     Ok(out)
+}
+
+/// LayerNorm's backward from recorded ops, for a backward that builds a graph (`create_graph`):
+/// with rows of `k` elements, x̂ = (x − μ)·rstd, ĝ = g·w: gx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)),
+/// gw = Σ_rows g·x̂, gb = Σ_rows g — the statistics recomputed from x, so they differentiate too.
+fn layer_norm_bwd_graph(
+    g: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    k: usize,
+    eps: f64,
+    bshape: Option<&[usize]>,
+) -> Result<Vec<Option<Tensor>>> {
+    use crate::ops::elementwise::{add, mul, scalar_f, sub, unary, Unary};
+    use crate::ops::movement::reshape_usize;
+    use crate::ops::reduce::{mean, sum};
+    let m = x.numel() / k;
+    let x2 = reshape_usize(x, &[m, k])?;
+    let g2 = reshape_usize(&crate::ops::copy::to_dtype(g, x.dtype(), false)?, &[m, k])?;
+    let row = |t: &Tensor| mean(t, Some(&[1]), true, None);
+    let xc = sub(&x2, &row(&x2)?)?;
+    let rstd = unary(Unary::Rsqrt, &add(&row(&mul(&xc, &xc)?)?, &scalar_f(eps))?)?;
+    let xh = mul(&xc, &rstd)?;
+    let gh = match w {
+        Some(w) => mul(&g2, &reshape_usize(w, &[k])?)?,
+        None => g2.clone(),
+    };
+    let inner = sub(&sub(&gh, &row(&gh)?)?, &mul(&xh, &row(&mul(&gh, &xh)?)?)?)?;
+    let gx = reshape_usize(&mul(&rstd, &inner)?, x.shape())?;
+    let mut grads = vec![Some(gx)];
+    if let Some(w) = w {
+        let gw = sum(&mul(&g2, &xh)?, Some(&[0]), false, None)?;
+        grads.push(Some(reshape_usize(&gw, w.shape())?));
+    }
+    if let Some(bs) = bshape {
+        grads.push(Some(reshape_usize(
+            &sum(&g2, Some(&[0]), false, None)?,
+            bs,
+        )?));
+    }
+    Ok(grads)
 }
 
 // Replayable entry points: each runs its `_eager` op and records it for `fit`.

@@ -137,8 +137,27 @@ fn batch_norm_eager(
         let need_b = bias.is_some_and(|b| b.requires_grad());
         let (has_w, has_b) = (weight.is_some(), bias.is_some());
         let sx = xc.save();
+        // the inputs with their graphs, for a backward that builds a graph
+        let (ox, ow) = (x.save(), weight.map(|w| w.save()));
         let (xshape, dt) = (s.to_vec(), x.dtype());
         record_fused(&out, &inputs, "NativeBatchNormBackward0", move |gy| {
+            if crate::autograd::is_grad_enabled() {
+                crate::autograd::composed();
+                let w = match &ow {
+                    Some(w) => Some(w.get("NativeBatchNormBackward0")?),
+                    None => None,
+                };
+                let stats = (!use_batch).then_some((mean.as_slice(), invstd.as_slice()));
+                let mut r =
+                    batch_norm_bwd_graph(gy, ox.get("NativeBatchNormBackward0")?, w, eps, stats)?;
+                if !has_w {
+                    r.remove(1);
+                }
+                if !has_b {
+                    r.pop();
+                }
+                return Ok(r);
+            }
             let gy = contiguous(&gy.alias())?;
             let x = sx.get("NativeBatchNormBackward0")?;
             // x̂ = (x−μ)·invstd; dL/db = Σdy; dL/dw = Σdy·x̂;
@@ -170,6 +189,58 @@ fn batch_norm_eager(
         });
     }
     Ok(out)
+}
+
+/// BatchNorm's backward from recorded ops, for a backward that builds a graph (`create_graph`),
+/// per channel (dim 1) over every other dim: with batch statistics (recomputed from x, so they
+/// differentiate too) gx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)), ĝ = g·w; with running statistics
+/// `(mean, invstd)` gx = g·w·invstd. Returns [gx, gw, gb].
+fn batch_norm_bwd_graph(
+    g: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    eps: f64,
+    running: Option<(&[f64], &[f64])>,
+) -> Result<Vec<Option<Tensor>>> {
+    use crate::ops::elementwise::{add, mul, scalar_f, sub, unary, Unary};
+    use crate::ops::movement::reshape_usize;
+    use crate::ops::reduce::{mean, sum};
+    let (dt, c) = (x.dtype(), x.shape()[1]);
+    let g = crate::ops::copy::to_dtype(g, dt, false)?;
+    let dims: Vec<i64> = (0..x.ndim() as i64).filter(|&d| d != 1).collect();
+    let mut bshape = vec![1usize; x.ndim()];
+    bshape[1] = c;
+    let chan = |v: &[f64]| -> Result<Tensor> {
+        reshape_usize(
+            &Tensor::from_vec_unchecked(v.to_vec(), &[c]).to_dtype(dt),
+            &bshape,
+        )
+    };
+    let stat = |t: &Tensor| mean(t, Some(&dims), true, None);
+    let (xh, rstd) = match running {
+        Some((m, is)) => {
+            let rstd = chan(is)?;
+            (mul(&sub(x, &chan(m)?)?, &rstd)?, rstd)
+        }
+        None => {
+            let xc = sub(x, &stat(x)?)?;
+            let rstd = unary(Unary::Rsqrt, &add(&stat(&mul(&xc, &xc)?)?, &scalar_f(eps))?)?;
+            (mul(&xc, &rstd)?, rstd)
+        }
+    };
+    let gh = match w {
+        Some(w) => mul(&g, &reshape_usize(w, &bshape)?)?,
+        None => g.clone(),
+    };
+    let gx = if running.is_some() {
+        mul(&gh, &rstd)?
+    } else {
+        let inner = sub(&sub(&gh, &stat(&gh)?)?, &mul(&xh, &stat(&mul(&gh, &xh)?)?)?)?;
+        mul(&rstd, &inner)?
+    };
+    let gw = sum(&mul(&g, &xh)?, Some(&dims), false, None)?;
+    let gb = sum(&g, Some(&dims), false, None)?;
+    Ok(vec![Some(gx), Some(gw), Some(gb)])
 }
 
 /// `batch_norm`, recorded for `fit`'s replay (it writes the running statistics in training).

@@ -148,6 +148,26 @@ pub fn float_mean_to(x: &Tensor, mask: &[bool], out: &Tensor) {
 }
 
 /// Reshapes a reduction's output gradient to the keepdim shape (same element order).
+/// The dims `r` reduces, as torch dim indices (for the recorded ops of a graph-building backward).
+fn red_dims(mask: &[bool]) -> Vec<i64> {
+    (0..mask.len())
+        .filter(|&i| mask[i])
+        .map(|i| i as i64)
+        .collect()
+}
+
+/// `t` in `dt`, reshaped to the kept shape, in the graph (a graph-building backward's `keep`).
+fn keep_graph(t: &Tensor, kept: &[usize], dt: DType) -> Result<Tensor> {
+    let t = crate::ops::copy::to_dtype(t, dt, false)?;
+    crate::ops::movement::reshape_usize(&t, kept)
+}
+
+/// `g` where `x` is not NaN, 0 where it is (nansum/nanmean's backward, in the graph).
+fn where_not_nan(x: &Tensor, g: &Tensor) -> Result<Tensor> {
+    let nan = crate::ops::elementwise::binary(crate::ops::elementwise::Binary::Ne, x, x)?;
+    crate::ops::indexing::where_(&nan, &Tensor::wrapped_scalar(0.0f64), g)
+}
+
 fn keep(g: &Tensor, kept: &[usize]) -> Tensor {
     let g = if g.is_contiguous() {
         g.clone()
@@ -357,6 +377,11 @@ pub fn nansum(
         // d nansum/dx = 1 where x is not NaN
         record_fused(&out, &[x], "NansumBackward0", move |g| {
             let x = sx.get("NansumBackward0")?;
+            if crate::autograd::is_grad_enabled() {
+                crate::autograd::composed();
+                let gk = keep_graph(g, &r.kept, g.dtype())?;
+                return Ok(vec![Some(where_not_nan(x, &gk)?)]);
+            }
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
                 g.dtype(),
@@ -407,6 +432,12 @@ pub fn nanmean(
         // d nanmean/dx = 1/count where x is not NaN
         record_fused(&out, &[x], "NanmeanBackward0", move |g| {
             let x = sx.get("NanmeanBackward0")?;
+            if crate::autograd::is_grad_enabled() {
+                crate::autograd::composed();
+                let gk = keep_graph(g, &r.kept, g.dtype())?;
+                let gc = crate::ops::elementwise::div(&gk, &cnt.to_dtype(g.dtype()))?;
+                return Ok(vec![Some(where_not_nan(x, &gc)?)]);
+            }
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
                 g.dtype(),
@@ -862,6 +893,21 @@ fn var_mean_eager(
         // var: g * 2 (x - mean) / dof ; std: g * (x - mean) / (dof * std)
         record_fused(&v, &[x], name, move |g| {
             let (x, v, m) = (sx.get(name)?, &sv.get(name)?, sm.get(name)?);
+            if crate::autograd::is_grad_enabled() {
+                crate::autograd::composed();
+                use crate::ops::elementwise::{div, mul, scalar_f, sub};
+                // recomputed from x in the graph: var' = 2(x − mean)/dof, std' = (x − mean)/(dof·std)
+                let mean = mean(x, Some(&red_dims(&r.mask)), true, None)?;
+                let xm = sub(x, &mean)?;
+                let gk = keep_graph(g, &r.kept, x.dtype())?;
+                let gx = if std {
+                    let vk = keep_graph(v, &r.kept, x.dtype())?;
+                    div(&mul(&gk, &xm)?, &mul(&scalar_f(dof), &vk)?)?
+                } else {
+                    mul(&gk, &mul(&xm, &scalar_f(2.0 / dof))?)?
+                };
+                return Ok(vec![Some(gx)]);
+            }
             let (gk, vk, mk) = (keep(g, &r.kept), keep(v, &r.kept), keep(m, &r.kept));
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
@@ -878,7 +924,14 @@ fn var_mean_eager(
         });
         let nn = r2.n as f64;
         // d mean/dx = 1/N
-        record_fused(&m, &[x], "MeanBackward1", move |g| {
+        record_fn(&m, &[x], "MeanBackward1", move |g| {
+            if crate::autograd::is_grad_enabled() {
+                // in the graph: the gradient broadcast back, over N
+                let gk = keep_graph(g, &r2.kept, g.dtype())?;
+                let ge = crate::ops::movement::expand(&gk, &r2.in_shape)?;
+                let n = crate::ops::elementwise::scalar_f(nn);
+                return Ok(vec![Some(crate::ops::elementwise::div(&ge, &n)?)]);
+            }
             Ok(vec![Some(zip_f64(
                 &r2.in_shape,
                 g.dtype(),
@@ -926,6 +979,10 @@ fn norm_eager(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result
         let name = "LinalgVectorNormBackward0";
         record_fused(&out, &[x], name, move |g| {
             let (x, o) = (sx.get(name)?, &so.get(name)?);
+            if crate::autograd::is_grad_enabled() && p.is_finite() {
+                crate::autograd::composed();
+                return Ok(vec![Some(norm_bwd_graph(g, x, o, p, &r.kept)?)]);
+            }
             let (gk, ok) = (keep(g, &r.kept), keep(o, &r.kept));
             let dt = g.dtype();
             if p.is_infinite() {
@@ -967,6 +1024,33 @@ fn norm_eager(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result
         });
     }
     Ok(out)
+}
+
+/// The p-norm's backward from recorded ops (finite p), for a backward that builds a graph:
+/// g·sign(x)·|x|^(p−1)/‖x‖^(p−1), g·x/‖x‖ for p = 2, g·sign(x) for p = 1, 0 for p = 0 and where
+/// the norm is 0.
+fn norm_bwd_graph(g: &Tensor, x: &Tensor, o: &Tensor, p: f64, kept: &[usize]) -> Result<Tensor> {
+    use crate::ops::elementwise::{binary, div, mul, scalar_f, unary, Binary, Unary};
+    let dt = x.dtype();
+    if p == 0.0 {
+        return Ok(Tensor::zeros(x.shape(), dt));
+    }
+    let gk = keep_graph(g, kept, dt)?;
+    if p == 1.0 {
+        return mul(&gk, &unary(Unary::Sign, x)?);
+    }
+    let ok = keep_graph(o, kept, dt)?;
+    let d = if p == 2.0 {
+        div(x, &ok)?
+    } else {
+        let num = mul(
+            &unary(Unary::Sign, x)?,
+            &binary(Binary::Pow, &unary(Unary::Abs, x)?, &scalar_f(p - 1.0))?,
+        )?;
+        div(&num, &binary(Binary::Pow, &ok, &scalar_f(p - 1.0))?)?
+    };
+    let zero = binary(Binary::Eq, &ok, &scalar_f(0.0))?;
+    crate::ops::indexing::where_(&zero, &scalar_f(0.0), &mul(&gk, &d)?)
 }
 
 fn sgn(x: f64) -> f64 {
@@ -1038,6 +1122,16 @@ fn logsumexp_eager(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
                 sx.get("LogsumexpBackward0")?,
                 &so.get("LogsumexpBackward0")?,
             );
+            if crate::autograd::is_grad_enabled() {
+                crate::autograd::composed();
+                use crate::ops::elementwise::{mul, sub, unary, Unary};
+                // g·exp(x − lse), in the graph
+                let (gk, ok) = (
+                    keep_graph(g, &r.kept, x.dtype())?,
+                    keep_graph(o, &r.kept, x.dtype())?,
+                );
+                return Ok(vec![Some(mul(&gk, &unary(Unary::Exp, &sub(x, &ok)?)?)?)]);
+            }
             Ok(vec![Some(zip_f64(
                 &r.in_shape,
                 g.dtype(),

@@ -90,6 +90,36 @@ def cases(torch, F):
         "mse_loss": (SHAPE2, lambda x: F.mse_loss(x * x, x.flip(0))),
         "bce_with_logits": (SHAPE2, lambda x: F.binary_cross_entropy_with_logits(x, (x * x).sigmoid())),
         "linear": (SHAPE2, lambda x: F.linear(x, x * x, x[:, 0])),
+        # normalisation, reductions and gated units with composed double backwards
+        "layer_norm": (SHAPE2, lambda x: F.layer_norm(x * x, (4,), x[0], x[1].flip(0), eps=1e-3)),
+        "layer_norm_2d_shape": (SHAPE_IMG, lambda x: F.layer_norm(x, (5, 5), x[0, 0] * 0.5, x[1, 1] + 1.0)),
+        "batch_norm_train": (
+            SHAPE4,
+            lambda x: F.batch_norm(x * x, None, None, x[0, :, 0, 0], x[1, :, 1, 1], training=True),
+        ),
+        "batch_norm_eval": (
+            SHAPE4,
+            lambda x: F.batch_norm(
+                x * x,
+                t([0.2, -0.1], dtype=torch.float64),
+                t([1.5, 0.7], dtype=torch.float64),
+                x[0, :, 0, 0],
+                None,
+                training=False,
+            ),
+        ),
+        "group_norm": (SHAPE4, lambda x: F.group_norm(x * x, 2, x[0, :, 0, 0], x[1, :, 1, 1])),
+        "glu": (SHAPE2, lambda x: F.glu(x * x, 1)),
+        "prelu": (SHAPE4, lambda x: F.prelu(x * x - 1, x[0, :, 0, 0])),
+        "prelu_shared": (SHAPE2, lambda x: F.prelu(x, x[0, :1] * x[1, :1])),
+        "var": (SHAPE2, lambda x: (x * x).var(1)),
+        "std_keepdim": (SHAPE2, lambda x: (x * x).std(0, keepdim=True, correction=0)),
+        "norm2": (SHAPE2, lambda x: (x * x).norm(dim=1)),
+        "norm3": (SHAPE2, lambda x: x.norm(p=3)),
+        "norm1": (SHAPE2, lambda x: x.norm(p=1) * x),
+        "logsumexp": (SHAPE2, lambda x: (x * x).logsumexp(1)),
+        "nansum": (SHAPE2, lambda x: (x * x).nansum(0)),
+        "nanmean": (SHAPE2, lambda x: (x * x).nanmean(1, keepdim=True)),
         "embedding": (SHAPE2, lambda w: F.embedding(t([[0, 2], [2, 1]]), w * w)),
     }
 
