@@ -52,6 +52,18 @@ def make_elementwise_4m(lib):
     return lambda: a * b
 
 
+def make_gelu_1m(lib):
+    """F.gelu forward and backward over 1M float32 values (erf form)."""
+    x = _rand(lib, 1 << 20, seed=0, requires_grad=True)
+    g = _rand(lib, 1 << 20, seed=1)
+
+    def step():
+        x.grad = None
+        lib.nn.functional.gelu(x).backward(g)
+
+    return step
+
+
 def _conv_input(lib):
     return _rand(lib, 64, 32, 16, 16, seed=0, requires_grad=True), _rand(lib, 64, 32, 16, 16, seed=1)
 
@@ -155,6 +167,7 @@ CASES = [
     Case("maxpool_fwd_bwd", "max-pool 2×2 fwd+bwd", None, make_maxpool_fwd_bwd, number=30),
     Case("batchnorm_fwd_bwd", "batch-norm 2d fwd+bwd", None, make_batchnorm_fwd_bwd, number=30),
     Case("elementwise_4m", "elementwise mul 4M", 0.8, make_elementwise_4m, number=20),
+    Case("gelu_1m", "GELU 1M fwd+bwd", None, make_gelu_1m, number=20),
     Case("cross_entropy", "cross-entropy 512×10 fwd+bwd", 0.3, make_cross_entropy, number=1000),
     Case("adam_step", "Adam.step() ConvNet params", None, make_adam_step, number=200),
 ]

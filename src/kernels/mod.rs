@@ -4,6 +4,7 @@ pub mod arith;
 pub mod conv;
 pub mod elementwise;
 pub mod expf;
+pub mod gelu;
 pub mod gemm;
 pub mod norm;
 pub mod pool;
