@@ -393,8 +393,43 @@ fn conv_transpose2d_eager(
         let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
         let need_b = bias.is_some_and(|b| b.requires_grad());
         let (sx, sw) = (xc.save(), wc.save());
+        // the inputs with their graphs, for a backward that builds a graph
+        let (ox, ow) = (x.save(), w.save());
         let wshape = ws.to_vec();
         record_fused(&out, &inputs, "ConvolutionBackward0", move |gy| {
+            if is_grad_enabled() {
+                crate::autograd::composed();
+                let (x, w) = (
+                    ox.get("ConvolutionBackward0")?,
+                    ow.get("ConvolutionBackward0")?,
+                );
+                // this op is conv g's input gradient: gx is conv g's forward of gy, and gw is
+                // conv g's weight gradient with gy as its input and x as its output gradient
+                let gx = if need_x {
+                    let gy = crate::ops::copy::to_dtype(gy, x.dtype(), false)?;
+                    let (s, p, d) = (
+                        [g.sh as i64, g.sw as i64],
+                        [g.ph as i64, g.pw as i64],
+                        [g.dh as i64, g.dw as i64],
+                    );
+                    Some(conv2d(&gy, w, None, &s, &p, &d, g.groups as i64)?)
+                } else {
+                    None
+                };
+                let gw = conv2d_bwd_graph(&g, x, gy, w, false, need_w)?
+                    .pop()
+                    .flatten();
+                let mut r = vec![gx, gw];
+                if need_b {
+                    r.push(Some(crate::ops::reduce::sum(
+                        gy,
+                        Some(&[0, 2, 3]),
+                        false,
+                        None,
+                    )?));
+                }
+                return Ok(r);
+            }
             let gy = contiguous(&gy.alias())?;
             let (x, w) = (
                 sx.get("ConvolutionBackward0")?,

@@ -120,6 +120,18 @@ def cases(torch, F):
         "logsumexp": (SHAPE2, lambda x: (x * x).logsumexp(1)),
         "nansum": (SHAPE2, lambda x: (x * x).nansum(0)),
         "nanmean": (SHAPE2, lambda x: (x * x).nanmean(1, keepdim=True)),
+        "conv_transpose2d": (
+            SHAPE_IMG,
+            lambda x: F.conv_transpose2d(x, x[:, :, 1:4, 1:4], x[0, 0, 0, :2], padding=1),
+        ),
+        "conv_transpose2d_stride2": (
+            SHAPE_IMG,
+            lambda x: F.conv_transpose2d(x, x[:, :, :3, :3], stride=2, padding=1, output_padding=1),
+        ),
+        "conv_transpose2d_groups2_dilation2": (
+            SHAPE_IMG,
+            lambda x: F.conv_transpose2d(x * x, x[:, :1, :3, :3], groups=2, dilation=2),
+        ),
         "embedding": (SHAPE2, lambda w: F.embedding(t([[0, 2], [2, 1]]), w * w)),
     }
 
