@@ -232,12 +232,7 @@ fn conv2d_eager(
                 );
                 let mut r = conv2d_bwd_graph(&g, gy, x, w, need_x, need_w)?;
                 if need_b {
-                    r.push(Some(crate::ops::reduce::sum(
-                        gy,
-                        Some(&[0, 2, 3]),
-                        false,
-                        None,
-                    )?));
+                    r.push(Some(bias_grad_graph(gy)?));
                 }
                 return Ok(r);
             }
@@ -421,12 +416,7 @@ fn conv_transpose2d_eager(
                     .flatten();
                 let mut r = vec![gx, gw];
                 if need_b {
-                    r.push(Some(crate::ops::reduce::sum(
-                        gy,
-                        Some(&[0, 2, 3]),
-                        false,
-                        None,
-                    )?));
+                    r.push(Some(bias_grad_graph(gy)?));
                 }
                 return Ok(r);
             }
@@ -476,6 +466,11 @@ pub fn conv2d(
         });
     }
     Ok(out)
+}
+
+/// The bias gradient Σ_{n,h,w} gy in the graph.
+fn bias_grad_graph(gy: &Tensor) -> Result<Tensor> {
+    crate::ops::reduce::sum(gy, Some(&[0, 2, 3]), false, None)
 }
 
 /// conv2d's backward from recorded ops, for a backward that builds a graph (`create_graph`):
