@@ -611,10 +611,7 @@ fn record_even_split(out: &Tensor, x: &Tensor, r: Red, name: &'static str) {
             g,
             "MaxBackwardBackward0",
             move |gg| {
-                let dims: Vec<i64> = (0..mask.len())
-                    .filter(|&i| mask[i])
-                    .map(|i| i as i64)
-                    .collect();
+                let dims = red_dims(&mask);
                 let s = sum(
                     &crate::ops::elementwise::mul(gg, &share)?,
                     Some(&dims),

@@ -143,8 +143,8 @@ def gradgradcheck(
     def new_func(*args):
         ins, gos = args[:n], args[n:]
         diff = [x for x in ins if isinstance(x, _C.Tensor) and x.requires_grad]
-        outputs = [o for o in _outputs(func, ins) if o.requires_grad]
-        gos = [g for o, g in zip(_outputs(func, ins), gos) if o.requires_grad]
+        pairs = [(o, g) for o, g in zip(_outputs(func, ins), gos) if o.requires_grad]
+        outputs, gos = [o for o, _ in pairs], [g for _, g in pairs]
         gs = grad(outputs, diff, gos, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
