@@ -262,10 +262,7 @@ where
         let back = move |g: &Tensor| {
             let x = sx.get(name)?;
             if is_grad_enabled() && (g.requires_grad() || d2f.is_some()) {
-                crate::autograd::composed();
-                let dx = deriv_tensor(x, name, df, d2f);
-                let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
-                return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);
+                return Ok(vec![Some(grad_times_deriv(g, x, name, df, d2f)?)]);
             }
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
@@ -285,6 +282,25 @@ where
         }
     }
     Ok(out)
+}
+
+/// A pointwise activation's backward from recorded ops (`create_graph`): g · df(x), with df(x)
+/// from `deriv_tensor`.
+fn grad_times_deriv<D, D2>(
+    g: &Tensor,
+    x: &Tensor,
+    name: &'static str,
+    df: D,
+    d2f: Option<D2>,
+) -> Result<Tensor>
+where
+    D: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+    D2: Fn(f64) -> f64 + Send + Sync + Copy + 'static,
+{
+    crate::autograd::composed();
+    let dx = deriv_tensor(x, name, df, d2f);
+    let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
+    crate::ops::elementwise::mul(&g, &dx)
 }
 
 /// `df(x)` as a tensor; with `d2f`, in the graph with backward `gD · d2f(x)` (computed by a
@@ -331,10 +347,8 @@ fn pointwise_v<A: Act>(x: &Tensor, op: &str, name: &'static str, a: A) -> Result
         record_fused(&out, &[x], name, move |g| {
             let x = sx.get(name)?;
             if is_grad_enabled() {
-                crate::autograd::composed();
-                let dx = deriv_tensor(x, name, move |v| a.df(v), Some(move |v| a.d2f(v)));
-                let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
-                return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);
+                let gx = grad_times_deriv(g, x, name, move |v| a.df(v), Some(move |v| a.d2f(v)))?;
+                return Ok(vec![Some(gx)]);
             }
             let g = if g.dtype() != x.dtype() {
                 g.to_dtype(x.dtype())
@@ -396,7 +410,6 @@ fn erf(v: f64) -> f64 {
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
-/// `gelu(x)`: x Φ(x), or its tanh approximation.
 /// float32 GELU (exact erf form) through kernels/gelu.rs's loops.
 fn gelu_f32(x: &Tensor) -> Result<Tensor> {
     use crate::kernels::gelu as k;
@@ -410,18 +423,19 @@ fn gelu_f32(x: &Tensor) -> Result<Tensor> {
         record_fused(&out, &[x], NAME, move |g| {
             let x = sx.get(NAME)?;
             if is_grad_enabled() {
-                crate::autograd::composed();
-                let dx = deriv_tensor(x, NAME, k::gelu_df, Some(k::gelu_d2));
-                let g = crate::ops::copy::to_dtype(g, x.dtype(), false)?;
-                return Ok(vec![Some(crate::ops::elementwise::mul(&g, &dx)?)]);
+                let gx = grad_times_deriv(g, x, NAME, k::gelu_df, Some(k::gelu_d2))?;
+                return Ok(vec![Some(gx)]);
             }
             let xc = x.contiguous_raw();
             let g = if g.shape() == x.shape() {
-                g.to_dtype(crate::dtype::DType::F32).contiguous_raw()
+                g.clone()
             } else {
                 crate::ops::movement::expand(g, x.shape())?
-                    .to_dtype(crate::dtype::DType::F32)
-                    .contiguous_raw()
+            };
+            let g = if g.dtype() == crate::dtype::DType::F32 {
+                g.contiguous_raw()
+            } else {
+                g.to_dtype(crate::dtype::DType::F32)
             };
             // SAFETY: the backward loop writes every element.
             let gx = unsafe { Tensor::uninit::<f32>(x.shape()) };
@@ -436,6 +450,7 @@ fn gelu_f32(x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+/// `gelu(x)`: x Φ(x), or its tanh approximation.
 fn gelu_eager(x: &Tensor, approximate: &str) -> Result<Tensor> {
     match approximate {
         // float32: x·Φ(x) with Φ(x) = ½erfc(−x/√2) from a vectorisable erfc (libm's erf is a
@@ -1344,8 +1359,7 @@ fn layer_norm_eager(
 }
 
 /// LayerNorm's backward from recorded ops, for a backward that builds a graph (`create_graph`):
-/// with rows of `k` elements, x̂ = (x − μ)·rstd, ĝ = g·w: gx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)),
-/// gw = Σ_rows g·x̂, gb = Σ_rows g — the statistics recomputed from x, so they differentiate too.
+/// rows of `k` elements through `norm::normalized_bwd_graph`; gw = Σ_rows g·x̂, gb = Σ_rows g.
 fn layer_norm_bwd_graph(
     g: &Tensor,
     x: &Tensor,
@@ -1354,22 +1368,18 @@ fn layer_norm_bwd_graph(
     eps: f64,
     bshape: Option<&[usize]>,
 ) -> Result<Vec<Option<Tensor>>> {
-    use crate::ops::elementwise::{add, mul, scalar_f, sub, unary, Unary};
+    use crate::ops::elementwise::mul;
     use crate::ops::movement::reshape_usize;
-    use crate::ops::reduce::{mean, sum};
+    use crate::ops::reduce::sum;
     let m = x.numel() / k;
     let x2 = reshape_usize(x, &[m, k])?;
     let g2 = reshape_usize(&crate::ops::copy::to_dtype(g, x.dtype(), false)?, &[m, k])?;
-    let row = |t: &Tensor| mean(t, Some(&[1]), true, None);
-    let xc = sub(&x2, &row(&x2)?)?;
-    let rstd = unary(Unary::Rsqrt, &add(&row(&mul(&xc, &xc)?)?, &scalar_f(eps))?)?;
-    let xh = mul(&xc, &rstd)?;
-    let gh = match w {
-        Some(w) => mul(&g2, &reshape_usize(w, &[k])?)?,
-        None => g2.clone(),
+    let wk = match w {
+        Some(w) => Some(reshape_usize(w, &[k])?),
+        None => None,
     };
-    let inner = sub(&sub(&gh, &row(&gh)?)?, &mul(&xh, &row(&mul(&gh, &xh)?)?)?)?;
-    let gx = reshape_usize(&mul(&rstd, &inner)?, x.shape())?;
+    let (gx, xh) = crate::ops::norm::normalized_bwd_graph(&g2, &x2, wk.as_ref(), &[1], eps)?;
+    let gx = reshape_usize(&gx, x.shape())?;
     let mut grads = vec![Some(gx)];
     if let Some(w) = w {
         let gw = sum(&mul(&g2, &xh)?, Some(&[0]), false, None)?;

@@ -191,10 +191,33 @@ fn batch_norm_eager(
     Ok(out)
 }
 
+/// The normalisation backward from recorded ops (`create_graph`), statistics over `dims`
+/// recomputed from x so they differentiate too: x̂ = (x − mean)·rstd, ĝ = g·w,
+/// gx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)). `w` broadcasts against x. Returns (gx, x̂).
+/// Shared by batch norm (dims: all but the channel) and layer norm (the normalized dims).
+pub(crate) fn normalized_bwd_graph(
+    g: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    dims: &[i64],
+    eps: f64,
+) -> Result<(Tensor, Tensor)> {
+    use crate::ops::elementwise::{add, mul, scalar_f, sub, unary, Unary};
+    let stat = |t: &Tensor| crate::ops::reduce::mean(t, Some(dims), true, None);
+    let xc = sub(x, &stat(x)?)?;
+    let rstd = unary(Unary::Rsqrt, &add(&stat(&mul(&xc, &xc)?)?, &scalar_f(eps))?)?;
+    let xh = mul(&xc, &rstd)?;
+    let gh = match w {
+        Some(w) => mul(g, w)?,
+        None => g.clone(),
+    };
+    let inner = sub(&sub(&gh, &stat(&gh)?)?, &mul(&xh, &stat(&mul(&gh, &xh)?)?)?)?;
+    Ok((mul(&rstd, &inner)?, xh))
+}
+
 /// BatchNorm's backward from recorded ops, for a backward that builds a graph (`create_graph`),
-/// per channel (dim 1) over every other dim: with batch statistics (recomputed from x, so they
-/// differentiate too) gx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)), ĝ = g·w; with running statistics
-/// `(mean, invstd)` gx = g·w·invstd. Returns [gx, gw, gb].
+/// per channel (dim 1) over every other dim: with batch statistics `normalized_bwd_graph`; with
+/// running statistics `(mean, invstd)` gx = g·w·invstd. Returns [gx, gw, gb].
 fn batch_norm_bwd_graph(
     g: &Tensor,
     x: &Tensor,
@@ -202,41 +225,34 @@ fn batch_norm_bwd_graph(
     eps: f64,
     running: Option<(&[f64], &[f64])>,
 ) -> Result<Vec<Option<Tensor>>> {
-    use crate::ops::elementwise::{add, mul, scalar_f, sub, unary, Unary};
+    use crate::ops::elementwise::{mul, sub};
     use crate::ops::movement::reshape_usize;
-    use crate::ops::reduce::{mean, sum};
+    use crate::ops::reduce::sum;
     let (dt, c) = (x.dtype(), x.shape()[1]);
     let g = crate::ops::copy::to_dtype(g, dt, false)?;
     let dims: Vec<i64> = (0..x.ndim() as i64).filter(|&d| d != 1).collect();
     let mut bshape = vec![1usize; x.ndim()];
     bshape[1] = c;
-    let chan = |v: &[f64]| -> Result<Tensor> {
-        reshape_usize(
-            &Tensor::from_vec_unchecked(v.to_vec(), &[c]).to_dtype(dt),
-            &bshape,
-        )
+    let wb = match w {
+        Some(w) => Some(reshape_usize(w, &bshape)?),
+        None => None,
     };
-    let stat = |t: &Tensor| mean(t, Some(&dims), true, None);
-    let (xh, rstd) = match running {
+    let (gx, xh) = match running {
         Some((m, is)) => {
+            let chan = |v: &[f64]| -> Result<Tensor> {
+                reshape_usize(
+                    &Tensor::from_vec_unchecked(v.to_vec(), &[c]).to_dtype(dt),
+                    &bshape,
+                )
+            };
             let rstd = chan(is)?;
-            (mul(&sub(x, &chan(m)?)?, &rstd)?, rstd)
+            let gh = match &wb {
+                Some(w) => mul(&g, w)?,
+                None => g.clone(),
+            };
+            (mul(&gh, &rstd)?, mul(&sub(x, &chan(m)?)?, &rstd)?)
         }
-        None => {
-            let xc = sub(x, &stat(x)?)?;
-            let rstd = unary(Unary::Rsqrt, &add(&stat(&mul(&xc, &xc)?)?, &scalar_f(eps))?)?;
-            (mul(&xc, &rstd)?, rstd)
-        }
-    };
-    let gh = match w {
-        Some(w) => mul(&g, &reshape_usize(w, &bshape)?)?,
-        None => g.clone(),
-    };
-    let gx = if running.is_some() {
-        mul(&gh, &rstd)?
-    } else {
-        let inner = sub(&sub(&gh, &stat(&gh)?)?, &mul(&xh, &stat(&mul(&gh, &xh)?)?)?)?;
-        mul(&rstd, &inner)?
+        None => normalized_bwd_graph(&g, x, wb.as_ref(), &dims, eps)?,
     };
     let gw = sum(&mul(&g, &xh)?, Some(&dims), false, None)?;
     let gb = sum(&g, Some(&dims), false, None)?;
